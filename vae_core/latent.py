@@ -1,0 +1,132 @@
+"""Small, batched, pure functions over a trained model's latent space (plotting stays in the pages).
+
+Images come back as the mean of p(x|z) (sigmoid of logits for Bernoulli, the mean for Gaussian),
+shape (N, *image_shape), on the model's device. A 20x20 manifold grid is one decoder call.
+"""
+from __future__ import annotations
+
+import math
+
+import torch
+
+from .losses import output_mean
+from .models import Autoencoder
+
+
+def device_of(model: Autoencoder) -> torch.device:
+    return next(model.parameters()).device
+
+
+def _labels(model: Autoencoder, y, n: int) -> torch.Tensor | None:
+    """None, an int or a (N,) tensor -> (N,) labels on the model's device, for conditional models."""
+    if not model.n_cond:
+        return None
+    if y is None:
+        raise ValueError("a conditional model needs a class label")
+    y = torch.as_tensor(y, device=device_of(model))
+    return y.expand(n) if y.dim() == 0 else y
+
+
+@torch.no_grad()
+def encode(model: Autoencoder, x: torch.Tensor, y=None, batch_size: int = 2048) -> tuple[torch.Tensor, torch.Tensor | None]:
+    """(N, *shape) -> mu (N, D) and logvar (N, D); for a plain AE the code and None."""
+    x = x.to(device_of(model))
+    y = _labels(model, y, len(x))
+    mus, logvars = [], []
+    for i in range(0, len(x), batch_size):
+        mu, logvar = model.encode(x[i:i + batch_size], None if y is None else y[i:i + batch_size])
+        mus.append(mu)
+        logvars.append(logvar)
+    return torch.cat(mus), (torch.cat(logvars) if model.variational else None)
+
+
+@torch.no_grad()
+def decode(model: Autoencoder, z: torch.Tensor, y=None, batch_size: int = 4096) -> torch.Tensor:
+    """(N, D) -> images (N, *shape), the mean of p(x|z)."""
+    z = z.to(device_of(model), torch.float32)
+    y = _labels(model, y, len(z))
+    out = [model.decode(z[i:i + batch_size], None if y is None else y[i:i + batch_size])
+           for i in range(0, len(z), batch_size)]
+    return output_mean(torch.cat(out), model.likelihood)
+
+
+def reconstruct(model: Autoencoder, x: torch.Tensor, y=None) -> torch.Tensor:
+    """Decode the posterior mean: (N, *shape) -> (N, *shape)."""
+    mu, _ = encode(model, x, y)
+    return decode(model, mu, y)
+
+
+def prior_samples(model: Autoencoder, n: int, y=None, generator: torch.Generator | None = None) -> torch.Tensor:
+    """Decode n draws z ~ N(0, I): (n, *shape)."""
+    z = torch.randn(n, model.latent_dim, generator=generator)
+    return decode(model, z, y)
+
+
+def grid_values(n: int, span: float = 3.0, spacing: str = "linear") -> torch.Tensor:
+    """n coordinates covering [-span, span]: evenly ("linear") or at evenly spaced quantiles of
+    N(0, 1) ("quantile", denser near 0 where the prior puts its mass; Kingma & Welling fig. 4)."""
+    if n < 1 or not span > 0:
+        raise ValueError("a grid needs n >= 1 and span > 0")
+    if spacing == "linear":
+        return torch.linspace(-span, span, n)
+    if spacing == "quantile":
+        normal = torch.distributions.Normal(0.0, 1.0)
+        edge = normal.cdf(torch.tensor(-float(span)))
+        return normal.icdf(torch.linspace(float(edge), 1 - float(edge), n))
+    raise ValueError(f"unknown spacing {spacing!r}; use linear or quantile")
+
+
+def manifold_grid(model: Autoencoder, dims: tuple[int, int] = (0, 1), n: int = 15, span: float = 3.0,
+                  spacing: str = "linear", base: torch.Tensor | None = None, y=None) -> tuple[torch.Tensor, torch.Tensor]:
+    """Decode an n x n grid over latent dims `dims`, the others fixed at `base` (default 0).
+
+    Returns images (n, n, *shape), row 0 at the top = the highest value of dims[1], and the
+    latent codes (n, n, D). One decoder call.
+    """
+    d0, d1 = dims
+    if d0 == d1 or not (0 <= d0 < model.latent_dim and 0 <= d1 < model.latent_dim):
+        raise ValueError(f"grid dims must be two different dims in 0..{model.latent_dim - 1}")
+    v = grid_values(n, span, spacing)
+    z = torch.zeros(n, n, model.latent_dim) if base is None else base.detach().cpu().float().expand(n, n, -1).clone()
+    z[:, :, d0] = v[None, :]                 # columns: dims[0] increasing to the right
+    z[:, :, d1] = v.flip(0)[:, None]         # rows: dims[1] decreasing downwards
+    images = decode(model, z.view(n * n, -1), y)
+    return images.view(n, n, *images.shape[1:]), z
+
+
+def lerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Straight line: (D,), (D,), (T,) -> (T, D)."""
+    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)[:, None]
+    return (1 - t) * z0 + t * z1
+
+
+def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
+    """Spherical interpolation (Shoemake 1985; White 2016 for latent spaces): the arc between the
+    two directions, the norm interpolated linearly. Falls back to lerp for (anti)parallel ends."""
+    t = torch.as_tensor(t, dtype=z0.dtype, device=z0.device)[:, None]
+    n0, n1 = z0.norm(), z1.norm()
+    if n0 < 1e-8 or n1 < 1e-8:
+        return lerp(z0, z1, t[:, 0])
+    cos = torch.clamp((z0 @ z1) / (n0 * n1), -1.0, 1.0)
+    omega = torch.arccos(cos)
+    if omega < 1e-4 or math.pi - omega < 1e-4:
+        return lerp(z0, z1, t[:, 0])
+    s = torch.sin(omega)
+    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / s
+
+
+PATHS = {"linear": lerp, "spherical": slerp}
+
+
+def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, method: str = "linear") -> torch.Tensor:
+    """`steps` evenly spaced points of the path from z0 to z1, both ends included: (steps, D)."""
+    if method not in PATHS:
+        raise ValueError(f"unknown path {method!r}; use {' or '.join(PATHS)}")
+    return PATHS[method](z0, z1, torch.linspace(0, 1, steps))
+
+
+def traverse(model: Autoencoder, z: torch.Tensor, dim: int, values: torch.Tensor, y=None) -> torch.Tensor:
+    """Vary one latent dim of z over `values`, the others fixed: images (len(values), *shape)."""
+    zs = z.detach().cpu().float().expand(len(values), -1).clone()
+    zs[:, dim] = torch.as_tensor(values, dtype=torch.float32)
+    return decode(model, zs, y)

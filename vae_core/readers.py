@@ -1,0 +1,246 @@
+"""Readers for datasets stored as files: MNIST / Fashion-MNIST (IDX) and CIFAR-10 (pickle).
+
+Files are looked for under a data folder in the layouts people usually have
+(our own `mnist/`, torchvision's `MNIST/raw/`, ...). If nothing is found and
+torchvision happens to be installed, it is used to download the files; otherwise
+the error says exactly which files to put where.
+"""
+
+from __future__ import annotations
+
+import gzip
+import pickle
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from vae_core.data import Dataset, DatasetError
+
+# ---------------------------------------------------------------------------
+# IDX (MNIST, Fashion-MNIST)
+# Format: 2 zero bytes, a dtype code, the number of dims, then one big-endian
+# uint32 per dim, then the values in C order, big-endian.
+
+_IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def read_idx(path: str | Path) -> np.ndarray:
+    """Read an IDX file (gzipped or not) into a native-endian numpy array."""
+    path = Path(path)
+    raw = path.read_bytes()
+    if raw[:2] == b"\x1f\x8b":  # gzip magic, whatever the file is called
+        try:
+            raw = gzip.decompress(raw)
+        except (OSError, EOFError) as e:
+            raise DatasetError(f"{path}: broken gzip file ({e}); delete it and fetch it again") from e
+    if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
+        raise DatasetError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+    dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
+    header = 4 + 4 * ndim
+    if len(raw) < header:
+        raise DatasetError(f"{path}: truncated IDX header")
+    dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
+    expected = int(np.prod(dims)) * dtype.itemsize
+    if len(raw) - header != expected:
+        raise DatasetError(
+            f"{path}: IDX header says shape {dims} ({expected} bytes of data) but the file holds "
+            f"{len(raw) - header} bytes; it is truncated or corrupt"
+        )
+    data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)
+    return data.astype(dtype.newbyteorder("="))  # native byte order, writable copy
+
+
+MNIST_FILES = {  # split -> (images, labels), each may also end in .gz
+    "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
+    "t10k": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+MNIST_CLASSES = tuple(str(d) for d in range(10))
+FASHION_CLASSES = (
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)
+
+
+def mnist_folders(data_dir: Path, fashion: bool = False) -> list[Path]:
+    """Folders searched for the IDX files, in order."""
+    if fashion:  # data_dir itself is left to MNIST, so the two are never confused
+        return [data_dir / "fashion_mnist", data_dir / "FashionMNIST" / "raw"]
+    return [data_dir / "mnist", data_dir / "MNIST" / "raw", data_dir]
+
+
+def _find(folder: Path, name: str) -> Path | None:
+    for candidate in (folder / name, folder / f"{name}.gz"):
+        if candidate.is_file():
+            return candidate
+    return None
+
+
+def _find_mnist_pair(folders: list[Path]) -> tuple[str, Path, Path] | None:
+    """The first (split, images, labels) found, preferring the 60k train split anywhere."""
+    for split, (images_name, labels_name) in MNIST_FILES.items():
+        for folder in folders:
+            images, labels = _find(folder, images_name), _find(folder, labels_name)
+            if images and labels:
+                return split, images, labels
+    return None
+
+
+def load_mnist(data_dir: str | Path, fashion: bool = False) -> Dataset:
+    """MNIST or Fashion-MNIST as (N, 1, 28, 28) in [0, 1]: the train split if present, else t10k."""
+    data_dir = Path(data_dir)
+    name, tv_name = ("fashion_mnist", "FashionMNIST") if fashion else ("mnist", "MNIST")
+    folders = mnist_folders(data_dir, fashion)
+    found = _find_mnist_pair(folders)
+    if found is None and _download_with_torchvision(tv_name, data_dir, _mnist_help(name, folders)):
+        found = _find_mnist_pair(folders)
+    if found is None:
+        raise DatasetError(_mnist_help(name, folders))
+
+    split, images_path, labels_path = found
+    images, labels = read_idx(images_path), read_idx(labels_path)  # (N, 28, 28) uint8, (N,) uint8
+    if images.shape[1:] != (28, 28) or labels.shape != images.shape[:1]:
+        raise DatasetError(f"{images_path} and {labels_path} do not match: shapes {images.shape} and {labels.shape}")
+    if labels.size and labels.max() > 9:
+        raise DatasetError(f"{labels_path}: labels must be 0..9, found {labels.max()}")
+
+    note = "" if split == "train" else " (train files not found, so using the 10k test split)"
+    return Dataset(
+        name=name,
+        x=torch.from_numpy(images).float().div_(255).unsqueeze(1),  # (N, 1, 28, 28)
+        y=torch.from_numpy(labels).long(),                          # (N,)
+        class_names=FASHION_CLASSES if fashion else MNIST_CLASSES,
+        image_shape=(1, 28, 28),
+        source=f"{images_path.parent}/{split}-*{note}",
+    )
+
+
+def _mnist_help(name: str, folders: list[Path]) -> str:
+    images, labels = MNIST_FILES["train"]
+    test_images, test_labels = MNIST_FILES["t10k"]
+    others = ", ".join(f"{f}/" for f in folders[1:])
+    return (
+        f"{name} files not found: put {images}.gz and {labels}.gz (or {test_images}.gz and "
+        f"{test_labels}.gz; unzipped also works) in {folders[0]}/ (also searched: {others}), "
+        f"or install torchvision so they can be downloaded"
+    )
+
+
+# ---------------------------------------------------------------------------
+# CIFAR-10: python pickles holding {b"data": uint8 (N, 3072), b"labels": [N ints], ...}
+# They were written by Python 2's cPickle. Unpickling can run arbitrary code,
+# so only the handful of globals a numpy array needs are allowed.
+
+
+try:
+    from numpy._core.multiarray import _reconstruct  # numpy >= 2
+except ImportError:
+    from numpy.core.multiarray import _reconstruct  # numpy 1.x
+
+
+def _latin1_encode(text: str, encoding: str = "latin1") -> bytes:
+    """Stand-in for _codecs.encode, which Python 3 protocol-2 pickles use for bytes."""
+    if encoding != "latin1":
+        raise DatasetError(f"refusing _codecs.encode with encoding {encoding!r} in a CIFAR batch")
+    return text.encode("latin1")
+
+
+_CIFAR_GLOBALS = {
+    ("numpy.core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy._core.multiarray", "_reconstruct"): _reconstruct,
+    ("numpy", "ndarray"): np.ndarray,
+    ("numpy", "dtype"): np.dtype,
+    ("_codecs", "encode"): _latin1_encode,
+}
+
+
+class _CifarUnpickler(pickle.Unpickler):
+    """An unpickler that can build numpy arrays and nothing else."""
+
+    def find_class(self, module: str, name: str):
+        try:
+            return _CIFAR_GLOBALS[(module, name)]
+        except KeyError:
+            raise DatasetError(
+                f"refusing to unpickle {module}.{name}: a CIFAR-10 batch only holds numpy arrays, "
+                f"so this file is not one (or has been tampered with)"
+            ) from None
+
+
+def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
+    """Safely read one CIFAR-10 python batch: images (N, 3, 32, 32) uint8 and labels (N,) int64."""
+    path = Path(path)
+    try:
+        with open(path, "rb") as f:
+            batch = _CifarUnpickler(f, encoding="bytes").load()
+    except DatasetError as e:
+        raise DatasetError(f"{path}: {e}") from None
+    except Exception as e:  # unpickling a damaged file can fail in many ways
+        raise DatasetError(f"{path} is not a readable CIFAR-10 batch ({type(e).__name__}: {e})") from e
+
+    if not isinstance(batch, dict) or b"data" not in batch or b"labels" not in batch:
+        raise DatasetError(f"{path} is not a CIFAR-10 batch: expected a dict with b'data' and b'labels'")
+    data, labels = batch[b"data"], np.asarray(batch[b"labels"], dtype=np.int64)
+    if not isinstance(data, np.ndarray) or data.dtype != np.uint8 or data.shape != (len(labels), 3072):
+        raise DatasetError(f"{path}: b'data' should be uint8 of shape ({len(labels)}, 3072)")
+    if len(labels) and not 0 <= labels.min() <= labels.max() <= 9:
+        raise DatasetError(f"{path}: labels must be 0..9")
+    return data.reshape(-1, 3, 32, 32), labels  # rows are 1024 R, then G, then B values
+
+
+CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_CLASSES = (
+    "airplane", "automobile", "bird", "cat", "deer",
+    "dog", "frog", "horse", "ship", "truck",
+)
+
+
+def _find_cifar_batches(folder: Path) -> list[Path]:
+    batches = [folder / f"data_batch_{i}" for i in range(1, 6)]
+    batches = [p for p in batches if p.is_file()]
+    if not batches and (folder / "test_batch").is_file():
+        batches = [folder / "test_batch"]
+    return batches
+
+
+def load_cifar10(data_dir: str | Path) -> Dataset:
+    """CIFAR-10 as (N, 3, 32, 32) in [0, 1], from the training batches (test_batch if there are none)."""
+    data_dir = Path(data_dir)
+    folder = data_dir / CIFAR_FOLDER
+    help_text = (
+        f"cifar10 files not found: put data_batch_1 .. data_batch_5 (or test_batch) in {folder}/ "
+        f"(unpack cifar-10-python.tar.gz into {data_dir}/), or install torchvision so they can be downloaded"
+    )
+    batches = _find_cifar_batches(folder)
+    if not batches and _download_with_torchvision("CIFAR10", data_dir, help_text):
+        batches = _find_cifar_batches(folder)
+    if not batches:
+        raise DatasetError(help_text)
+
+    parts = [read_cifar_batch(p) for p in batches]
+    images = np.concatenate([images for images, _ in parts])  # (N, 3, 32, 32) uint8
+    labels = np.concatenate([labels for _, labels in parts])  # (N,)
+    return Dataset(
+        name="cifar10",
+        x=torch.from_numpy(images).float().div_(255),
+        y=torch.from_numpy(labels),
+        class_names=CIFAR_CLASSES,
+        image_shape=(3, 32, 32),
+        source=f"{folder}/ ({', '.join(p.name for p in batches)})",
+    )
+
+
+# ---------------------------------------------------------------------------
+
+
+def _download_with_torchvision(class_name: str, root: Path, help_text: str) -> bool:
+    """Download with torchvision.datasets.<class_name> into root; False if torchvision is unavailable."""
+    try:
+        import torchvision.datasets  # optional, and never needed for the built-in datasets
+    except Exception:  # not installed, or installed but broken against this torch
+        return False
+    try:
+        getattr(torchvision.datasets, class_name)(root=str(root), download=True)
+    except Exception as e:  # typically no network
+        raise DatasetError(f"downloading {class_name} with torchvision failed ({e}); {help_text}") from e
+    return True

@@ -1,0 +1,191 @@
+"""The training loop: a plain loop over on-device tensors that yields a report after every step.
+
+The whole dataset lives on the device as one tensor; a batch is an index into it, so there is no
+per-item Dataset / DataLoader on the hot path. The CLI draws a progress bar from the reports, the
+app draws live charts; neither knows about the other.
+
+    trainer = Trainer(cfg, train, val)
+    for report in trainer.run():      # stop() or set_beta() may be called between steps
+        print(report.step, report.terms["loss"])
+    save(trainer.checkpoint(), "model.safetensors")
+"""
+from __future__ import annotations
+
+import math
+import threading
+import time
+from dataclasses import dataclass
+from typing import Iterator
+
+import torch
+
+from .checkpoint import Checkpoint
+from .config import Config
+from .data import Dataset
+from .device import pick_device
+from .metrics import loss_terms
+from .models import Autoencoder
+from .registry import MODELS
+
+
+class TrainingDiverged(RuntimeError):
+    """The loss or its gradient stopped being finite; the model keeps the last good weights."""
+
+
+@dataclass(frozen=True)
+class Report:
+    step: int                        # optimizer steps taken so far
+    total_steps: int                 # steps when all epochs are done
+    epoch: int                       # epochs completed
+    epochs: int
+    beta: float                      # the KL weight used at this step (after warm-up)
+    terms: dict[str, float]          # this step's batch: loss, recon, kl or penalty
+    images_per_s: float
+    val: dict[str, float] | None = None  # set on the report that closes an epoch
+
+    @property
+    def fraction(self) -> float:
+        return self.step / max(1, self.total_steps)
+
+
+class Trainer:
+    def __init__(self, cfg: Config, train: Dataset, val: Dataset, device: str | torch.device | None = None,
+                 resume: Checkpoint | None = None):
+        cfg.validate()
+        if len(train) == 0 or len(val) == 0:
+            raise ValueError("training and validation sets must not be empty")
+        self.cfg = cfg
+        self.spec = MODELS[cfg.model]
+        self.device = pick_device(device) if not isinstance(device, torch.device) else device
+        self.data_meta = {"name": cfg.dataset, "image_shape": list(train.image_shape),
+                          "class_names": list(train.class_names), "source": train.source,
+                          "n_train": len(train), "n_val": len(val)}
+        # the whole dataset on the device: (N, *shape) float32 and (N,) int64
+        self.x, self.y = train.x.to(self.device), train.y.to(self.device)
+        self.val_x, self.val_y = val.x.to(self.device), val.y.to(self.device)
+
+        torch.manual_seed(cfg.seed)
+        self.shuffle = torch.Generator().manual_seed(cfg.seed)
+        self.model = Autoencoder(cfg, train.image_shape, train.n_classes).to(self.device)
+        self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr)
+        self.step, self.epoch = 0, 0
+        self.history: dict = {"train": {}, "val": {}}
+        self.metrics: dict = {}
+        self.beta = cfg.beta
+        self._stop = threading.Event()
+        if resume is not None:
+            self._restore(resume)
+
+    # --- control, safe to call from another thread between steps ---------------------------
+
+    def stop(self) -> None:
+        """Ask the loop to return after the current step."""
+        self._stop.set()
+
+    def set_beta(self, beta: float) -> None:
+        """Change the KL weight from the next step on."""
+        if not (math.isfinite(beta) and beta >= 0):
+            raise ValueError(f"beta must be a finite number >= 0, got {beta}")
+        self.beta = float(beta)
+
+    def beta_at(self, step: int) -> float:
+        """beta, ramped linearly from 0 over the first kl_warmup steps."""
+        if self.cfg.kl_warmup > 0:
+            return self.beta * min(1.0, step / self.cfg.kl_warmup)
+        return self.beta
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(len(self.x) / self.cfg.batch_size)
+
+    # --- the loop ---------------------------------------------------------------------------
+
+    def run(self) -> Iterator[Report]:
+        """Train until cfg.epochs are done or stop() is called, yielding after every step."""
+        self._stop.clear()
+        cfg, n = self.cfg, len(self.x)
+        total = cfg.epochs * self.steps_per_epoch
+        rate, last = 0.0, time.perf_counter()
+        self.model.train()
+        while self.epoch < cfg.epochs:
+            order = torch.randperm(n, generator=self.shuffle).to(self.device)
+            for i in range(self.steps_per_epoch):
+                if self._stop.is_set():
+                    return
+                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                beta = self.beta_at(self.step + 1)
+                terms = self._step(self.x[idx], self.y[idx], beta)
+                self._record("train", {"step": self.step, "beta": beta, **terms})
+                now = time.perf_counter()
+                speed = len(idx) / max(now - last, 1e-9)  # images per second, smoothed below
+                rate, last = (speed if rate == 0 else 0.9 * rate + 0.1 * speed), now
+                yield Report(self.step, total, self.epoch, cfg.epochs, beta, terms, rate)
+            self.epoch += 1
+            val = self.validate()
+            self._record("val", {"epoch": self.epoch, "step": self.step, **val})
+            yield Report(self.step, total, self.epoch, cfg.epochs, self.beta_at(self.step), terms, rate, val)
+            last = time.perf_counter()
+
+    def _step(self, x: torch.Tensor, y: torch.Tensor, beta: float) -> dict[str, float]:
+        terms = self.spec.loss(self.model, x, y, self.cfg, beta)
+        self.optimizer.zero_grad(set_to_none=True)
+        terms["loss"].backward()
+        grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
+        names = [k for k, v in terms.items() if v.dim() == 0]
+        values = torch.stack([terms[k].detach() for k in names] + [grad_norm]).tolist()  # one device sync
+        if not all(math.isfinite(v) for v in values):
+            self.optimizer.zero_grad(set_to_none=True)
+            raise TrainingDiverged(
+                f"the loss became non-finite at step {self.step + 1} (epoch {self.epoch + 1}); the model "
+                f"keeps the weights of step {self.step}. Try a lower learning rate (now {self.cfg.lr:g}) "
+                f"or a smaller beta / penalty weight.")
+        self.optimizer.step()
+        self.step += 1
+        return dict(zip(names, values[:-1]))
+
+    def validate(self) -> dict[str, float]:
+        """Mean loss terms on the validation set (fixed noise seed, so repeatable)."""
+        self.model.eval()
+        terms = loss_terms(self.model, self.val_x, self.val_y, self.cfg, beta=self.beta)
+        self.model.train()
+        return terms
+
+    def _record(self, split: str, row: dict) -> None:
+        cols = self.history[split]
+        for k, v in row.items():
+            cols.setdefault(k, []).append(v)
+
+    # --- checkpoints ------------------------------------------------------------------------
+
+    def checkpoint(self) -> Checkpoint:
+        """Everything needed to resume (weights, Adam state, RNG) or to explore the model."""
+        return Checkpoint(
+            config=self.cfg.replace(beta=self.beta),
+            data=self.data_meta,
+            model_state={k: v.detach().cpu() for k, v in self.model.state_dict().items()},
+            optimizer_state=self.optimizer.state_dict(),
+            rng={"torch": torch.get_rng_state(), "shuffle": self.shuffle.get_state()},
+            history=self.history,
+            metrics=self.metrics,
+            progress={"step": self.step, "epoch": self.epoch},
+        )
+
+    def _restore(self, ckpt: Checkpoint) -> None:
+        if tuple(ckpt.data["image_shape"]) != tuple(self.data_meta["image_shape"]) or \
+                ckpt.n_classes != len(self.data_meta["class_names"]):
+            raise ValueError("the checkpoint was trained on data of another shape or class count")
+        self.model.load_state_dict(ckpt.model_state)
+        if ckpt.optimizer_state is not None:
+            state = self.optimizer.state_dict()
+            state["state"] = ckpt.optimizer_state["state"]
+            self.optimizer.load_state_dict(state)
+        try:
+            if "torch" in ckpt.rng:
+                torch.set_rng_state(ckpt.rng["torch"])
+            if "shuffle" in ckpt.rng:
+                self.shuffle.set_state(ckpt.rng["shuffle"])
+        except RuntimeError:
+            raise ValueError("the checkpoint's RNG state is not valid for this PyTorch") from None
+        self.step, self.epoch = ckpt.progress["step"], ckpt.progress["epoch"]
+        self.history = {"train": {}, "val": {}, **ckpt.history}
+        self.metrics = dict(ckpt.metrics)
