@@ -4,8 +4,9 @@ Layout of the file:
   tensors   model.<name>            the model's state_dict
             optim.<i>.<key>         Adam state of parameter i (exp_avg, exp_avg_sq, step)
             rng.torch, rng.shuffle  RNG states (uint8), so a resumed run continues the same stream
-  metadata  format = "vae_core/1"
-            vae_core = JSON {config, data, history, metrics, progress}
+  metadata  vae_core = JSON {format: "vae_core/1", config, data, history, metrics, progress}
+            (one key: safetensors writes metadata from a hash map, so with one key the same
+            checkpoint always gives the same bytes and sha256)
 
 Loading parses the header itself, rebuilds the model from the config on the meta device and
 checks every tensor's name, dtype and shape against it. Nothing is ever unpickled.
@@ -80,9 +81,9 @@ def to_bytes(ckpt: Checkpoint) -> bytes:
                 tensors[f"optim.{i}.{key}"] = (t.reshape(1) if key == "step" else t).contiguous()
     for name, state in ckpt.rng.items():
         tensors[f"rng.{name}"] = state.cpu().contiguous()
-    meta = {"config": ckpt.config.to_dict(), "data": ckpt.data, "history": ckpt.history,
+    meta = {"format": FORMAT, "config": ckpt.config.to_dict(), "data": ckpt.data, "history": ckpt.history,
             "metrics": ckpt.metrics, "progress": ckpt.progress}
-    return st_save(tensors, metadata={"format": FORMAT, "vae_core": json.dumps(meta)})
+    return st_save(tensors, metadata={"vae_core": json.dumps(meta)})
 
 
 def save(ckpt: Checkpoint, path: str | Path) -> Path:
@@ -96,6 +97,9 @@ def save(ckpt: Checkpoint, path: str | Path) -> Path:
             f.write(blob)
             f.flush()
             os.fsync(f.fileno())
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a checkpoint is an ordinary file
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -128,14 +132,14 @@ def _header_metadata(blob: bytes) -> dict:
     except (UnicodeDecodeError, json.JSONDecodeError):
         raise CheckpointError("this file is not a safetensors checkpoint (header is not JSON)") from None
     meta = header.get("__metadata__") if isinstance(header, dict) else None
-    if not isinstance(meta, dict) or meta.get("format") != FORMAT:
-        raise CheckpointError(f"this safetensors file was not written by vae_core (no {FORMAT!r} metadata)")
+    if not isinstance(meta, dict) or "vae_core" not in meta:
+        raise CheckpointError("this safetensors file was not written by vae_core (no vae_core metadata)")
     try:
         payload = json.loads(meta["vae_core"])
-    except (KeyError, TypeError, json.JSONDecodeError):
-        raise CheckpointError("the checkpoint's vae_core metadata is missing or not JSON") from None
-    if not isinstance(payload, dict):
-        raise CheckpointError("the checkpoint's vae_core metadata must be a JSON object")
+    except (TypeError, json.JSONDecodeError):
+        raise CheckpointError("the checkpoint's vae_core metadata is not JSON") from None
+    if not isinstance(payload, dict) or payload.get("format") != FORMAT:
+        raise CheckpointError(f"this checkpoint's format is not {FORMAT!r}")
     return payload
 
 

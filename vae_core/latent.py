@@ -70,9 +70,10 @@ def grid_values(n: int, span: float = 3.0, spacing: str = "linear") -> torch.Ten
     if spacing == "linear":
         return torch.linspace(-span, span, n)
     if spacing == "quantile":
-        normal = torch.distributions.Normal(0.0, 1.0)
-        edge = normal.cdf(torch.tensor(-float(span)))
-        return normal.icdf(torch.linspace(float(edge), 1 - float(edge), n))
+        # float64: in float32, 1 - cdf(-span) rounds off and the top end drifts (4.9925 for span 5)
+        normal = torch.distributions.Normal(torch.tensor(0.0, dtype=torch.float64), 1.0)
+        edge = float(normal.cdf(torch.tensor(-float(span), dtype=torch.float64)))
+        return normal.icdf(torch.linspace(edge, 1 - edge, n, dtype=torch.float64)).float()
     raise ValueError(f"unknown spacing {spacing!r}; use linear or quantile")
 
 
@@ -112,7 +113,8 @@ def slerp(z0: torch.Tensor, z1: torch.Tensor, t: torch.Tensor) -> torch.Tensor:
     if omega < 1e-4 or math.pi - omega < 1e-4:
         return lerp(z0, z1, t[:, 0])
     s = torch.sin(omega)
-    return (torch.sin((1 - t) * omega) * z0 + torch.sin(t * omega) * z1) / s
+    direction = (torch.sin((1 - t) * omega) * z0 / n0 + torch.sin(t * omega) * z1 / n1) / s  # (T, D), unit
+    return direction * ((1 - t) * n0 + t * n1)
 
 
 PATHS = {"linear": lerp, "spherical": slerp}

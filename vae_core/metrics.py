@@ -48,7 +48,7 @@ def loss_terms(model: Autoencoder, x: torch.Tensor, y: torch.Tensor, cfg: Config
 def example_terms(model: Autoencoder, x: torch.Tensor, y, cfg: Config) -> dict[str, torch.Tensor]:
     """Per-example numbers for the explorer, (N,) each: recon at z = mu, and the KL for a VAE."""
     mu, logvar = encode(model, x, y)
-    out = model.decode(mu, model.condition(_labels(model, y, len(mu))))
+    out = model.decode(mu, _labels(model, y, len(mu)))  # decode() one-hot encodes the labels itself
     terms = {"recon": recon_nll(out, x.to(mu.device), cfg.likelihood, cfg.sigma)}
     if logvar is not None:
         terms["kl"] = gaussian_kl(mu, logvar).sum(1)

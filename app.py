@@ -1,0 +1,19 @@
+"""Latent Explorer: train autoencoders and VAEs live, and look inside their latent spaces.
+
+    streamlit run app.py
+"""
+import streamlit as st
+
+from ui import sidebar, state
+
+st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
+state.init()
+
+pages = st.navigation([
+    st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", default=True),
+    st.Page("pages/manifold.py", title="Manifold", icon=":material/grid_view:"),
+    st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+])
+sidebar.render()
+pages.run()

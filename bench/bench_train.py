@@ -1,0 +1,186 @@
+"""Training throughput: vae_core's Trainer against the pytorch/examples vae/main.py way of feeding a model.
+
+The same 784-400-20 MLP VAE (one init, copied), the same seed and epochs, on the 10,000 real MNIST
+test images, trained twice:
+
+  vae_core  Trainer: the whole dataset is one tensor; a batch is an index into it.
+  example   pytorch/examples vae/main.py: a per-item Dataset that builds a PIL image from the uint8
+            array and converts it like torchvision's ToTensor, a DataLoader(batch_size=128,
+            shuffle=True, num_workers=0), and the example's loop (BCE summed + KL, Adam 1e-3).
+
+Prints images/s of both, the ratio, both final per-epoch average losses (nats per example) and
+PASS/FAIL against the target: ratio >= 2.5 at equal loss (within 1 nat). It is a script, not a test:
+
+    python bench/bench_train.py [--data-dir ../shared/data/mnist] [--epochs 3] [--threads N] [--seed 0]
+
+Both sides run with the same torch.set_num_threads. By default every core this process may use, or 1
+when the load average shows other work: with more threads than free cores, OpenMP barriers wait on
+descheduled threads and both sides slow down 10-50x, which says nothing about either loop.
+"""
+from __future__ import annotations
+
+import argparse
+import copy
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))
+
+import numpy as np  # noqa: E402
+import torch  # noqa: E402
+import torch.nn.functional as F  # noqa: E402
+from PIL import Image  # noqa: E402
+
+from vae_core import Config, Trainer, load_dataset  # noqa: E402
+from vae_core.models import Autoencoder  # noqa: E402
+from vae_core.readers import MNIST_FILES, read_idx  # noqa: E402
+
+TARGET_RATIO, LOSS_TOLERANCE = 2.5, 1.0
+
+
+def find(folder: Path, name: str) -> Path:
+    for p in (folder / name, folder / f"{name}.gz"):
+        if p.is_file():
+            return p
+    sys.exit(f"error: {name}(.gz) not found in {folder}")
+
+
+# --- the pytorch/examples side -----------------------------------------------------------------
+
+
+def to_tensor(pic: Image.Image) -> torch.Tensor:
+    """torchvision.transforms.ToTensor for a mode-L PIL image: (1, H, W) float in [0, 1]."""
+    img = torch.from_numpy(np.array(pic, np.uint8, copy=True))
+    img = img.view(pic.size[1], pic.size[0], 1).permute((2, 0, 1)).contiguous()
+    return img.to(dtype=torch.get_default_dtype()).div(255)
+
+
+class MNISTLikeTorchvision(torch.utils.data.Dataset):
+    """torchvision.datasets.MNIST's __getitem__: uint8 tensor -> PIL image -> transform, per item."""
+
+    def __init__(self, images: np.ndarray, labels: np.ndarray):
+        self.data, self.targets = torch.from_numpy(images), torch.from_numpy(labels.astype(np.int64))
+
+    def __len__(self) -> int:
+        return len(self.data)
+
+    def __getitem__(self, index: int):
+        img, target = self.data[index], int(self.targets[index])
+        img = Image.fromarray(img.numpy(), mode="L")
+        return to_tensor(img), target
+
+
+def example_loss(logits, x, mu, logvar) -> torch.Tensor:
+    """vae/main.py loss_function: BCE summed over pixels and batch + KL; the model's sigmoid output."""
+    bce = F.binary_cross_entropy(torch.sigmoid(logits).view(-1, 784), x.view(-1, 784), reduction="sum")
+    kld = -0.5 * torch.sum(1 + logvar - mu.pow(2) - logvar.exp())
+    return bce + kld
+
+
+def run_example(model, loader, epochs: int, seed: int) -> tuple[float, float]:
+    """vae/main.py train(), `epochs` times: -> (seconds, the last epoch's average loss per example)."""
+    torch.manual_seed(seed)  # the DataLoader's shuffle and the reparameterization noise
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    model.train()
+    start = time.perf_counter()
+    for _ in range(epochs):
+        train_loss = 0.0
+        for data, _ in loader:
+            optimizer.zero_grad()
+            out = model(data)
+            loss = example_loss(out["logits"], data, out["mu"], out["logvar"])
+            loss.backward()
+            train_loss += loss.item()
+            optimizer.step()
+        average = train_loss / len(loader.dataset)
+    return time.perf_counter() - start, average
+
+
+# --- the vae_core side -------------------------------------------------------------------------
+
+
+def run_vae_core(trainer: Trainer) -> tuple[float, float, float]:
+    """-> (seconds in all, seconds of them in the per-epoch validation, last epoch's average loss)."""
+    start = last = time.perf_counter()
+    validating = 0.0
+    for report in trainer.run():
+        now = time.perf_counter()
+        if report.val is not None:
+            validating += now - last
+        last = now
+    seconds = time.perf_counter() - start
+    spe, n, bs = trainer.steps_per_epoch, len(trainer.x), trainer.cfg.batch_size
+    losses = trainer.history["train"]["loss"][-spe:]  # per-batch means of the last epoch
+    sizes = [min(bs, n - i * bs) for i in range(spe)]
+    return seconds, validating, sum(l * s for l, s in zip(losses, sizes)) / n
+
+
+def warm_up(model: Autoencoder, x: torch.Tensor) -> None:
+    """A few steps on a throwaway copy, so neither side pays the one-time kernel setup."""
+    model = copy.deepcopy(model)
+    optimizer = torch.optim.Adam(model.parameters(), lr=1e-3)
+    for i in range(5):
+        out = model(x[i * 128:(i + 1) * 128])
+        example_loss(out["logits"], x[i * 128:(i + 1) * 128], out["mu"], out["logvar"]).backward()
+        optimizer.step()
+
+
+def main() -> int:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "mnist",
+                   help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)")
+    p.add_argument("--epochs", type=int, default=3)
+    p.add_argument("--threads", type=int, default=0,
+                   help="torch.set_num_threads for both sides (default 0: all usable cores, 1 on a busy machine)")
+    p.add_argument("--seed", type=int, default=0)
+    args = p.parse_args()
+    cores, load = len(os.sched_getaffinity(0)), os.getloadavg()[0]
+    threads = args.threads or (cores if load < 0.5 else 1)
+    torch.set_num_threads(threads)
+
+    images_file, labels_file = (find(args.data_dir, name) for name in MNIST_FILES["t10k"])
+    with tempfile.TemporaryDirectory() as tmp:  # vae_core's layout, the 10k test split only
+        (Path(tmp) / "mnist").mkdir()
+        for f in (images_file, labels_file):
+            (Path(tmp) / "mnist" / f.name).symlink_to(f.resolve())
+        data = load_dataset("mnist", data_dir=tmp)
+    assert len(data) == 10_000 and data.image_shape == (1, 28, 28), data.source
+    raw_images, raw_labels = read_idx(images_file), read_idx(labels_file)  # (10000, 28, 28) uint8
+
+    cfg = Config(dataset="mnist", model="vae", latent_dim=20, hidden=(400,), likelihood="bernoulli",
+                 batch_size=128, lr=1e-3, epochs=args.epochs, seed=args.seed)
+    val = data.subset(slice(0, 1000))  # the Trainer validates each epoch; its time is counted
+    trainer = Trainer(cfg, data, val, device="cpu")  # trains on all 10,000
+    init = copy.deepcopy(trainer.model.state_dict())
+    example_model = Autoencoder(cfg, data.image_shape, data.n_classes)
+    example_model.load_state_dict(init)
+    loader = torch.utils.data.DataLoader(MNISTLikeTorchvision(raw_images, raw_labels), batch_size=128,
+                                         shuffle=True, num_workers=0)
+    warm_up(example_model, data.x)
+
+    n = len(data) * args.epochs
+    t_core, t_val, loss_core = run_vae_core(trainer)
+    t_example, loss_example = run_example(example_model, loader, args.epochs, args.seed)
+    core, core_train_only, example = n / t_core, n / (t_core - t_val), n / t_example
+    ratio = core / example
+
+    print(f"MNIST t10k: {len(data)} images, {args.epochs} epochs, batch 128, 784-400-20 MLP VAE, "
+          f"torch {torch.__version__}, {torch.get_num_threads()} thread(s) of {cores} cores "
+          f"(load average {load:.2f} at start{', so 1 thread' if not args.threads and threads == 1 < cores else ''})")
+    print(f"vae_core Trainer      {core:9,.0f} images/s  ({t_core:.2f} s, of which {t_val:.2f} s validating "
+          f"1,000 images per epoch; {core_train_only:,.0f} images/s without it)")
+    print(f"pytorch/examples way  {example:9,.0f} images/s  ({t_example:.2f} s)")
+    print(f"ratio                 {ratio:9.2f}x  (target >= {TARGET_RATIO}x)")
+    print(f"last-epoch loss       vae_core {loss_core:.2f}  example {loss_example:.2f}  "
+          f"difference {loss_core - loss_example:+.2f} nats per example (target within {LOSS_TOLERANCE})")
+    ok = ratio >= TARGET_RATIO and abs(loss_core - loss_example) <= LOSS_TOLERANCE
+    print("PASS" if ok else "FAIL")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

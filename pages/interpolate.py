@@ -1,0 +1,104 @@
+"""Interpolate: walk the straight (or spherical) path between two codes; turn each latent knob."""
+import numpy as np
+import streamlit as st
+import torch
+
+from ui import page, plots, state
+from vae_core.latent import PATHS, decode, interpolate
+
+a, pts = page.start(
+    "Interpolate",
+    "Pick two examples A and B. Their codes z_A and z_B are joined by a path and every point on it is "
+    "decoded. **Linear**: z(t) = (1 − t) z_A + t z_B. **Spherical** (slerp) follows the arc between the two "
+    "directions, which keeps |z| typical of a Gaussian prior in many dimensions, where the straight line "
+    "passes through the unlikely region near 0. Smooth, plausible frames all the way mean the space between "
+    "the examples is filled with meaningful codes.")
+N, D = pts.mu.shape
+names = pts.data.class_names
+labels = pts.data.y.numpy()
+ends_key = f"interp.ends.{a.key}"
+st.session_state.setdefault(ends_key, [0, int(np.argmax(labels != labels[0])) if (labels != labels[0]).any() else min(1, N - 1)])
+ends = st.session_state[ends_key]
+
+how = st.radio("Pick A and B", ["by index", "by class", "by clicking the map"], horizontal=True, key="interp.how")
+c = st.columns(4)
+if how == "by index":
+    ends = [c[0].number_input("A (index)", 0, N - 1, ends[0], key="interp.ia"),
+            c[1].number_input("B (index)", 0, N - 1, ends[1], key="interp.ib")]
+elif how == "by class":
+    ka = c[0].selectbox("A is a", range(len(names)), int(labels[ends[0]]), format_func=lambda k: names[k], key="interp.ca")
+    kb = c[1].selectbox("B is a", range(len(names)), int(labels[ends[1]]), format_func=lambda k: names[k], key="interp.cb")
+    nth = c[2].number_input("which one", 0, 50, 0, key="interp.nth", help="the n-th example of each class")
+    pick = lambda k: int(np.flatnonzero(labels == k)[min(nth, int((labels == k).sum()) - 1)])
+    ends = [pick(ka), pick(kb)] if (labels == ka).any() and (labels == kb).any() else ends
+method = c[3].radio("Path", list(PATHS), horizontal=True, key="interp.method")
+st.session_state[ends_key] = [int(e) for e in ends]
+ia, ib = st.session_state[ends_key]
+
+y = None
+if a.model.n_cond:
+    y = st.selectbox("Decode with label", range(len(names)), int(labels[ia]), format_func=lambda k: names[k],
+                     key="interp.label")
+z_a, z_b = torch.from_numpy(pts.mu[ia]), torch.from_numpy(pts.mu[ib])
+xy, axes, to_view = state.view_of(a, pts, "PCA" if D > 2 else "two dims", (0, min(1, D - 1)))
+
+@st.fragment
+def slider_view() -> None:
+    t = st.slider("t", 0.0, 1.0, 0.5, 0.01, key="interp.t", help="0 = A, 1 = B; the image decodes as you move")
+    z_t = PATHS[method](z_a, z_b, torch.tensor([t]))
+    img = decode(a.model, z_t, y).cpu().numpy()
+    left, right = st.columns([1, 2])
+    with left:
+        if pts.data.is_image:
+            st.image(plots.tile(img, size=224), caption=f"decoded z(t), t = {t:.2f}")
+        else:
+            st.markdown(f"decoded z(t) = ({img[0, 0]:.3f}, {img[0, 1]:.3f})")
+    with right:
+        path = to_view(interpolate(z_a, z_b, 32, method).numpy())
+        fig = plots.latent_map(xy, labels, names, axis_names=axes, size=4, opacity=0.35, height=420,
+                               title="the path on the map" + (" (PCA of the codes)" if D > 2 else ""))
+        fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines", name=f"{method} path", line=dict(color="black", width=3))
+        plots.add_marks(fig, to_view(np.stack([pts.mu[ia], pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
+        plots.add_marks(fig, to_view(z_t.numpy()), name=f"z({t:.2f})", symbol="star")
+        event = st.plotly_chart(fig, key=f"interp.map.{a.key}", on_select="rerun", selection_mode=("points",))
+        clicked = [int(np.ravel(p["customdata"])[0]) for p in event.selection.get("points", []) if "customdata" in p]
+        if how == "by clicking the map" and clicked and clicked[-1] != st.session_state[ends_key][1]:
+            st.session_state[ends_key] = [st.session_state[ends_key][1], clicked[-1]]  # the last two clicks
+            st.rerun()
+
+
+if how == "by clicking the map":
+    st.info("Click a point on the map below: it becomes B, and the previous B becomes A.")
+st.markdown(f"**A** = #{ia} ({names[labels[ia]]}) · **B** = #{ib} ({names[labels[ib]]})")
+slider_view()
+
+frames = st.slider("frames in the strip", 3, 16, 10, key="interp.frames")
+strip = decode(a.model, interpolate(z_a, z_b, frames, method), y).cpu().numpy()
+if pts.data.is_image:
+    st.image(plots.tile(np.concatenate([pts.data.x[ia:ia + 1].numpy(), strip, pts.data.x[ib:ib + 1].numpy()]),
+                        size=96), caption="original A · the decoded path from z_A to z_B · original B")
+
+st.subheader("Latent knobs")
+st.markdown("One slider per latent dimension, starting at A's code. Move one and watch which property of the "
+            "output it controls; in a disentangled (β-)VAE each knob tends to change one thing.")
+
+
+@st.fragment
+def knobs() -> None:
+    shown = min(D, 12)
+    cols = st.columns([2, 3])
+    with cols[0]:
+        z = z_a.clone()
+        for d in range(shown):
+            z[d] = st.slider(f"z{d}", -4.0, 4.0, min(4.0, max(-4.0, float(z_a[d]))), 0.05, key=f"knob.{a.key}.{d}.{ia}")
+        if D > shown:
+            st.caption(f"dims z{shown}…z{D - 1} held at A's code")
+    with cols[1]:
+        img = decode(a.model, z[None], y).cpu().numpy()
+        if pts.data.is_image:
+            st.image(plots.tile(img, size=256), caption="decoded from the knobs")
+        else:
+            st.markdown(f"decoded = ({img[0, 0]:.3f}, {img[0, 1]:.3f})")
+
+
+knobs()

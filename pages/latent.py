@@ -1,0 +1,75 @@
+"""Latent space: every encoded example as a point; click one to see what the model makes of it."""
+import numpy as np
+import streamlit as st
+import torch
+
+from ui import page, plots, state
+from vae_core.latent import decode
+
+a, pts = page.start(
+    "Latent space",
+    "Each dot is one example **x**, placed at its code **z** = μ(x), the centre of what the encoder "
+    "returns, and coloured by its label (which the model never saw, except a conditional VAE). "
+    "Classes that form their own islands mean the code has learned what tells them apart. "
+    "For a VAE, q(z|x) = N(μ, σ²): the shaded ellipses show μ ± σ of the selected points, and the dotted "
+    "circles the prior p(z) = N(0, I) that the KL term pulls every ellipse towards. "
+    "**Click a point** (or box / lasso-select several) to see its reconstruction.")
+D = pts.mu.shape[1]
+
+c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
+view = c1.radio("View", state.VIEWS if D > 2 else state.VIEWS[:1], horizontal=True, key="latent.view",
+                help="Two chosen dims show true coordinates; PCA the best linear 2-D shadow; "
+                     "t-SNE keeps neighbourhoods only (its axes mean nothing).")
+d0 = c2.selectbox("x axis", range(D), index=0, format_func=lambda i: f"z{i}", key="latent.d0", disabled=view != "two dims")
+d1 = c3.selectbox("y axis", range(D), index=min(1, D - 1), format_func=lambda i: f"z{i}", key="latent.d1",
+                  disabled=view != "two dims")
+show_prior = c4.toggle("Prior contours", value=a.model.variational, key="latent.prior",
+                       disabled=not a.model.variational or view != "two dims")
+
+with st.spinner("t-SNE of the codes (a few seconds, once per model)…") if view == "t-SNE" else st.empty():
+    xy, names, to_view = state.view_of(a, pts, view, (d0, d1))
+
+selected = st.session_state.get(f"latent.selected.{a.key}", [])
+fig = plots.latent_map(xy, pts.data.y.numpy(), pts.data.class_names, axis_names=names,
+                       title=f"{len(xy)} points · {pts.which}")
+if show_prior and view == "two dims":
+    plots.add_prior_contours(fig)
+if selected and pts.sigma is not None and view == "two dims":
+    sel = np.array(selected[:50])
+    plots.add_ellipses(fig, xy[sel], pts.sigma[sel][:, [d0, d1]], pts.data.y[sel].tolist())
+if selected:
+    plots.add_marks(fig, xy[np.array(selected[:50])])
+
+left, right = st.columns([3, 2])
+with left:
+    event = st.plotly_chart(fig, key=f"latent.map.{a.key}", on_select="rerun",
+                            selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
+    picked = [int(np.ravel(p["customdata"])[0]) for p in event.selection.get("points", []) if "customdata" in p]
+    if picked and picked != selected:
+        st.session_state[f"latent.selected.{a.key}"] = picked
+        st.rerun()
+
+with right:
+    if not selected:
+        st.info("Click a point on the map to inspect it.")
+        st.stop()
+    i = selected[0]
+    x, y = pts.data.x[i:i + 1], pts.data.y[i:i + 1]
+    label = pts.data.class_names[int(y)]
+    mu = torch.from_numpy(pts.mu[i:i + 1])
+    recon = decode(a.model, mu, y if a.model.n_cond else None).cpu().numpy()
+    st.markdown(f"**Example #{i}** · label **{label}**" + (f" · {len(selected)} selected" if len(selected) > 1 else ""))
+    if pts.data.is_image:
+        st.image(plots.tile(np.concatenate([x.numpy(), recon]), cols=2, size=128),
+                 caption="original x  ·  reconstruction from z = μ(x)")
+    else:
+        st.markdown(f"x = ({x[0, 0]:.3f}, {x[0, 1]:.3f}) → x̂ = ({recon[0, 0]:.3f}, {recon[0, 1]:.3f})")
+    m = st.columns(3)
+    m[0].metric("recon, nats", f"{pts.recon[i]:.2f}", help="−log p(x | z = μ(x))")
+    if pts.kl is not None:
+        m[1].metric("KL, nats", f"{pts.kl[i]:.2f}", help="KL(q(z|x) ‖ p(z)), summed over dims")
+        m[2].metric("mean σ", f"{pts.sigma[i].mean():.3f}")
+    st.plotly_chart(plots.per_dim_bars(pts.mu[i], None if pts.sigma is None else pts.sigma[i]),
+                    key="latent.bars")
+    st.caption("μ is where the encoder puts this example; σ how unsure it is. A dim whose σ ≈ 1 and μ ≈ 0 "
+               "for every example carries no information (an inactive unit).")

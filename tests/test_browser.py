@@ -1,0 +1,92 @@
+"""A real browser: start the app on 127.0.0.1, train a tiny model through the UI, click a point on the
+latent map, move the interpolation slider, and save a screenshot of every page (artifacts/screens/).
+
+Skipped where Chromium is missing, except in CI (CI=true), where that is a failure.
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from browser_support import CHROMIUM, ROOT, app_server, browser_page, goto_page, point_position, wait_idle
+
+SCREENS = ROOT / "artifacts" / "screens"
+
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def page():
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    with app_server() as url, browser_page() as page:
+        page.set_default_timeout(60_000)
+        page.goto(url)
+        yield page
+
+
+def shot(page, name: str) -> None:
+    wait_idle(page)
+    page.wait_for_timeout(500)  # let Plotly finish drawing
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+
+
+def test_opens_on_a_populated_latent_map(page):
+    page.get_by_role("heading", name="Latent space").first.wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    n = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.reduce((s, t) => s + (t._length || 0), 0)")
+    assert n >= 1000
+    shot(page, "1-latent")
+
+
+def test_clicking_a_point_shows_its_reconstruction(page):
+    page.locator(".js-plotly-plot").first.wait_for()
+    x, y = point_position(page, chart_index=0, trace=3, point=0)
+    index = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[3].customdata[0]")
+    page.mouse.click(x, y)
+    page.get_by_text(f"Example #{index}").first.wait_for()
+    page.get_by_text("reconstruction from z").first.wait_for()
+    shot(page, "2-latent-clicked")
+
+
+def test_manifold_page(page):
+    goto_page(page, "Manifold")
+    page.locator("img").first.wait_for()
+    page.locator(".js-plotly-plot").first.wait_for()
+    shot(page, "3-manifold")
+
+
+def test_interpolation_slider_decodes_live(page):
+    goto_page(page, "Interpolate")
+    page.get_by_text("t = 0.50").first.wait_for()
+    slider = page.get_by_role("slider").first
+    slider.focus()
+    for _ in range(5):
+        page.keyboard.press("ArrowRight")
+    page.get_by_text("t = 0.55").first.wait_for()
+    shot(page, "4-interpolate")
+
+
+def test_training_a_tiny_model_through_the_ui(page):
+    goto_page(page, "Train")
+    epochs = page.get_by_label("epochs")
+    epochs.fill("3")
+    epochs.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text("training ·").first.wait_for(timeout=60_000)
+    shot(page, "5-train-running")
+    page.get_by_text("done ·").first.wait_for(timeout=120_000)
+    # the trained model became the active one
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('3 epochs')", timeout=30_000)
+    shot(page, "6-train-done")
+    goto_page(page, "Latent space")
+    page.locator(".js-plotly-plot").first.wait_for()
+    shot(page, "7-latent-of-trained-model")

@@ -1,0 +1,139 @@
+"""Figures and pictures for the pages: plotly figures and uint8 image tiles, no model code."""
+from __future__ import annotations
+
+import numpy as np
+import plotly.graph_objects as go
+
+COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
+          "#bcbd22", "#17becf"]
+TERM_COLORS = {"loss": "#222222", "recon": "#1f77b4", "kl": "#d62728", "penalty": "#9467bd", "beta": "#7f7f7f"}
+
+
+def color(label: int) -> str:
+    return COLORS[int(label) % len(COLORS)]
+
+
+# --- pictures --------------------------------------------------------------------------------
+
+
+def to_uint8(images: np.ndarray, size: int = 96) -> np.ndarray:
+    """(N, C, H, W) or (C, H, W) means in [0, 1] -> (N, h, w[, 3]) uint8, upscaled by whole pixels
+    to about `size` px so small images stay crisp (no browser smoothing)."""
+    images = np.asarray(images, dtype=np.float32)
+    if images.ndim == 3:
+        images = images[None]
+    scale = max(1, size // images.shape[-1])
+    out = (np.clip(images, 0, 1) * 255).round().astype(np.uint8)
+    out = out.repeat(scale, axis=2).repeat(scale, axis=3)
+    return out[:, 0] if out.shape[1] == 1 else out.transpose(0, 2, 3, 1)
+
+
+def tile(images: np.ndarray, cols: int | None = None, pad: int = 1, size: int = 64) -> np.ndarray:
+    """(N, C, H, W) or a grid (R, K, C, H, W) -> one uint8 picture with a thin dark border between tiles."""
+    images = np.asarray(images)
+    if images.ndim == 5:
+        rows, cols = images.shape[:2]
+        images = images.reshape(rows * cols, *images.shape[2:])
+    cols = cols or len(images)
+    rows = -(-len(images) // cols)
+    small = to_uint8(images, size)
+    h, w = small.shape[1:3]
+    canvas = np.full((rows * (h + pad) + pad, cols * (w + pad) + pad, *small.shape[3:]), 40, np.uint8)
+    for i, img in enumerate(small):
+        r, c = divmod(i, cols)
+        canvas[pad + r * (h + pad): pad + r * (h + pad) + h, pad + c * (w + pad): pad + c * (w + pad) + w] = img
+    return canvas
+
+
+# --- latent maps ----------------------------------------------------------------------------
+
+
+def latent_map(xy: np.ndarray, labels: np.ndarray, class_names, *, index: np.ndarray | None = None,
+               title: str = "", axis_names=("z0", "z1"), height: int = 520, size: int = 6,
+               opacity: float = 0.75) -> go.Figure:
+    """WebGL scatter of (N, 2) points, one trace per class; customdata holds each point's index."""
+    index = np.arange(len(xy)) if index is None else index
+    fig = go.Figure()
+    for c, name in enumerate(class_names):
+        m = labels == c
+        if not m.any():
+            continue
+        fig.add_trace(go.Scattergl(
+            x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(name), customdata=index[m],
+            marker=dict(size=size, color=color(c), opacity=opacity),
+            hovertemplate=f"<b>{name}</b> #%{{customdata}}<br>({axis_names[0]}, {axis_names[1]}) = (%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
+    fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+                      xaxis_title=axis_names[0], yaxis_title=axis_names[1], legend_title_text="label",
+                      clickmode="event+select", dragmode="pan")
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
+
+
+def add_prior_contours(fig: go.Figure, radii=(1, 2, 3)) -> go.Figure:
+    """Contours of p(z) = N(0, I) in two latent dims: circles at 1, 2, 3 standard deviations."""
+    for r in radii:
+        fig.add_shape(type="circle", x0=-r, y0=-r, x1=r, y1=r, layer="below",
+                      line=dict(color="rgba(80,80,80,0.5)", width=1, dash="dot"))
+    fig.add_annotation(x=radii[-1] * 0.71, y=radii[-1] * 0.71, text="prior 1σ/2σ/3σ", showarrow=False,
+                       font=dict(size=10, color="gray"))
+    return fig
+
+
+def add_ellipses(fig: go.Figure, centers: np.ndarray, sigmas: np.ndarray, labels) -> go.Figure:
+    """Posterior mu +- sigma ellipses (axis-aligned: q is a diagonal Gaussian), (K, 2) each."""
+    for (x, y), (sx, sy), c in zip(centers, sigmas, labels):
+        fig.add_shape(type="circle", x0=x - sx, x1=x + sx, y0=y - sy, y1=y + sy,
+                      line=dict(color=color(c), width=2), fillcolor=color(c), opacity=0.25)
+    return fig
+
+
+def add_marks(fig: go.Figure, xy: np.ndarray, text=None, name: str = "selected", symbol: str = "x") -> go.Figure:
+    fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers+text" if text else "markers", text=text,
+                             textposition="top center", name=name, hoverinfo="skip",
+                             marker=dict(symbol=symbol, size=14, color="black", line=dict(width=2))))
+    return fig
+
+
+# --- curves and bars ------------------------------------------------------------------------
+
+
+def curves(train: dict, val: dict | None = None, height: int = 320) -> go.Figure:
+    """Loss terms per step (nats per example); validation terms as markers at epoch ends."""
+    fig = go.Figure()
+    steps = train.get("step", [])
+    for name in ("loss", "recon", "kl", "penalty"):
+        if name in train:
+            fig.add_trace(go.Scatter(x=steps, y=train[name], name=name, mode="lines",
+                                     line=dict(color=TERM_COLORS[name], width=1.5)))
+        if val and name in val:
+            fig.add_trace(go.Scatter(x=val["step"], y=val[name], name=f"val {name}", mode="markers",
+                                     marker=dict(color=TERM_COLORS[name], size=8, symbol="diamond")))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
+                      yaxis_title="nats per example", legend=dict(orientation="h", y=1.12))
+    return fig
+
+
+def per_dim_bars(mu: np.ndarray, sigma: np.ndarray | None, height: int = 260) -> go.Figure:
+    """One bar per latent dim: mu, with +- sigma error bars for a VAE."""
+    dims = [f"z{i}" for i in range(len(mu))]
+    err = dict(type="data", array=sigma, visible=True) if sigma is not None else None
+    fig = go.Figure(go.Bar(x=dims, y=mu, error_y=err, marker_color="#1f77b4"))
+    fig.add_hline(y=0, line_color="gray", line_width=1)
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
+                      title="μ per dimension" + (" (± σ)" if sigma is not None else ""))
+    return fig
+
+
+def kl_bars(kl_per_dim, height: int = 220) -> go.Figure:
+    fig = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim, marker_color=TERM_COLORS["kl"]))
+    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title="KL per latent dim (nats)")
+    return fig
+
+
+def points_2d(xy: np.ndarray, labels=None, height: int = 360, title: str = "") -> go.Figure:
+    """Data that are 2-D points (toy2d) rather than images: a plain scatter in input space."""
+    fig = go.Figure(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers",
+                                 marker=dict(size=5, color=[color(l) for l in labels] if labels is not None else "#1f77b4")))
+    fig.update_layout(height=height, title=title, margin=dict(l=10, r=10, t=30, b=10))
+    fig.update_yaxes(scaleanchor="x", scaleratio=1)
+    return fig
