@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import page, plots, state
+from ui import page, picture, plots, state
 from vae_core.latent import PATHS, decode, interpolate
 
 a, pts = page.start(
@@ -16,7 +16,7 @@ a, pts = page.start(
 N, D = pts.mu.shape
 names = pts.data.class_names
 labels = pts.data.y.numpy()
-ends_key = f"interp.ends.{a.key}"
+ends_key, map_key = f"interp.ends.{a.key}", f"interp.map.{a.key}"
 st.session_state.setdefault(ends_key, [0, int(np.argmax(labels != labels[0])) if (labels != labels[0]).any() else min(1, N - 1)])
 ends = st.session_state[ends_key]
 
@@ -31,6 +31,10 @@ elif how == "by class":
     nth = c[2].number_input("which one", 0, 50, 0, key="interp.nth", help="the n-th example of each class")
     pick = lambda k: int(np.flatnonzero(labels == k)[min(nth, int((labels == k).sum()) - 1)])
     ends = [pick(ka), pick(kb)] if (labels == ka).any() and (labels == kb).any() else ends
+else:  # by clicking: the map's selection is in session state before this run draws anything
+    clicked = state.picked_points(map_key)
+    if clicked and clicked[-1] != ends[1]:
+        ends = [ends[1], clicked[-1]]  # the last two clicks
 method = c[3].radio("Path", list(PATHS), horizontal=True, key="interp.method")
 st.session_state[ends_key] = [int(e) for e in ends]
 ia, ib = st.session_state[ends_key]
@@ -44,39 +48,34 @@ xy, axes, to_view = state.view_of(a, pts, "PCA" if D > 2 else "two dims", (0, mi
 
 @st.fragment
 def slider_view() -> None:
+    """Only this reruns as t moves: one decode, one image."""
     t = st.slider("t", 0.0, 1.0, 0.5, 0.01, key="interp.t", help="0 = A, 1 = B; the image decodes as you move")
-    z_t = PATHS[method](z_a, z_b, torch.tensor([t]))
-    img = decode(a.model, z_t, y).cpu().numpy()
-    left, right = st.columns([1, 2])
-    with left:
-        if pts.data.is_image:
-            st.image(plots.tile(img, size=224), caption=f"decoded z(t), t = {t:.2f}")
-        else:
-            st.markdown(f"decoded z(t) = ({img[0, 0]:.3f}, {img[0, 1]:.3f})")
-    with right:
-        path = to_view(interpolate(z_a, z_b, 32, method).numpy())
-        fig = plots.latent_map(xy, labels, names, axis_names=axes, size=4, opacity=0.35, height=420,
-                               title="the path on the map" + (" (PCA of the codes)" if D > 2 else ""))
-        fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines", name=f"{method} path", line=dict(color="black", width=3))
-        plots.add_marks(fig, to_view(np.stack([pts.mu[ia], pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
-        plots.add_marks(fig, to_view(z_t.numpy()), name=f"z({t:.2f})", symbol="star")
-        event = st.plotly_chart(fig, key=f"interp.map.{a.key}", on_select="rerun", selection_mode=("points",))
-        clicked = [int(np.ravel(p["customdata"])[0]) for p in event.selection.get("points", []) if "customdata" in p]
-        if how == "by clicking the map" and clicked and clicked[-1] != st.session_state[ends_key][1]:
-            st.session_state[ends_key] = [st.session_state[ends_key][1], clicked[-1]]  # the last two clicks
-            st.rerun()
+    img = decode(a.model, PATHS[method](z_a, z_b, torch.tensor([t])), y).cpu().numpy()
+    if pts.data.is_image:
+        picture.show(img, f"decoded z(t), t = {t:.2f}", size=224)
+    else:
+        st.markdown(f"decoded z(t) = ({img[0, 0]:.3f}, {img[0, 1]:.3f}), t = {t:.2f}")
 
 
 if how == "by clicking the map":
-    st.info("Click a point on the map below: it becomes B, and the previous B becomes A.")
+    st.info("Click a point on the map: it becomes B, and the previous B becomes A.")
 st.markdown(f"**A** = #{ia} ({names[labels[ia]]}) · **B** = #{ib} ({names[labels[ib]]})")
-slider_view()
+left, right = st.columns([1, 2])
+with left:
+    slider_view()
+with right:
+    path = to_view(interpolate(z_a, z_b, 32, method).numpy())
+    fig = plots.latent_map(xy, labels, names, axis_names=axes, size=4, opacity=0.35, height=420,
+                           title="the path on the map" + (" (PCA of the codes)" if D > 2 else ""))
+    fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines", name=f"{method} path", line=dict(color="black", width=3))
+    plots.add_marks(fig, to_view(np.stack([pts.mu[ia], pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
+    st.plotly_chart(fig, key=map_key, on_select="rerun", selection_mode=("points",))
 
 frames = st.slider("frames in the strip", 3, 16, 10, key="interp.frames")
 strip = decode(a.model, interpolate(z_a, z_b, frames, method), y).cpu().numpy()
 if pts.data.is_image:
-    st.image(plots.tile(np.concatenate([pts.data.x[ia:ia + 1].numpy(), strip, pts.data.x[ib:ib + 1].numpy()]),
-                        size=96), caption="original A · the decoded path from z_A to z_B · original B")
+    picture.show(np.concatenate([pts.data.x[ia:ia + 1].numpy(), strip, pts.data.x[ib:ib + 1].numpy()]),
+                 "original A · the decoded path from z_A to z_B · original B", size=96)
 
 st.subheader("Latent knobs")
 st.markdown("One slider per latent dimension, starting at A's code. Move one and watch which property of the "
@@ -96,7 +95,7 @@ def knobs() -> None:
     with cols[1]:
         img = decode(a.model, z[None], y).cpu().numpy()
         if pts.data.is_image:
-            st.image(plots.tile(img, size=256), caption="decoded from the knobs")
+            picture.show(img, "decoded from the knobs", size=256)
         else:
             st.markdown(f"decoded = ({img[0, 0]:.3f}, {img[0, 1]:.3f})")
 

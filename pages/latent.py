@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import page, plots, state
+from ui import page, picture, plots, state
 from vae_core.latent import decode
 
 a, pts = page.start(
@@ -29,30 +29,44 @@ show_prior = c4.toggle("Prior contours", value=a.model.variational, key="latent.
 with st.spinner("t-SNE of the codes (a few seconds, once per model)…") if view == "t-SNE" else st.empty():
     xy, names, to_view = state.view_of(a, pts, view, (d0, d1))
 
-selected = st.session_state.get(f"latent.selected.{a.key}", [])
-fig = plots.latent_map(xy, pts.data.y.numpy(), pts.data.class_names, axis_names=names,
-                       title=f"{len(xy)} points · {pts.which}")
-if show_prior and view == "two dims":
-    plots.add_prior_contours(fig)
-if selected and pts.sigma is not None and view == "two dims":
-    sel = np.array(selected[:50])
-    plots.add_ellipses(fig, xy[sel], pts.sigma[sel][:, [d0, d1]], pts.data.y[sel].tolist())
-if selected:
-    plots.add_marks(fig, xy[np.array(selected[:50])])
+@st.fragment
+def explorer() -> None:
+    """The map and the inspection panel: a click reruns only this part of the page."""
+    # The chart's selection is in session state before the script reruns: read it first, so one click
+    # is one rerun that already draws the ellipses and the panel.
+    chart_key = f"latent.map.{a.key}"
+    sel_key = f"latent.selected.{a.key}"
+    picked = state.picked_points(chart_key)
+    if picked:
+        st.session_state[sel_key] = picked
+    selected = st.session_state.get(sel_key, [])
 
-left, right = st.columns([3, 2])
-with left:
-    event = st.plotly_chart(fig, key=f"latent.map.{a.key}", on_select="rerun",
-                            selection_mode=("points", "box", "lasso"), config={"scrollZoom": True})
-    picked = [int(np.ravel(p["customdata"])[0]) for p in event.selection.get("points", []) if "customdata" in p]
-    if picked and picked != selected:
-        st.session_state[f"latent.selected.{a.key}"] = picked
-        st.rerun()
+    fig = plots.latent_map(xy, pts.data.y.numpy(), pts.data.class_names, axis_names=names,
+                           title=f"{len(xy)} points · {pts.which}")
+    # the points only change with the model and the view: with the same datarevision, Plotly.react
+    # redraws just the shapes (ellipses, rings) on a click, not thousands of WebGL points
+    fig.update_layout(datarevision=f"{a.key}/{view}/{d0}/{d1}", uirevision=a.key)
+    if show_prior and view == "two dims":
+        plots.add_prior_contours(fig)
+    if selected and pts.sigma is not None and view == "two dims":
+        sel = np.array(selected[:50])
+        plots.add_ellipses(fig, xy[sel], pts.sigma[sel][:, [d0, d1]], pts.data.y[sel].tolist())
+    if selected:
+        plots.add_rings(fig, xy[np.array(selected[:50])], radius=0.02 * float(np.ptp(xy[:, 0])))
 
-with right:
+    left, right = st.columns([3, 2])
+    with right:  # the panel first: its deltas and image reach the browser before the map redraws
+        panel(selected)
+    with left:
+        st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                        config={"scrollZoom": True})
+
+
+def panel(selected: list[int]) -> None:
+    """The first selected example: original, reconstruction, its numbers, mu and sigma per dim."""
     if not selected:
         st.info("Click a point on the map to inspect it.")
-        st.stop()
+        return
     i = selected[0]
     x, y = pts.data.x[i:i + 1], pts.data.y[i:i + 1]
     label = pts.data.class_names[int(y)]
@@ -60,8 +74,7 @@ with right:
     recon = decode(a.model, mu, y if a.model.n_cond else None).cpu().numpy()
     st.markdown(f"**Example #{i}** · label **{label}**" + (f" · {len(selected)} selected" if len(selected) > 1 else ""))
     if pts.data.is_image:
-        st.image(plots.tile(np.concatenate([x.numpy(), recon]), cols=2, size=128),
-                 caption="original x  ·  reconstruction from z = μ(x)")
+        picture.show(np.concatenate([x.numpy(), recon]), "original x  ·  reconstruction from z = μ(x)", size=128)
     else:
         st.markdown(f"x = ({x[0, 0]:.3f}, {x[0, 1]:.3f}) → x̂ = ({recon[0, 0]:.3f}, {recon[0, 1]:.3f})")
     m = st.columns(3)
@@ -69,7 +82,8 @@ with right:
     if pts.kl is not None:
         m[1].metric("KL, nats", f"{pts.kl[i]:.2f}", help="KL(q(z|x) ‖ p(z)), summed over dims")
         m[2].metric("mean σ", f"{pts.sigma[i].mean():.3f}")
-    st.plotly_chart(plots.per_dim_bars(pts.mu[i], None if pts.sigma is None else pts.sigma[i]),
-                    key="latent.bars")
+    st.plotly_chart(plots.per_dim_bars(pts.mu[i], None if pts.sigma is None else pts.sigma[i]), key="latent.bars")
     st.caption("μ is where the encoder puts this example; σ how unsure it is. A dim whose σ ≈ 1 and μ ≈ 0 "
                "for every example carries no information (an inactive unit).")
+
+explorer()

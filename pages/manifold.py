@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from ui import page, plots, state
+from ui import page, picture, plots, state
 from vae_core.latent import manifold_grid
 
 a, pts = page.start(
@@ -51,8 +51,7 @@ vals = z[0, :, d0].numpy()  # the column coordinates, increasing
 left, right = st.columns(2)
 with left:
     if pts.data.is_image:
-        st.image(plots.tile(images, size=max(16, 640 // n), pad=1), caption=f"decoded grid · others at {base_note}",
-                 width="stretch")
+        picture.show(images, f"decoded grid · others at {base_note}", size=max(16, 640 // n), stretch=True)
     else:
         st.plotly_chart(plots.points_2d(images.reshape(-1, 2), None, title="decoded grid in input space"),
                         key="manifold.points")

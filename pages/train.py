@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import plots, state
+from ui import picture, plots, state
 from vae_core.config import CORRUPTIONS, LIKELIHOODS, SPARSITIES, Config, parse_hidden
 from vae_core.data import DATASETS, TOY_SHAPES
 from vae_core.jobs import TrainingJob
@@ -116,10 +116,10 @@ def live() -> None:
             st.plotly_chart(plots.kl_bars(v.val["kl_per_dim"][-1]), key="train.kl")
     with right:
         if v.originals is not None and v.recons is not None and len(np.shape(v.originals)) == 4:
-            st.image(plots.tile(np.concatenate([v.originals, v.recons]), cols=len(v.originals), size=48),
-                     caption="validation examples (top) and their reconstructions now (bottom)")
+            picture.show(np.concatenate([v.originals, v.recons]), cols=len(v.originals), size=48,
+                         caption="validation examples (top) and their reconstructions now (bottom)")
             if MODELS[cfg.model].variational:
-                st.image(plots.tile(v.samples, size=48), caption="decoded samples z ~ N(0, I), the same z each time")
+                picture.show(v.samples, "decoded samples z ~ N(0, I), the same z each time", size=48)
         if v.latent is not None:
             fig = plots.latent_map(v.latent, v.labels, v.class_names, height=340, size=4,
                                    title="2-D latent map (validation), live")

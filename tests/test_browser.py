@@ -6,6 +6,7 @@ Skipped where Chromium is missing, except in CI (CI=true), where that is a failu
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
 
 import pytest
@@ -57,7 +58,7 @@ def test_clicking_a_point_shows_its_reconstruction(page):
 
 def test_manifold_page(page):
     goto_page(page, "Manifold")
-    page.locator("img").first.wait_for()
+    page.locator("img.picture").first.wait_for()
     page.locator(".js-plotly-plot").first.wait_for()
     shot(page, "3-manifold")
 
@@ -76,16 +77,20 @@ def test_interpolation_slider_decodes_live(page):
 def test_training_a_tiny_model_through_the_ui(page):
     goto_page(page, "Train")
     epochs = page.get_by_label("epochs")
-    epochs.fill("3")
+    epochs.fill("60")
     epochs.press("Enter")
     wait_idle(page)
     page.get_by_role("button", name="Start").click()
     page.get_by_text("training ·").first.wait_for(timeout=60_000)
     shot(page, "5-train-running")
-    page.get_by_text("done ·").first.wait_for(timeout=120_000)
+    # leave the page while it trains, come back: the job is still there, further along or done
+    goto_page(page, "Latent space")
+    goto_page(page, "Train")
+    page.get_by_text(re.compile(r"(training|done) · step [1-9]")).first.wait_for(timeout=30_000)
+    page.get_by_text("done ·").first.wait_for(timeout=180_000)
     # the trained model became the active one
     page.wait_for_function(
-        "() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('3 epochs')", timeout=30_000)
+        "() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('60 epochs')", timeout=30_000)
     shot(page, "6-train-done")
     goto_page(page, "Latent space")
     page.locator(".js-plotly-plot").first.wait_for()

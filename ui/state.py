@@ -172,6 +172,13 @@ def points(a: Active) -> Points:
     return _points(a.key, a)
 
 
+def picked_points(chart_key: str) -> list[int]:
+    """Dataset indices (customdata) of the points selected on a chart, read from session state, where
+    Streamlit puts a chart's selection before the rerun it triggers."""
+    points = (st.session_state.get(chart_key) or {}).get("selection", {}).get("points", [])
+    return [int(np.ravel(p["customdata"])[0]) for p in points if "customdata" in p]
+
+
 def device_name() -> str:
     return describe(device())
 
