@@ -94,14 +94,33 @@ def measure_pages(page, n: int) -> list[float]:
     return out
 
 
+def start_training(other, url: str, epochs: int = 2000) -> None:
+    """In another session (its own page and websocket), start a long training run and leave it."""
+    other.set_default_timeout(60_000)
+    other.goto(url)
+    goto_page(other, "Train")
+    field = other.get_by_label("epochs")
+    field.fill(str(epochs))
+    field.press("Enter")
+    wait_idle(other)
+    other.get_by_role("button", name="Start").click()
+    other.get_by_text("training ·").first.wait_for()
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--n", type=int, default=20, help="repetitions of each interaction")
     ap.add_argument("--only", choices=["click", "slider", "page"], help="measure one interaction only")
+    ap.add_argument("--while-training", action="store_true",
+                    help="a second browser session trains a model all the while (one user's training "
+                         "must not freeze another's exploring)")
     args = ap.parse_args()
     with app_server() as url, browser_page() as page:
         page.set_default_timeout(60_000)
         page.goto(url)
+        if args.while_training:
+            start_training(page.context.browser.new_page(), url)
+        page.bring_to_front()
         page.locator(".js-plotly-plot").first.wait_for()
         wait_idle(page)
         results = {}
@@ -114,6 +133,8 @@ def main() -> None:
             results["slider -> new image"] = measure_slider(page, args.n)
         if args.only in (None, "page"):
             results["page switch -> chart drawn"] = measure_pages(page, args.n)
+    if args.while_training:
+        print("(another session was training a VAE on digits during every measurement)")
     print(f"{'interaction':30s} {'n':>3s} {'missed':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'target':>8s}")
     for name, xs in results.items():
         missed = sum(x != x for x in xs)

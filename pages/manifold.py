@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from ui import page, picture, plots, state
+from ui import page, picture, plots
 from vae_core.latent import manifold_grid
 
 a, pts = page.start(

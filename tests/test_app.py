@@ -73,16 +73,25 @@ def test_selecting_a_point_shows_its_reconstruction_and_numbers():
     assert any("recon" in label for label in labels) and any("KL" in label for label in labels)
 
 
-def test_latent_views_pca_and_dims_for_higher_dimensional_models():
+def test_latent_views_for_a_higher_dimensional_model():
+    """The sprites beta-VAE (8 latent dims): choose two dims, then PCA, then t-SNE."""
+    from vae_core import zoo
+
+    sprites = next(e for e in zoo.load_manifest() if e.id == "sprites-betavae")
     at = open_app()
-    picks = at.sidebar.selectbox(key="sidebar.pick")
-    lib = at.session_state["model.library"]
-    sprites = [k for k in picks.options if "sprites" in k.lower() or "β" in k or "beta" in k.lower()]
-    assert sprites, picks.options
-    picks.set_value(picks.options[[o for o in picks.options].index(sprites[0])]).run()
-    assert not at.exception
-    at.radio(key="latent.view").set_value("PCA").run()
-    assert not at.exception and not at.error
+    at.session_state["model.active"] = sprites.sha256
+    at.run()
+    assert len(at.selectbox(key="latent.d0").options) == 8
+    at.selectbox(key="latent.d0").set_value(3)
+    at.selectbox(key="latent.d1").set_value(5).run()
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert fig["layout"]["xaxis"]["title"]["text"] == "z3" and fig["layout"]["yaxis"]["title"]["text"] == "z5"
+    for view, axis in (("PCA", "PC1"), ("t-SNE", "t-SNE 1")):
+        at.radio(key="latent.view").set_value(view).run()
+        assert not at.exception and not at.error
+        fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+        assert fig["layout"]["xaxis"]["title"]["text"].startswith(axis)
+        assert sum(n_values(t["x"]) for t in fig["data"] if t.get("type") == "scattergl") == 1000
 
 
 def test_manifold_grid_responds_to_its_controls():
@@ -161,3 +170,19 @@ def test_uploading_a_pickle_is_refused_and_a_real_checkpoint_is_loaded():
     assert not at.exception and not at.sidebar.error
     active = at.session_state["model.library"][at.session_state["model.active"]]
     assert active.origin == "uploaded" and active.label.startswith("mine")
+
+
+def test_sessions_are_isolated():
+    """Two browser sessions: one trains, the other sees neither its job nor its model."""
+    trainer, explorer = open_app("pages/train.py"), open_app()
+    trainer.number_input(key="train.epochs").set_value(2).run()
+    trainer.button(key="train.start").click().run()
+    trainer.session_state["train.job"].join(timeout=120)
+    deadline = time.monotonic() + 30
+    while not trainer.session_state["model.library"] and time.monotonic() < deadline:
+        trainer.run()
+    assert len(trainer.session_state["model.library"]) == 1
+    explorer.run()
+    assert "train.job" not in explorer.session_state
+    assert explorer.session_state["model.library"] == {}
+    assert explorer.session_state["model.active"] != trainer.session_state["model.active"]

@@ -16,7 +16,7 @@ from pathlib import Path
 from . import checkpoint
 from .cli import Parser, fail, run_cli
 from .config import Config, parse_hidden
-from .data import DATASETS, load_dataset
+from .data import load_dataset
 from .device import describe
 from .metrics import evaluate
 from .registry import MODELS
