@@ -9,10 +9,12 @@ import dataclasses
 import math
 from dataclasses import dataclass
 
+from .corruption import CORRUPTIONS
+
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
-CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")
 SPARSITIES = ("l1", "kl")
+PRECISIONS = ("fp32", "bf16")
 
 
 @dataclass(frozen=True)
@@ -43,6 +45,7 @@ class Config:
     epochs: int = 10
     batch_size: int = 128
     lr: float = 1e-3
+    precision: str = "fp32"          # "bf16": mixed precision (autocast) for the training steps
     seed: int = 0
     val_fraction: float = 0.1
 
@@ -70,6 +73,8 @@ class Config:
              f"unknown corruption {self.corruption!r}; choose one of {', '.join(CORRUPTIONS)}")
         need(self.sparsity in SPARSITIES,
              f"unknown sparsity {self.sparsity!r}; choose one of {', '.join(SPARSITIES)}")
+        need(self.precision in PRECISIONS,
+             f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
         need(1 <= self.latent_dim <= 1024, f"latent_dim must be between 1 and 1024, got {self.latent_dim}")
         need(len(self.hidden) >= (1 if self.arch == "conv" else 0) and all(1 <= h <= 8192 for h in self.hidden),
              f"hidden sizes must be integers between 1 and 8192, got {self.hidden}")

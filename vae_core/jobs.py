@@ -51,7 +51,7 @@ class JobView:
 
     @property
     def fraction(self) -> float:
-        return self.step / self.total_steps if self.total_steps else 0.0
+        return min(1.0, self.step / self.total_steps) if self.total_steps else 0.0
 
 
 class TrainingJob:
@@ -151,7 +151,7 @@ class TrainingJob:
         old = self.view
         fields = dict(status=status, message=message, **extra)
         if t is not None:
-            fields.update(step=t.step, total_steps=t.cfg.epochs * t.steps_per_epoch, epoch=t.epoch,
+            fields.update(step=t.step, total_steps=t.total_steps, epoch=t.epoch,
                           beta=t.beta_at(t.step), history={k: list(v) for k, v in t.history["train"].items()},
                           val={k: list(v) for k, v in t.history["val"].items()})
             if pictures:

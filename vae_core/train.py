@@ -28,7 +28,7 @@ FLAGS = {
     "likelihood": str, "sigma": float, "beta": float, "kl_warmup": int,
     "corruption": str, "noise": float, "sparsity": str, "sparsity_weight": float, "rho": float,
     "contractive_weight": float,
-    "epochs": int, "batch_size": int, "lr": float, "seed": int, "val_fraction": float,
+    "epochs": int, "batch_size": int, "lr": float, "precision": str, "seed": int, "val_fraction": float,
 }
 # what a resumed run may not change: the model would not fit its own weights
 FIXED_ON_RESUME = ("dataset", "model", "arch", "latent_dim", "hidden", "likelihood")

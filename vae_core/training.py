@@ -89,6 +89,7 @@ class Trainer:
         # fused: one kernel per step for all parameters (cpu, cuda, mps); ~15% of a CPU step saved
         self.optimizer = torch.optim.Adam(self.model.parameters(), lr=cfg.lr, fused=True)
         self.step, self.epoch = 0, 0
+        self.total_steps = cfg.epochs * self.steps_per_epoch
         self.history: dict = {"train": {}, "val": {}}
         self.metrics: dict = {}
         self.beta = cfg.beta
@@ -142,7 +143,8 @@ class Trainer:
         """Train until cfg.epochs are done or stop() is called, yielding after every step."""
         self._stop.clear()
         cfg, n = self.cfg, len(self.x)
-        total = cfg.epochs * self.steps_per_epoch
+        # a run resumed mid-epoch restarts that epoch, so count what is left from here
+        self.total_steps = total = self.step + (cfg.epochs - self.epoch) * self.steps_per_epoch
         rate, last = 0.0, time.perf_counter()
         self.model.train()
         while self.epoch < cfg.epochs:
@@ -166,12 +168,14 @@ class Trainer:
             last = time.perf_counter()
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, beta: float) -> dict[str, float]:
-        terms = self.spec.loss(self.model, x, y, self.cfg, beta)
+        # bf16: matmuls in bfloat16, weights, Adam and the loss reductions in float32 (autocast)
+        with torch.autocast(self.device.type, dtype=torch.bfloat16, enabled=self.cfg.precision == "bf16"):
+            terms = self.spec.loss(self.model, x, y, self.cfg, beta)
         self.optimizer.zero_grad(set_to_none=True)
         terms["loss"].backward()
         grad_norm = torch.nn.utils.get_total_norm([p.grad for p in self.model.parameters() if p.grad is not None])
         names = [k for k, v in terms.items() if v.dim() == 0]
-        values = torch.stack([terms[k].detach() for k in names] + [grad_norm]).tolist()  # one device sync
+        values = torch.stack([terms[k].detach().float() for k in names] + [grad_norm]).tolist()  # one sync
         if not all(math.isfinite(v) for v in values):
             self.optimizer.zero_grad(set_to_none=True)
             raise TrainingDiverged(
