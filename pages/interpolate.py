@@ -4,7 +4,7 @@ import streamlit as st
 import torch
 
 from ui import page, picture, plots, state
-from vae_core.latent import PATHS, decode, interpolate
+from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
 
 a, pts = page.start(
     "Interpolate",
@@ -101,3 +101,11 @@ def knobs() -> None:
 
 
 knobs()
+
+if pts.data.is_image:
+    st.subheader("Traversals")
+    st.markdown("Row d decodes A's code with only z_d swept from −3 to 3: all knobs at once. A row that never "
+                "changes is an unused dimension (its KL ≈ 0); in a disentangled model each row moves one factor.")
+    steps = grid_values(9, 3.0)
+    rows = np.stack([traverse(a.model, z_a, d, steps, y).cpu().numpy() for d in range(min(D, 12))])
+    picture.show(rows, "rows: z0, z1, …  ·  columns: −3 … 3", size=64)

@@ -186,3 +186,27 @@ def test_sessions_are_isolated():
     assert "train.job" not in explorer.session_state
     assert explorer.session_state["model.library"] == {}
     assert explorer.session_state["model.active"] != trainer.session_state["model.active"]
+
+
+def test_beta_changes_while_training_and_stop_keeps_the_model():
+    at = open_app("pages/train.py")
+    at.selectbox(key="train.model").set_value("beta_vae")
+    at.number_input(key="train.epochs").set_value(1000).run()
+    at.button(key="train.start").click().run()
+    job = at.session_state["train.job"]
+    deadline = time.monotonic() + 60
+    while job.view.status != "running" and time.monotonic() < deadline:
+        time.sleep(0.2)
+    at.run()
+    at.slider(key=f"train.live_beta.{id(job)}").set_value(0.5).run()
+    assert job.beta == 0.5
+    step = job.view.step
+    while job.view.step < step + 20 and time.monotonic() < deadline:  # some steps with the new beta
+        time.sleep(0.1)
+    at.button(key="train.stop").click().run()
+    job.join(timeout=30)
+    assert job.view.status == "stopped" and job.view.step < job.view.total_steps
+    assert job.view.history["beta"][-1] == 0.5 and job.view.history["beta"][0] == 4.0
+    at.run()
+    active = at.session_state["model.library"][at.session_state["model.active"]]
+    assert active.origin == "trained" and active.ckpt.config.beta == 0.5  # saved with the beta it ended on

@@ -26,7 +26,7 @@ def page():
             pytest.fail(message)
         pytest.skip(message)
     SCREENS.mkdir(parents=True, exist_ok=True)
-    with app_server() as url, browser_page() as page:
+    with app_server() as url, browser_page(height=2000) as page:  # tall: Streamlit scrolls inside the page
         page.set_default_timeout(60_000)
         page.goto(url)
         yield page
@@ -35,7 +35,7 @@ def page():
 def shot(page, name: str) -> None:
     wait_idle(page)
     page.wait_for_timeout(500)  # let Plotly finish drawing
-    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
+    page.screenshot(path=str(SCREENS / f"{name}.png"))
 
 
 def test_opens_on_a_populated_latent_map(page):

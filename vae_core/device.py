@@ -1,6 +1,8 @@
 """The one place that picks the device: cuda -> mps -> cpu unless told otherwise."""
 from __future__ import annotations
 
+from contextlib import contextmanager
+
 import torch
 
 
@@ -30,3 +32,12 @@ def describe(device: torch.device) -> str:
     if device.type == "cuda":
         return f"cuda ({torch.cuda.get_device_name(device)})"
     return device.type
+
+
+@contextmanager
+def forked_rng(device: torch.device):
+    """Inside, the global RNG of the CPU (and of `device`'s accelerator) may be reseeded or
+    swapped freely; afterwards it is put back as it was."""
+    devices = [] if device.type == "cpu" else [device]
+    with torch.random.fork_rng(devices, device_type=device.type if devices else None):
+        yield

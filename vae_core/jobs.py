@@ -98,6 +98,12 @@ class TrainingJob:
 
     def _run(self) -> None:
         try:
+            self._train()
+        except Exception as e:  # a thread has no caller to raise to: every failure goes to the page
+            self._publish(status="failed", message=f"training failed: {type(e).__name__}: {e}")
+
+    def _train(self) -> None:
+        try:
             data = load_dataset(self.cfg.dataset, self.data_dir)
             train, val = data.split(self.cfg.val_fraction, self.cfg.seed)
             trainer = Trainer(self.cfg, train, val, self.device)

@@ -10,6 +10,7 @@ from contextlib import contextmanager
 import torch
 
 from .config import Config
+from .device import forked_rng
 from .latent import _labels, device_of, encode
 from .losses import gaussian_kl, recon_nll
 from .models import Autoencoder
@@ -21,8 +22,7 @@ LOG_2PI = math.log(2 * math.pi)
 @contextmanager
 def _fixed_noise(device: torch.device, seed: int):
     """The global RNG starts from `seed` inside, and is restored afterwards."""
-    devices = [] if device.type == "cpu" else [device]
-    with torch.random.fork_rng(devices=devices, device_type=device.type if devices else None):
+    with forked_rng(device):
         torch.manual_seed(seed)
         yield
 

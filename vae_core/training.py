@@ -24,7 +24,7 @@ import torch
 from .checkpoint import Checkpoint
 from .config import Config
 from .data import Dataset
-from .device import pick_device
+from .device import forked_rng, pick_device
 from .metrics import loss_terms
 from .models import Autoencoder
 from .registry import MODELS
@@ -82,7 +82,7 @@ class Trainer:
         self.val_x, self.val_y = val.x.to(self.device), val.y.to(self.device)
 
         self.shuffle = torch.Generator().manual_seed(cfg.seed)
-        with self._forked_rng():  # the init and this run's noise depend on cfg.seed alone
+        with forked_rng(self.device):  # the init and this run's noise depend on cfg.seed alone
             torch.manual_seed(cfg.seed)
             self.model = Autoencoder(cfg, train.image_shape, train.n_classes).to(self.device)
             self.rng = _get_rng(self.device)  # this run's own noise stream, swapped in around each step
@@ -122,17 +122,10 @@ class Trainer:
     # --- the loop ---------------------------------------------------------------------------
 
     @contextmanager
-    def _forked_rng(self):
-        """The global RNG is put back as it was afterwards."""
-        devices = [] if self.device.type == "cpu" else [self.device]
-        with torch.random.fork_rng(devices, device_type=self.device.type if devices else None):
-            yield
-
-    @contextmanager
     def _own_rng(self):
         """Draw noise from this run's stream, not the process's: another trainer, or the app drawing
         samples, in between steps must not change what this run does."""
-        with self._forked_rng():
+        with forked_rng(self.device):
             _set_rng(self.device, self.rng)
             try:
                 yield
@@ -225,7 +218,7 @@ class Trainer:
             self.optimizer.load_state_dict(state)
         try:
             rng = {**self.rng, **{k: v for k, v in ckpt.rng.items() if k in ("torch", self.device.type)}}
-            with self._forked_rng():
+            with forked_rng(self.device):
                 _set_rng(self.device, rng)  # fails here, not at the first step, if the state is bad
             self.rng = {k: v.clone() for k, v in rng.items()}
             if "shuffle" in ckpt.rng:
