@@ -16,4 +16,7 @@ pages = st.navigation([
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ])
 sidebar.render()
-pages.run()
+try:
+    pages.run()
+finally:  # also when a page stops early (st.stop) or reruns
+    state.remember_widgets()

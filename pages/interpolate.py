@@ -20,7 +20,8 @@ ends_key, map_key = f"interp.ends.{a.key}", f"interp.map.{a.key}"
 st.session_state.setdefault(ends_key, [0, int(np.argmax(labels != labels[0])) if (labels != labels[0]).any() else min(1, N - 1)])
 ends = st.session_state[ends_key]
 
-how = st.radio("Pick A and B", ["by index", "by class", "by clicking the map"], horizontal=True, key="interp.how")
+HOW = ["by index", "by class", "by clicking the map"]
+how = st.radio("Pick A and B", HOW, state.kept_index(HOW, "interp.how", HOW[0]), horizontal=True, key="interp.how")
 c = st.columns(4)
 if how == "by index":
     ends = [c[0].number_input("A (index)", 0, N - 1, ends[0], key="interp.ia"),
@@ -35,7 +36,8 @@ else:  # by clicking: the map's selection is in session state before this run dr
     clicked = state.picked_points(map_key)
     if clicked and clicked[-1] != ends[1]:
         ends = [ends[1], clicked[-1]]  # the last two clicks
-method = c[3].radio("Path", list(PATHS), horizontal=True, key="interp.method")
+method = c[3].radio("Path", list(PATHS), state.kept_index(PATHS, "interp.method", "linear"), horizontal=True,
+                    key="interp.method")
 st.session_state[ends_key] = [int(e) for e in ends]
 ia, ib = st.session_state[ends_key]
 
@@ -71,7 +73,7 @@ with right:
     plots.add_marks(fig, to_view(np.stack([pts.mu[ia], pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
     st.plotly_chart(fig, key=map_key, on_select="rerun", selection_mode=("points",))
 
-frames = st.slider("frames in the strip", 3, 16, 10, key="interp.frames")
+frames = st.slider("frames in the strip", 3, 16, state.kept("interp.frames", 10), key="interp.frames")
 strip = decode(a.model, interpolate(z_a, z_b, frames, method), y).cpu().numpy()
 if pts.data.is_image:
     picture.show(np.concatenate([pts.data.x[ia:ia + 1].numpy(), strip, pts.data.x[ib:ib + 1].numpy()]),

@@ -17,13 +17,14 @@ a, pts = page.start(
 D = pts.mu.shape[1]
 
 c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
-view = c1.radio("View", state.VIEWS if D > 2 else state.VIEWS[:1], horizontal=True, key="latent.view",
+views = state.VIEWS if D > 2 else state.VIEWS[:1]
+view = c1.radio("View", views, state.kept_index(views, "latent.view", views[0]), horizontal=True, key="latent.view",
                 help="Two chosen dims show true coordinates; PCA the best linear 2-D shadow; "
                      "t-SNE keeps neighbourhoods only (its axes mean nothing).")
 d0 = c2.selectbox("x axis", range(D), index=0, format_func=lambda i: f"z{i}", key="latent.d0", disabled=view != "two dims")
 d1 = c3.selectbox("y axis", range(D), index=min(1, D - 1), format_func=lambda i: f"z{i}", key="latent.d1",
                   disabled=view != "two dims")
-show_prior = c4.toggle("Prior contours", value=a.model.variational, key="latent.prior",
+show_prior = c4.toggle("Prior contours", value=state.kept("latent.prior", True) and a.model.variational, key="latent.prior",
                        disabled=not a.model.variational or view != "two dims")
 
 with st.spinner("t-SNE of the codes (a few seconds, once per model)…") if view == "t-SNE" else st.empty():

@@ -17,49 +17,55 @@ st.markdown(
     "Try β = 0.1 versus β = 4 on the same data, or a latent_dim of 2 to watch the map form.")
 
 JOB = "train.job"
+# defaults from this session's last visit: Streamlit forgets a widget's value on a page switch
+kept, _at = state.kept, state.kept_index
+
 job: TrainingJob | None = st.session_state.get(JOB)
 running = job is not None and not job.view.finished
 
 DATASET_CHOICES = [d for d in DATASETS if d != "toy2d"] + [f"toy2d:{s}" for s in TOY_SHAPES]
 # widgets for the variant knobs a registry entry lists (beta and kl_warmup have their own)
 KNOBS = {
-    "corruption": lambda c: c.selectbox("corruption", list(CORRUPTIONS), key="train.corruption"),
-    "noise": lambda c: c.slider("noise (std or fraction)", 0.0, 0.9, 0.3, 0.05, key="train.noise"),
-    "sparsity": lambda c: c.selectbox("sparsity penalty", SPARSITIES, index=1, key="train.sparsity"),
-    "sparsity_weight": lambda c: c.number_input("penalty weight (λ or β_s)", 0.0, 100.0, 0.1, key="train.sw"),
-    "rho": lambda c: c.slider("target activation ρ", 0.01, 0.5, 0.05, 0.01, key="train.rho"),
-    "contractive_weight": lambda c: c.number_input("contraction weight λ", 0.0, 100.0, 0.01, format="%.4f", key="train.cw"),
+    "corruption": lambda c: c.selectbox("corruption", list(CORRUPTIONS), _at(list(CORRUPTIONS), "train.corruption", "gaussian"), key="train.corruption"),
+    "noise": lambda c: c.slider("noise (std or fraction)", 0.0, 0.9, kept("train.noise", 0.3), 0.05, key="train.noise"),
+    "sparsity": lambda c: c.selectbox("sparsity penalty", SPARSITIES, _at(SPARSITIES, "train.sparsity", "kl"), key="train.sparsity"),
+    "sparsity_weight": lambda c: c.number_input("penalty weight (λ or β_s)", 0.0, 100.0, kept("train.sw", 0.1), key="train.sw"),
+    "rho": lambda c: c.slider("target activation ρ", 0.01, 0.5, kept("train.rho", 0.05), 0.01, key="train.rho"),
+    "contractive_weight": lambda c: c.number_input("contraction weight λ", 0.0, 100.0, kept("train.cw", 0.01), format="%.4f",
+                                                          key="train.cw"),
 }
 
 with st.container(border=True):
     c = st.columns(4)
-    dataset = c[0].selectbox("dataset", DATASET_CHOICES, key="train.dataset", disabled=running,
+    dataset = c[0].selectbox("dataset", DATASET_CHOICES, _at(DATASET_CHOICES, "train.dataset", "digits"), key="train.dataset", disabled=running,
                              help=" · ".join(f"{k}: {v}" for k, v in DATASETS.items()))
-    model = c[1].selectbox("model", list(MODELS), index=list(MODELS).index("vae"), format_func=lambda m: MODELS[m].label, key="train.model",
+    model = c[1].selectbox("model", list(MODELS), _at(list(MODELS), "train.model", "vae"), format_func=lambda m: MODELS[m].label, key="train.model",
                            disabled=running)
-    latent_dim = c[2].number_input("latent_dim", 1, 256, 2, key="train.latent_dim", disabled=running)
-    likelihood = c[3].selectbox("likelihood", LIKELIHOODS, index=1 if dataset.startswith("toy2d") else 0,
+    latent_dim = c[2].number_input("latent_dim", 1, 256, kept("train.latent_dim", 2), key="train.latent_dim", disabled=running)
+    likelihood = c[3].selectbox("likelihood", LIKELIHOODS,
+                                _at(LIKELIHOODS, f"train.likelihood.{dataset}", "gaussian" if dataset.startswith("toy2d") else "bernoulli"),
                                 key=f"train.likelihood.{dataset}", disabled=running,
                                 help="bernoulli: BCE on logits (pixels in [0, 1]); gaussian: MSE with fixed σ")
     spec = MODELS[model]
     st.caption(spec.about)
     c = st.columns(4)
-    arch = c[0].selectbox("architecture", ["mlp", "conv"], key="train.arch", disabled=running,
+    arch = c[0].selectbox("architecture", ["mlp", "conv"], _at(["mlp", "conv"], "train.arch", "mlp"), key="train.arch", disabled=running,
                           help="conv needs images whose side divides by 2^(number of layers)")
-    hidden = c[1].text_input("hidden sizes", "400" if arch == "mlp" else "32,64", key=f"train.hidden.{arch}",
+    hidden = c[1].text_input("hidden sizes", kept(f"train.hidden.{arch}", "400" if arch == "mlp" else "32,64"),
+                             key=f"train.hidden.{arch}",
                              disabled=running, help="MLP: widths, e.g. 400 or 512,256; conv: channels, e.g. 32,64")
-    epochs = c[2].number_input("epochs", 1, 1000, 20, key="train.epochs", disabled=running)
-    batch_size = c[3].number_input("batch size", 1, 4096, 128, key="train.batch", disabled=running)
+    epochs = c[2].number_input("epochs", 1, 1000, kept("train.epochs", 20), key="train.epochs", disabled=running)
+    batch_size = c[3].number_input("batch size", 1, 4096, kept("train.batch", 128), key="train.batch", disabled=running)
     c = st.columns(5)
-    lr = c[0].number_input("learning rate", 1e-5, 1.0, 1e-3, format="%.4f", key="train.lr", disabled=running)
-    seed = c[1].number_input("seed", 0, 2**31 - 1, 0, key="train.seed", disabled=running)
-    precision = c[2].selectbox("precision", PRECISIONS, key="train.precision", disabled=running,
+    lr = c[0].number_input("learning rate", 1e-5, 1.0, kept("train.lr", 1e-3), format="%.4f", key="train.lr", disabled=running)
+    seed = c[1].number_input("seed", 0, 2**31 - 1, kept("train.seed", 0), key="train.seed", disabled=running)
+    precision = c[2].selectbox("precision", PRECISIONS, _at(PRECISIONS, "train.precision", "fp32"), key="train.precision", disabled=running,
                                help="bf16: mixed precision (matmuls in bfloat16), faster on recent CPUs and GPUs")
     knobs = {}
     if spec.variational:
-        knobs["beta"] = c[3].number_input("β (KL weight)", 0.0, 100.0, float(spec.defaults.get("beta", 1.0)), 0.1,
+        knobs["beta"] = c[3].number_input("β (KL weight)", 0.0, 100.0, kept(f"train.beta.{model}", float(spec.defaults.get("beta", 1.0))), 0.1,
                                           key=f"train.beta.{model}", disabled=running)
-        knobs["kl_warmup"] = c[4].number_input("KL warm-up (steps)", 0, 100_000, 0, key="train.warmup",
+        knobs["kl_warmup"] = c[4].number_input("KL warm-up (steps)", 0, 100_000, kept("train.warmup", 0), key="train.warmup",
                                                disabled=running, help="β ramps linearly from 0 over this many steps")
     extra = [k for k in spec.knobs if k in KNOBS]
     if extra:

@@ -123,11 +123,39 @@ def _points(key: str, _active: Active) -> Points:
 # --- this session ---------------------------------------------------------------------------
 
 
+# Widget values that survive a visit to another page. Streamlit forgets the state of the widgets a
+# page does not draw; so after each run the app copies these values, and the pages pass the copy as
+# the widgets' default (`kept(key, default)`) when they draw them again.
+KEPT = ("latent.view", "latent.prior", "manifold.n", "manifold.span", "manifold.spacing", "interp.how",
+        "interp.method", "interp.frames")
+KEPT_PREFIX = "train."
+NOT_KEPT = ("train.start", "train.stop", "train.job", "train.registered", "train.live_beta")
+
+
 def init() -> None:
     """Session keys, set once per session."""
     st.session_state.setdefault("model.library", {})   # key -> Item (trained or uploaded here)
     st.session_state.setdefault("model.active", None)  # key
     st.session_state.setdefault("upload.seen", set())  # uploaded file ids already handled
+    st.session_state.setdefault("widgets.kept", {})    # widget key -> its last value
+
+
+def kept(key: str, default):
+    """A widget's value from the last run that drew it, else `default`."""
+    return st.session_state["widgets.kept"].get(key, default)
+
+
+def kept_index(options, key: str, default) -> int:
+    """For a select box or radio: the index of the kept (or default) choice among `options`."""
+    options, value = list(options), kept(key, default)
+    return options.index(value if value in options else default)
+
+
+def remember_widgets() -> None:
+    """After a run: copy the values of the kept widgets (KEPT, and the Train form)."""
+    st.session_state["widgets.kept"].update(
+        {k: st.session_state[k] for k in list(st.session_state.keys())
+         if k in KEPT or (k.startswith(KEPT_PREFIX) and not k.startswith(NOT_KEPT))})
 
 
 def library() -> dict[str, Item]:
