@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import streamlit as st
 
+from vae_core.checkpoint import CheckpointError
 from vae_core.registry import MODELS
 
 from . import state
@@ -45,7 +46,7 @@ def render() -> None:
             try:
                 state.add_upload(up.name.rsplit(".", 1)[0], up.getvalue())
                 st.rerun()
-            except state.CheckpointError as e:
+            except CheckpointError as e:
                 st.error(f"Not loaded: {e}")
         for msg in state.shipped()[1]:
             st.warning(f"A pretrained model is unavailable: {msg}")

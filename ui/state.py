@@ -14,7 +14,7 @@ import streamlit as st
 import torch
 
 from vae_core import checkpoint, zoo
-from vae_core.checkpoint import Checkpoint, CheckpointError
+from vae_core.checkpoint import Checkpoint
 from vae_core.data import Dataset, load_dataset
 from vae_core.device import describe, pick_device
 from vae_core.latent import encode
@@ -210,9 +210,6 @@ def picked_points(chart_key: str) -> list[int]:
 def device_name() -> str:
     return describe(device())
 
-
-__all__ = ["Item", "Active", "Points", "CheckpointError", "init", "library", "add", "add_upload", "active",
-           "points", "split", "device_name"]
 
 
 # --- 2-D views of the map -------------------------------------------------------------------
