@@ -38,7 +38,7 @@ from PIL import Image  # noqa: E402
 
 from vae_core import Config, Trainer, load_dataset  # noqa: E402
 from vae_core.models import Autoencoder  # noqa: E402
-from vae_core.readers import MNIST_FILES, read_idx  # noqa: E402
+from vae_core.data.readers import MNIST_FILES, read_idx  # noqa: E402
 
 TARGET_RATIO, LOSS_TOLERANCE = 2.5, 1.0
 

@@ -29,7 +29,7 @@ from vae_core.config import Config  # noqa: E402
 from vae_core.data import load_dataset  # noqa: E402
 from vae_core.latent import encode  # noqa: E402
 from vae_core.metrics import evaluate  # noqa: E402
-from vae_core.training import Trainer  # noqa: E402
+from vae_core.trainer import Trainer  # noqa: E402
 
 HERE = Path(__file__).resolve().parent
 MANIFEST = "manifest.json"

@@ -22,9 +22,9 @@ from vae_core.data import (
     default_data_dir,
     load_dataset,
 )
-from vae_core.readers import read_cifar_batch, read_idx
-from vae_core.sprites import SCALES, make_sprites
-from vae_core.toy2d import make_toy2d
+from vae_core.data.readers import read_cifar_batch, read_idx
+from vae_core.data.sprites import SCALES, make_sprites
+from vae_core.data.toy2d import make_toy2d
 
 # real MNIST test files, shared next to the repo: /work/shared/data/mnist
 MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"

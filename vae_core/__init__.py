@@ -5,7 +5,7 @@ from .config import Config
 from .data import DATASETS, Dataset, DatasetError, load_dataset
 from .device import pick_device
 from .registry import MODELS
-from .training import Report, Trainer, TrainingDiverged
+from .trainer import Report, Trainer, TrainingDiverged
 
 __all__ = ["Checkpoint", "CheckpointError", "Config", "DATASETS", "Dataset", "DatasetError", "load_dataset",
            "pick_device", "MODELS", "Report", "Trainer", "TrainingDiverged"]

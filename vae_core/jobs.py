@@ -20,7 +20,7 @@ from .data import load_dataset
 from .device import describe
 from .latent import decode, encode, reconstruct
 from .metrics import evaluate
-from .training import Trainer, TrainingDiverged
+from .trainer import Trainer, TrainingDiverged
 
 STATES = ("starting", "running", "done", "stopped", "failed")
 

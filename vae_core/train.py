@@ -20,7 +20,7 @@ from .data import load_dataset
 from .device import describe
 from .metrics import evaluate
 from .registry import MODELS
-from .training import Report, Trainer, TrainingDiverged
+from .trainer import Report, Trainer, TrainingDiverged
 
 # flag -> Config field, for every flag that sets a config value
 FLAGS = {

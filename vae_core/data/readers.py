@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from vae_core.data import Dataset, DatasetError
+from .dataset import Dataset, DatasetError
 
 # ---------------------------------------------------------------------------
 # IDX (MNIST, Fashion-MNIST)

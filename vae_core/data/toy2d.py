@@ -12,7 +12,9 @@ import math
 import numpy as np
 import torch
 
-from vae_core.data import TOY_SHAPES, Dataset, DatasetError
+from .dataset import Dataset, DatasetError
+
+TOY_SHAPES = ("moons", "circles", "spiral")
 
 CLASS_NAMES = {
     "moons": ("upper", "lower"),

@@ -18,7 +18,7 @@ import math
 
 import torch
 
-from vae_core.data import Dataset
+from .dataset import Dataset
 
 SHAPES = ("square", "ellipse", "heart")
 FACTOR_NAMES = ("shape", "scale", "rotation", "pos_x", "pos_y")
