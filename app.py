@@ -4,10 +4,11 @@
 """
 import streamlit as st
 
-from ui import sidebar, state
+from ui import runs, sidebar, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
-state.init()
+widgets.init()
+runs.init()
 
 pages = st.navigation([
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", default=True),
@@ -19,4 +20,4 @@ sidebar.render()
 try:
     pages.run()
 finally:  # also when a page stops early (st.stop) or reruns
-    state.remember_widgets()
+    widgets.remember()

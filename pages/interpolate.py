@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import page, picture, plots, state
+from ui import page, picture, plots, views, widgets
 from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
 
 a, pts = page.start(
@@ -21,7 +21,7 @@ st.session_state.setdefault(ends_key, [0, int(np.argmax(labels != labels[0])) if
 ends = st.session_state[ends_key]
 
 HOW = ["by index", "by class", "by clicking the map"]
-how = st.radio("Pick A and B", HOW, state.kept_index(HOW, "interp.how", HOW[0]), horizontal=True, key="interp.how")
+how = st.radio("Pick A and B", HOW, widgets.kept_index(HOW, "interp.how", HOW[0]), horizontal=True, key="interp.how")
 c = st.columns(4)
 if how == "by index":
     ends = [c[0].number_input("A (index)", 0, N - 1, ends[0], key="interp.ia"),
@@ -33,10 +33,10 @@ elif how == "by class":
     pick = lambda k: int(np.flatnonzero(labels == k)[min(nth, int((labels == k).sum()) - 1)])
     ends = [pick(ka), pick(kb)] if (labels == ka).any() and (labels == kb).any() else ends
 else:  # by clicking: the map's selection is in session state before this run draws anything
-    clicked = state.picked_points(map_key)
+    clicked = widgets.picked_points(map_key)
     if clicked and clicked[-1] != ends[1]:
         ends = [ends[1], clicked[-1]]  # the last two clicks
-method = c[3].radio("Path", list(PATHS), state.kept_index(PATHS, "interp.method", "linear"), horizontal=True,
+method = c[3].radio("Path", list(PATHS), widgets.kept_index(PATHS, "interp.method", "linear"), horizontal=True,
                     key="interp.method")
 st.session_state[ends_key] = [int(e) for e in ends]
 ia, ib = st.session_state[ends_key]
@@ -46,7 +46,7 @@ if a.model.n_cond:
     y = st.selectbox("Decode with label", range(len(names)), int(labels[ia]), format_func=lambda k: names[k],
                      key="interp.label")
 z_a, z_b = torch.from_numpy(pts.mu[ia]), torch.from_numpy(pts.mu[ib])
-xy, axes, to_view = state.view_of(a, pts, "PCA" if D > 2 else "two dims", (0, min(1, D - 1)))
+xy, axes, to_view = views.view_of(a, pts, "PCA" if D > 2 else "two dims", (0, min(1, D - 1)))
 
 @st.fragment
 def slider_view() -> None:
@@ -73,7 +73,7 @@ with right:
     plots.add_marks(fig, to_view(np.stack([pts.mu[ia], pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
     st.plotly_chart(fig, key=map_key, on_select="rerun", selection_mode=("points",))
 
-frames = st.slider("frames in the strip", 3, 16, state.kept("interp.frames", 10), key="interp.frames")
+frames = st.slider("frames in the strip", 3, 16, widgets.kept("interp.frames", 10), key="interp.frames")
 strip = decode(a.model, interpolate(z_a, z_b, frames, method), y).cpu().numpy()
 if pts.data.is_image:
     picture.show(np.concatenate([pts.data.x[ia:ia + 1].numpy(), strip, pts.data.x[ib:ib + 1].numpy()]),

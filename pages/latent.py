@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import page, picture, plots, state
+from ui import page, picture, plots, views, widgets
 from vae_core.latent import decode
 
 a, pts = page.start(
@@ -17,18 +17,18 @@ a, pts = page.start(
 D = pts.mu.shape[1]
 
 c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
-views = state.VIEWS if D > 2 else state.VIEWS[:1]
-view = c1.radio("View", views, state.kept_index(views, "latent.view", views[0]), horizontal=True, key="latent.view",
+view_options = views.VIEWS if D > 2 else views.VIEWS[:1]
+view = c1.radio("View", view_options, widgets.kept_index(view_options, "latent.view", view_options[0]), horizontal=True, key="latent.view",
                 help="Two chosen dims show true coordinates; PCA the best linear 2-D shadow; "
                      "t-SNE keeps neighbourhoods only (its axes mean nothing).")
 d0 = c2.selectbox("x axis", range(D), index=0, format_func=lambda i: f"z{i}", key="latent.d0", disabled=view != "two dims")
 d1 = c3.selectbox("y axis", range(D), index=min(1, D - 1), format_func=lambda i: f"z{i}", key="latent.d1",
                   disabled=view != "two dims")
-show_prior = c4.toggle("Prior contours", value=state.kept("latent.prior", True) and a.model.variational, key="latent.prior",
+show_prior = c4.toggle("Prior contours", value=widgets.kept("latent.prior", True) and a.model.variational, key="latent.prior",
                        disabled=not a.model.variational or view != "two dims")
 
 with st.spinner("t-SNE of the codes (a few seconds, once per model)…") if view == "t-SNE" else st.empty():
-    xy, names, to_view = state.view_of(a, pts, view, (d0, d1))
+    xy, names, to_view = views.view_of(a, pts, view, (d0, d1))
 
 @st.fragment
 def explorer() -> None:
@@ -37,7 +37,7 @@ def explorer() -> None:
     # is one rerun that already draws the ellipses and the panel.
     chart_key = f"latent.map.{a.key}"
     sel_key = f"latent.selected.{a.key}"
-    picked = state.picked_points(chart_key)
+    picked = widgets.picked_points(chart_key)
     if picked:
         st.session_state[sel_key] = picked
     selected = st.session_state.get(sel_key, [])

@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from ui import page, picture, plots, state
+from ui import page, picture, plots, views, widgets
 from vae_core.latent import manifold_grid
 
 a, pts = page.start(
@@ -23,10 +23,10 @@ if not pts.data.is_image:
 c = st.columns([1, 1, 1, 1, 2])
 d0 = c[0].selectbox("x dim", range(D), 0, format_func=lambda i: f"z{i}", key="manifold.d0")
 d1 = c[1].selectbox("y dim", range(D), min(1, D - 1), format_func=lambda i: f"z{i}", key="manifold.d1")
-n = c[2].slider("grid size", 3, 30, state.kept("manifold.n", 15), key="manifold.n")
-span = c[3].slider("span", 0.5, 6.0, state.kept("manifold.span", 3.0), 0.25, key="manifold.span",
+n = c[2].slider("grid size", 3, 30, widgets.kept("manifold.n", 15), key="manifold.n")
+span = c[3].slider("span", 0.5, 6.0, widgets.kept("manifold.span", 3.0), 0.25, key="manifold.span",
                    help="half-width of the grid in latent units (prior standard deviations for a VAE)")
-spacing = c[4].radio("spacing", ["linear", "quantile"], state.kept_index(["linear", "quantile"], "manifold.spacing", "linear"),
+spacing = c[4].radio("spacing", ["linear", "quantile"], widgets.kept_index(["linear", "quantile"], "manifold.spacing", "linear"),
                      horizontal=True, key="manifold.spacing",
                      format_func=lambda s: {"linear": "linear", "quantile": "Gaussian quantile"}[s])
 if d0 == d1:

@@ -1,137 +1,190 @@
-"""Train: pick a model and its knobs, press Start, and watch it learn (in the background)."""
+"""Train: pick a model and its knobs, press Start, and watch it learn (in a worker process)."""
+import math
+
 import numpy as np
 import streamlit as st
 
-from ui import picture, plots, state
-from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, parse_hidden
+from ui import messages, picture, plots, runs, widgets
+from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
 from vae_core.data import DATASETS, TOY_SHAPES
-from vae_core.jobs import TrainingJob
 from vae_core.registry import MODELS
+from vae_core.runs import LIVE, RunStoreError
 
 st.title("Train")
 st.markdown(
-    "Choose a dataset and a model, set its knobs and press **Start**. Training runs in the background: "
-    "you can leave this page and come back. The curves show the loss terms in nats per example: "
-    "**recon** = −log p(x|z), how well x is rebuilt; **kl** = KL(q(z|x) ‖ p(z)), what the code costs "
-    "(VAE family: loss = recon + β·kl); **penalty** = the sparse / contractive regulariser. "
-    "Try β = 0.1 versus β = 4 on the same data, or a latent_dim of 2 to watch the map form.")
+    "Choose a dataset and a model, set its knobs and press **Start**. Each run trains in a worker process of "
+    "its own and is kept in this workspace: leave the page, reload it, or start another run to compare. "
+    "The curves show the loss terms in nats per example: **recon** = −log p(x|z), how well x is rebuilt; "
+    "**kl** = KL(q(z|x) ‖ p(z)), what the code costs (VAE family: loss = recon + β·kl); **penalty** = the "
+    "sparse / contractive regulariser. Try β = 0.1 versus β = 4 on the same data, or a latent_dim of 2 to "
+    "watch the map form.")
 
-JOB = "train.job"
-# defaults from this session's last visit: Streamlit forgets a widget's value on a page switch
-kept, _at = state.kept, state.kept_index
-
-job: TrainingJob | None = st.session_state.get(JOB)
-running = job is not None and not job.view.finished
-
+kept, _at = widgets.kept, widgets.kept_index
 DATASET_CHOICES = [d for d in DATASETS if d != "toy2d"] + [f"toy2d:{s}" for s in TOY_SHAPES]
+problems: list[str] = []  # out-of-range fields: shown next to each, and Start waits for them
+
+
+def number(col, label: str, field: str, default, key: str, **kw):
+    """A number field with its allowed range (from vae_core.config.RANGES) said next to it; a value
+    outside it is shown as an error there, never silently replaced."""
+    value = col.number_input(f"{label} ({range_text(field)})", value=kept(key, default), key=key, **kw)
+    if not in_range(field, value):
+        col.error(f"must be {range_text(field)}", icon=":material/error:")
+        problems.append(f"{field} must be {range_text(field)}")
+    return value
+
+
 # widgets for the variant knobs a registry entry lists (beta and kl_warmup have their own)
 KNOBS = {
     "corruption": lambda c: c.selectbox("corruption", list(CORRUPTIONS), _at(list(CORRUPTIONS), "train.corruption", "gaussian"), key="train.corruption"),
     "noise": lambda c: c.slider("noise (std or fraction)", 0.0, 0.9, kept("train.noise", 0.3), 0.05, key="train.noise"),
     "sparsity": lambda c: c.selectbox("sparsity penalty", SPARSITIES, _at(SPARSITIES, "train.sparsity", "kl"), key="train.sparsity"),
-    "sparsity_weight": lambda c: c.number_input("penalty weight (λ or β_s)", 0.0, 100.0, kept("train.sw", 0.1), key="train.sw"),
+    "sparsity_weight": lambda c: number(c, "penalty weight", "sparsity_weight", 0.1, "train.sw"),
     "rho": lambda c: c.slider("target activation ρ", 0.01, 0.5, kept("train.rho", 0.05), 0.01, key="train.rho"),
-    "contractive_weight": lambda c: c.number_input("contraction weight λ", 0.0, 100.0, kept("train.cw", 0.01), format="%.4f",
-                                                          key="train.cw"),
+    "contractive_weight": lambda c: number(c, "contraction weight λ", "contractive_weight", 0.01, "train.cw", format="%.4f"),
 }
 
 with st.container(border=True):
     c = st.columns(4)
-    dataset = c[0].selectbox("dataset", DATASET_CHOICES, _at(DATASET_CHOICES, "train.dataset", "digits"), key="train.dataset", disabled=running,
+    dataset = c[0].selectbox("dataset", DATASET_CHOICES, _at(DATASET_CHOICES, "train.dataset", "digits"), key="train.dataset",
                              help=" · ".join(f"{k}: {v}" for k, v in DATASETS.items()))
-    model = c[1].selectbox("model", list(MODELS), _at(list(MODELS), "train.model", "vae"), format_func=lambda m: MODELS[m].label, key="train.model",
-                           disabled=running)
-    latent_dim = c[2].number_input("latent_dim", 1, 256, kept("train.latent_dim", 2), key="train.latent_dim", disabled=running)
+    model = c[1].selectbox("model", list(MODELS), _at(list(MODELS), "train.model", "vae"), format_func=lambda m: MODELS[m].label,
+                           key="train.model")
+    latent_dim = number(c[2], "latent_dim", "latent_dim", 2, "train.latent_dim")
     likelihood = c[3].selectbox("likelihood", LIKELIHOODS,
                                 _at(LIKELIHOODS, f"train.likelihood.{dataset}", "gaussian" if dataset.startswith("toy2d") else "bernoulli"),
-                                key=f"train.likelihood.{dataset}", disabled=running,
+                                key=f"train.likelihood.{dataset}",
                                 help="bernoulli: BCE on logits (pixels in [0, 1]); gaussian: MSE with fixed σ")
     spec = MODELS[model]
     st.caption(spec.about)
     c = st.columns(4)
-    arch = c[0].selectbox("architecture", ["mlp", "conv"], _at(["mlp", "conv"], "train.arch", "mlp"), key="train.arch", disabled=running,
+    arch = c[0].selectbox("architecture", ["mlp", "conv"], _at(["mlp", "conv"], "train.arch", "mlp"), key="train.arch",
                           help="conv needs images whose side divides by 2^(number of layers)")
     hidden = c[1].text_input("hidden sizes", kept(f"train.hidden.{arch}", "400" if arch == "mlp" else "32,64"),
-                             key=f"train.hidden.{arch}",
-                             disabled=running, help="MLP: widths, e.g. 400 or 512,256; conv: channels, e.g. 32,64")
-    epochs = c[2].number_input("epochs", 1, 1000, kept("train.epochs", 20), key="train.epochs", disabled=running)
-    batch_size = c[3].number_input("batch size", 1, 4096, kept("train.batch", 128), key="train.batch", disabled=running)
+                             key=f"train.hidden.{arch}", help="MLP: widths, e.g. 400 or 512,256; conv: channels, e.g. 32,64")
+    epochs = number(c[2], "epochs", "epochs", 20, "train.epochs")
+    batch_size = number(c[3], "batch size", "batch_size", 128, "train.batch")
     c = st.columns(5)
-    lr = c[0].number_input("learning rate", 1e-5, 1.0, kept("train.lr", 1e-3), format="%.4f", key="train.lr", disabled=running)
-    seed = c[1].number_input("seed", 0, 2**31 - 1, kept("train.seed", 0), key="train.seed", disabled=running)
-    precision = c[2].selectbox("precision", PRECISIONS, _at(PRECISIONS, "train.precision", "fp32"), key="train.precision", disabled=running,
+    lr = number(c[0], "learning rate", "lr", 1e-3, "train.lr", format="%.4f")
+    seed = number(c[1], "seed", "seed", 0, "train.seed")
+    precision = c[2].selectbox("precision", PRECISIONS, _at(PRECISIONS, "train.precision", "fp32"), key="train.precision",
                                help="bf16: mixed precision (matmuls in bfloat16), faster on recent CPUs and GPUs")
     knobs = {}
     if spec.variational:
-        knobs["beta"] = c[3].number_input("β (KL weight)", 0.0, 100.0, kept(f"train.beta.{model}", float(spec.defaults.get("beta", 1.0))), 0.1,
-                                          key=f"train.beta.{model}", disabled=running)
-        knobs["kl_warmup"] = c[4].number_input("KL warm-up (steps)", 0, 100_000, kept("train.warmup", 0), key="train.warmup",
-                                               disabled=running, help="β ramps linearly from 0 over this many steps")
+        knobs["beta"] = number(c[3], "β", "beta", float(spec.defaults.get("beta", 1.0)), f"train.beta.{model}", step=0.1)
+        knobs["kl_warmup"] = number(c[4], "warm-up steps", "kl_warmup", 0, "train.warmup",
+                                    help="β ramps linearly from 0 over this many steps")
     extra = [k for k in spec.knobs if k in KNOBS]
     if extra:
-        cols = st.columns(len(extra))
-        for col, k in zip(cols, extra):
+        for col, k in zip(st.columns(len(extra)), extra):
             knobs[k] = KNOBS[k](col)
-
-    b = st.columns([1, 1, 4])
-    start = b[0].button("Start", type="primary", disabled=running, key="train.start", width="stretch")
-    stop = b[1].button("Stop", disabled=not running, key="train.stop", width="stretch")
+    b = st.columns([1, 5])
+    start = b[0].button("Start", type="primary", key="train.start", width="stretch", disabled=bool(problems))
+    outcome = b[1].empty()  # filled below, once Start has been handled
 
 if start:
     try:
         cfg = Config(dataset=dataset, model=model, arch=arch, hidden=parse_hidden(hidden), latent_dim=int(latent_dim),
                      likelihood=likelihood, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
                      precision=precision, seed=int(seed), **knobs).validate()
-        st.session_state[JOB] = TrainingJob(cfg, device=state.device()).start()
-        st.session_state["train.registered"] = False
-        st.rerun()
-    except ValueError as e:
-        st.error(f"Cannot start: {e}")
-if stop and job is not None:
-    job.stop()
+        ws = runs.workspace()
+        n = sum(1 for r in ws.runs() if not r.readonly) + 1
+        run = ws.create(cfg, f"#{n} {MODELS[model].label} · {dataset}"
+                        + (f" · β {cfg.beta:g}" if spec.variational else "") + f" · {cfg.latent_dim}-D")
+        runs.executor().submit(ws, run)
+        st.session_state["train.run"] = run.id
+        messages.clear("train")
+    except ValueError as e:  # a bad hidden list, a config the model cannot be built from
+        messages.say("train", "error", f"Cannot start: {e}")
+with outcome.container():
+    messages.show("train")
+
+
+def followed() -> str | None:
+    """The run this page shows: the one started here, else (after a reload) the newest one training."""
+    ws = runs.workspace()
+    run_id = st.session_state.get("train.run")
+    try:
+        if run_id and ws.get(run_id):
+            return run_id
+    except RunStoreError:
+        pass
+    live = [r for r in ws.runs() if r.status in LIVE]
+    if not live:
+        return None
+    st.session_state["train.run"] = live[0].id  # followed to its end, when it is no longer live
+    return live[0].id
+
+
+def _status(v) -> str:
+    if v.status == "queued":
+        return f"queued ({v.ahead} ahead)" if v.ahead else "queued (next)"
+    return {"starting": "starting a worker…", "running": "training"}.get(v.status, v.status)
+
+
+def _eta(seconds: float) -> str:
+    if not math.isfinite(seconds) or seconds <= 0:
+        return ""
+    return f" · {seconds:.0f} s left" if seconds < 120 else f" · {seconds / 60:.0f} min left"
 
 
 @st.fragment(run_every=0.7)
 def live() -> None:
-    job: TrainingJob | None = st.session_state.get(JOB)
-    if job is None:
-        st.info("No training yet in this session. The sidebar's pretrained models are ready to explore meanwhile.")
+    run_id = followed()
+    if run_id is None:
+        st.info("No run yet in this workspace. The sidebar's pretrained models are ready to explore meanwhile.")
         return
-    v = job.view
-    cfg = job.cfg
-    if v.status == "failed":
+    ws = runs.workspace()
+    run = ws.get(run_id)
+    handle = runs.executor().handle(run_id)
+    st.subheader(run.name)
+    if handle is None:  # trained before the server last started: what the store knows
+        st.markdown(f"Status: **{run.status}**" + (f" at epoch {run.progress.get('epoch')}" if run.progress else ""))
+        if run.message:
+            (st.error if run.status in ("failed", "interrupted") else st.info)(run.message)
+        return
+    v = handle.view
+    rate = f" · {v.images_per_s:,.0f} images/s" if v.images_per_s else ""
+    where = f" · {v.device}, {v.threads} thread{'s' * (v.threads != 1)}" if v.device else ""
+    resumed = f" · resumed at step {v.start_step}" if v.start_step else ""
+    st.progress(v.fraction, text=f"{_status(v)} · step {v.step}/{v.total_steps or '?'} · epoch {v.epoch}/{v.epochs}"
+                                 f"{rate}{_eta(v.eta_s) if not v.finished else ''}{where}{resumed}")
+    if v.status in ("failed", "interrupted"):
         st.error(v.message)
-    text = {"starting": "loading data…", "running": "training", "done": "done", "stopped": "stopped",
-            "failed": "failed"}[v.status]
-    st.progress(v.fraction, text=f"{text} · step {v.step}/{v.total_steps} · epoch {v.epoch}/{v.epochs}"
-                                 f" · {v.images_per_s:,.0f} images/s · {v.device}")
-    if v.finished and job.checkpoint is not None and not st.session_state.get("train.registered"):
-        st.session_state["train.registered"] = True
-        n = sum(1 for i in state.library().values() if i.origin == "trained") + 1
-        state.add(job.checkpoint, f"#{n} {MODELS[cfg.model].label} · {cfg.dataset} · {cfg.latent_dim}-D", "trained")
-        st.rerun()  # the whole app, so the sidebar shows the new active model
-    if MODELS[cfg.model].variational and not v.finished:
-        new = st.slider("β while training", 0.0, 10.0, float(job.cfg.beta), 0.1, key=f"train.live_beta.{id(job)}",
+    if v.finished and v.status in ("done", "stopped") and not st.session_state.get(f"train.shown.{run_id}"):
+        st.session_state[f"train.shown.{run_id}"] = True
+        st.rerun(scope="app")  # once: the sidebar lists the finished run as the active model
+    if not v.finished:
+        c = st.columns([1, 4])
+        c[0].button("Stop", key="train.stop", on_click=handle.stop, width="stretch")
+        if MODELS[handle.cfg.model].variational:
+            c[1].slider("β while training", 0.0, max(10.0, handle.beta), handle.beta, 0.1,
+                        key=f"train.live_beta.{run_id}", on_change=_set_beta, args=(run_id,),
                         help="applied from the next step; the curves show the effect")
-        if abs(new - job.beta) > 1e-9:
-            job.set_beta(new)
     if not v.history:
         return
     left, right = st.columns([3, 2])
     with left:
         st.plotly_chart(plots.curves(v.history, v.val), key="train.curves")
-        if "kl_per_dim" in v.val and v.val["kl_per_dim"]:
+        if v.val.get("kl_per_dim"):
             st.plotly_chart(plots.kl_bars(v.val["kl_per_dim"][-1]), key="train.kl")
     with right:
         if v.originals is not None and v.recons is not None and len(np.shape(v.originals)) == 4:
             picture.show(np.concatenate([v.originals, v.recons]), cols=len(v.originals), size=48,
                          caption="validation examples (top) and their reconstructions now (bottom)")
-            if MODELS[cfg.model].variational:
+            if MODELS[handle.cfg.model].variational:
                 picture.show(v.samples, "decoded samples z ~ N(0, I), the same z each time", size=48)
         if v.latent is not None:
             fig = plots.latent_map(v.latent, v.labels, v.class_names, height=340, size=4,
                                    title="2-D latent map (validation), live")
             st.plotly_chart(fig, key="train.map")
+
+
+def _set_beta(run_id: str) -> None:
+    """Only a move of the slider sends a beta: drawing the slider again never does."""
+    handle = runs.executor().handle(run_id)
+    if handle is not None and not handle.view.finished:
+        handle.set_beta(st.session_state[f"train.live_beta.{run_id}"])
 
 
 live()

@@ -1,6 +1,9 @@
 """Shared fixtures: tiny configs and datasets, and one small trained digits VAE for the latent tests."""
 from __future__ import annotations
 
+import os
+import tempfile
+
 import pytest
 import torch
 
@@ -9,6 +12,10 @@ from vae_core import Config, Trainer, load_dataset
 # Two cores shared with other work: with 2 intra-op threads, OpenMP barriers wait on a descheduled
 # thread and a tiny backward pass takes ~50 ms instead of ~0.1 ms. One thread keeps the suite fast.
 torch.set_num_threads(1)
+
+# The app's run store (and that of every server a browser test starts) in a folder of this test
+# session's own, never the project's runs/.
+os.environ["VAE_CORE_RUNS"] = tempfile.mkdtemp(prefix="vae-core-test-runs-")
 
 
 def tiny(model: str = "vae", **changes) -> Config:

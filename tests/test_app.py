@@ -4,12 +4,17 @@ from __future__ import annotations
 import base64
 import json
 import pickle
+import re
 import time
 from pathlib import Path
 
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+
+from vae_core import zoo
+from vae_core.runs import RunStore
+from vae_core.runs.store import shipped_runs
 
 ROOT = Path(__file__).resolve().parents[1]
 PAGES = ["pages/latent.py", "pages/manifold.py", "pages/interpolate.py", "pages/train.py"]
@@ -22,6 +27,30 @@ def open_app(page: str | None = None) -> AppTest:
         at.switch_page(page).run()
     assert not at.exception, at.exception
     return at
+
+
+def workspace(at: AppTest):
+    """The AppTest session's workspace in the run store (tests/conftest.py points it at a temp folder)."""
+    return RunStore().workspace(at.session_state["ws"])
+
+
+def active_id(at: AppTest) -> str:
+    """The active run of the session's workspace (the default pretrained one until another is picked)."""
+    return workspace(at).active or shipped_runs()[0].id
+
+
+def default_key() -> str:
+    """The cache key of the default pretrained model (its sha256), as pages use it in widget keys."""
+    return zoo.default_entry(zoo.load_manifest()).sha256
+
+
+def wait_for(predicate, at: AppTest | None = None, timeout: float = 120) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.2)
+        if at is not None:
+            at.run()
 
 
 def n_values(column) -> int:
@@ -52,8 +81,7 @@ def test_every_page_renders_without_error(page):
 def test_opens_ready_on_a_shipped_model_with_a_populated_map():
     at = open_app()
     assert at.title[0].value == "Latent space"
-    active = at.session_state["model.active"]
-    assert active is not None
+    assert active_id(at) == shipped_runs()[0].id  # the default pretrained model
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "digits" in sidebar and "latent_dim = 2" in sidebar
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -63,8 +91,7 @@ def test_opens_ready_on_a_shipped_model_with_a_populated_map():
 
 def test_selecting_a_point_shows_its_reconstruction_and_numbers():
     at = open_app()
-    key = at.session_state["model.active"]
-    at.session_state[f"latent.selected.{key}"] = [5, 9]
+    at.session_state[f"latent.selected.{default_key()}"] = [5, 9]
     at.run()
     assert not at.exception
     assert "Example #5" in texts(at)
@@ -75,11 +102,8 @@ def test_selecting_a_point_shows_its_reconstruction_and_numbers():
 
 def test_latent_views_for_a_higher_dimensional_model():
     """The sprites beta-VAE (8 latent dims): choose two dims, then PCA, then t-SNE."""
-    from vae_core import zoo
-
-    sprites = next(e for e in zoo.load_manifest() if e.id == "sprites-betavae")
     at = open_app()
-    at.session_state["model.active"] = sprites.sha256
+    workspace(at).active = "zoo.sprites-betavae"
     at.run()
     assert len(at.selectbox(key="latent.d0").options) == 8
     at.selectbox(key="latent.d0").set_value(3)
@@ -111,102 +135,138 @@ def test_interpolation_slider_and_ends_by_class():
     at.selectbox(key="interp.ca").set_value(3).run()
     at.selectbox(key="interp.cb").set_value(8).run()
     assert not at.exception
-    key = at.session_state["model.active"]
-    ia, ib = at.session_state[f"interp.ends.{key}"]
+    ia, ib = at.session_state[f"interp.ends.{default_key()}"]
     assert "(3)" in texts(at) and "(8)" in texts(at)
     assert ia != ib
 
 
-def test_training_runs_in_the_background_and_becomes_the_active_model():
-    at = open_app("pages/train.py")
-    before = at.session_state["model.active"]
-    at.number_input(key="train.epochs").set_value(2).run()
+def start_training(at: AppTest, epochs: int, model: str = "vae") -> str:
+    at.selectbox(key="train.model").set_value(model)
+    at.number_input(key="train.epochs").set_value(epochs).run()
     at.button(key="train.start").click().run()
-    assert not at.exception
-    job = at.session_state["train.job"]
-    job.join(timeout=120)
-    assert job.view.status == "done", job.view.message
-    deadline = time.monotonic() + 30
-    while at.session_state["model.active"] == before and time.monotonic() < deadline:
-        at.run()
-    assert at.session_state["model.active"] != before
-    item = at.session_state["model.library"][at.session_state["model.active"]]
-    assert item.origin == "trained" and item.ckpt.progress["epoch"] == 2
-    assert "val_loss" in item.ckpt.metrics
+    assert not at.exception and not at.error, [e.value for e in at.error]
+    return at.session_state["train.run"]
+
+
+def test_training_runs_in_a_worker_and_becomes_the_active_model():
+    at = open_app("pages/train.py")
+    run_id = start_training(at, 2)
+    ws = workspace(at)
+    wait_for(lambda: ws.get(run_id).status == "done")
+    wait_for(lambda: active_id(at) == run_id, at)
+    run = ws.get(run_id)
+    assert run.origin == "trained" and run.name.startswith("#1 VAE · digits") and "val_loss" in run.metrics
+    assert ws.checkpoint(run_id).progress["epoch"] == 2
     at.switch_page("pages/latent.py").run()  # the new model is explorable
     assert not at.exception and not at.error
 
 
-def test_bad_hyperparameter_is_a_message_not_a_traceback():
+def test_out_of_range_values_are_said_next_to_the_field_and_block_start():
+    at = open_app("pages/train.py")
+    assert "1 to 1,024" in at.number_input(key="train.latent_dim").label
+    for key, value in (("train.latent_dim", 0), ("train.latent_dim", 5000), ("train.lr", 100.0)):
+        at.number_input(key=key).set_value(value).run()
+        assert any("must be" in e.value for e in at.error), (key, value)  # said, not silently replaced
+        assert at.number_input(key=key).value == value
+        assert at.button(key="train.start").disabled
+    at.number_input(key="train.lr").set_value(1e-3)
+    at.number_input(key="train.latent_dim").set_value(2).run()
+    assert not at.error and not at.button(key="train.start").disabled
+
+
+def test_bad_hyperparameter_is_a_message_not_a_traceback_and_does_not_outlive_the_next_start():
     at = open_app("pages/train.py")
     at.text_input(key="train.hidden.mlp").set_value("400,abc").run()
     at.button(key="train.start").click().run()
     assert not at.exception
     assert any("hidden" in e.value for e in at.error)
-    assert "train.job" not in at.session_state
+    assert "train.run" not in at.session_state
+    at.text_input(key="train.hidden.mlp").set_value("32").run()
+    assert any("hidden" in e.value for e in at.error)  # kept until the next action ...
+    start_training(at, 1)  # ... which succeeds: the old error is gone
+    assert not at.error
 
 
 def sidebar_only():
     """The app's sidebar alone. (AppTest loses the sidebar of an st.navigation app after a file
     upload, so the upload flow is driven on the sidebar itself; the browser test covers the app.)"""
-    from ui import sidebar, state
+    from ui import runs, sidebar, widgets
 
-    state.init()
+    widgets.init()
+    runs.init()
     sidebar.render()
 
 
-def test_uploading_a_pickle_is_refused_and_a_real_checkpoint_is_loaded():
+def test_uploading_a_pickle_is_refused_and_a_real_checkpoint_is_loaded_twice_as_two_runs():
     at = AppTest.from_function(sidebar_only, default_timeout=120).run()
-    before = at.session_state["model.active"]
+    ws = workspace(at)
     evil = pickle.dumps({"weights": np.zeros(3)})
     at.sidebar.file_uploader(key="sidebar.upload").set_value(("evil.safetensors", evil, "application/octet-stream")).run()
     assert not at.exception
     assert any("pickle" in e.value for e in at.sidebar.error)
-    assert at.session_state["model.active"] == before and not at.session_state["model.library"]
-    # a real checkpoint, under another name, is validated and becomes the active model
-    from vae_core import zoo
+    assert ws.active is None and not [r for r in ws.runs() if not r.readonly]
+    # a real checkpoint, under another name, is validated and becomes the active model; the same
+    # file again (as downloaded from the app) is a second run that hides nothing
     blob = zoo.load_manifest()[-1].path.read_bytes()
-    at.sidebar.file_uploader(key="sidebar.upload").set_value(("mine.safetensors", blob, "application/octet-stream")).run()
-    assert not at.exception and not at.sidebar.error
-    active = at.session_state["model.library"][at.session_state["model.active"]]
-    assert active.origin == "uploaded" and active.label.startswith("mine")
+    for _ in range(2):
+        at.sidebar.file_uploader(key="sidebar.upload").set_value(("mine #1 · β.safetensors", blob, "application/octet-stream")).run()
+        assert not at.exception and not at.sidebar.error  # the pickle's error is gone too
+    uploaded = [r for r in ws.runs() if r.origin == "uploaded"]
+    assert len(uploaded) == 2 and ws.active == uploaded[0].id and uploaded[0].name == "mine #1 · β"
 
 
 def test_sessions_are_isolated():
-    """Two browser sessions: one trains, the other sees neither its job nor its model."""
+    """Two browser sessions (two workspaces): one trains, the other sees neither its run nor its model."""
     trainer, explorer = open_app("pages/train.py"), open_app()
-    trainer.number_input(key="train.epochs").set_value(2).run()
-    trainer.button(key="train.start").click().run()
-    trainer.session_state["train.job"].join(timeout=120)
-    deadline = time.monotonic() + 30
-    while not trainer.session_state["model.library"] and time.monotonic() < deadline:
-        trainer.run()
-    assert len(trainer.session_state["model.library"]) == 1
+    run_id = start_training(trainer, 2)
+    assert trainer.session_state["ws"] != explorer.session_state["ws"]
+    wait_for(lambda: workspace(trainer).get(run_id).status == "done")
     explorer.run()
-    assert "train.job" not in explorer.session_state
-    assert explorer.session_state["model.library"] == {}
-    assert explorer.session_state["model.active"] != trainer.session_state["model.active"]
+    assert run_id not in [r.id for r in workspace(explorer).runs()]
+    assert active_id(explorer) != run_id and "train.run" not in explorer.session_state
 
 
-def test_beta_changes_while_training_and_stop_keeps_the_model():
+def test_the_same_workspace_in_a_second_tab_sees_the_runs_and_the_active_model():
+    first = open_app("pages/train.py")
+    run_id = start_training(first, 2)
+    wait_for(lambda: workspace(first).get(run_id).status == "done")
+    second = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    second.query_params["ws"] = first.session_state["ws"]
+    second.run()
+    assert second.session_state["ws"] == first.session_state["ws"] and active_id(second) == run_id
+
+
+def test_live_beta_is_kept_across_page_switches_and_stop_keeps_the_model():
+    from ui import runs
+
     at = open_app("pages/train.py")
-    at.selectbox(key="train.model").set_value("beta_vae")
-    at.number_input(key="train.epochs").set_value(1000).run()
-    at.button(key="train.start").click().run()
-    job = at.session_state["train.job"]
-    deadline = time.monotonic() + 60
-    while job.view.status != "running" and time.monotonic() < deadline:
-        time.sleep(0.2)
+    run_id = start_training(at, 2000, model="beta_vae")
+    handle = runs.executor().handle(run_id)
+    wait_for(lambda: handle.view.status == "running")
     at.run()
-    at.slider(key=f"train.live_beta.{id(job)}").set_value(0.5).run()
-    assert job.beta == 0.5
-    step = job.view.step
-    while job.view.step < step + 20 and time.monotonic() < deadline:  # some steps with the new beta
-        time.sleep(0.1)
+    at.slider(key=f"train.live_beta.{run_id}").set_value(3.0).run()
+    assert handle.beta == 3.0
+    at.switch_page("pages/latent.py").run()
+    at.switch_page("pages/train.py").run()  # back: the slider shows the value the user chose ...
+    assert at.slider(key=f"train.live_beta.{run_id}").value == 3.0
+    step = handle.view.step
+    wait_for(lambda: handle.view.step > step + 20)
     at.button(key="train.stop").click().run()
-    job.join(timeout=30)
-    assert job.view.status == "stopped" and job.view.step < job.view.total_steps
-    assert job.view.history["beta"][-1] == 0.5 and job.view.history["beta"][0] == 4.0
-    at.run()
-    active = at.session_state["model.library"][at.session_state["model.active"]]
-    assert active.origin == "trained" and active.ckpt.config.beta == 0.5  # saved with the beta it ended on
+    assert handle.join(60)
+    v = handle.view
+    assert v.status == "stopped" and v.history["beta"][0] == 4.0 and v.history["beta"][-1] == 3.0
+    ws = workspace(at)
+    assert [b for _, b in ws.get(run_id).beta_changes] == [3.0]  # ... and the job never got another value
+    assert ws.checkpoint(run_id).config.beta == 3.0  # saved with the beta it ended on
+    wait_for(lambda: active_id(at) == run_id, at)
+
+
+def test_the_sidebar_loss_adds_up():
+    """loss = recon + β·KL, with the numbers, for the active model (the default pretrained VAE)."""
+    at = AppTest.from_function(sidebar_only, default_timeout=120).run()
+    line = next(m.value for m in at.sidebar.markdown if m.value.startswith("validation"))
+    loss, recon, beta, kl = map(float, re.search(
+        r"loss \*\*([\d.]+)\*\* = recon ([\d.]+) \+ β ([\d.]+) × KL ([\d.]+)", line).groups())
+    assert loss == pytest.approx(recon + beta * kl, abs=0.015)
+    metrics = shipped_runs()[0].metrics
+    assert loss == pytest.approx(metrics["val_loss"], abs=0.005) and kl == pytest.approx(metrics["val_kl"], abs=0.005)

@@ -13,7 +13,7 @@ from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
 from conftest import tiny
-from vae_core import CheckpointError, Trainer, checkpoint
+from vae_core import CheckpointError, Trainer, atomic, checkpoint
 from vae_core.checkpoint import from_bytes, to_bytes
 
 CASES = {  # name -> config changes
@@ -98,7 +98,7 @@ def test_save_is_atomic(digits_split, tmp_path, monkeypatch):
         with monkeypatch.context() as m:
             def boom(*args, **kwargs):
                 raise OSError(f"disk full ({where})")
-            m.setattr(checkpoint.os, where, boom)
+            m.setattr(atomic.os, where, boom)
             with pytest.raises(OSError, match="disk full"):
                 checkpoint.save(trained("vae", digits_split, steps=2).checkpoint(), path)
         assert os.listdir(tmp_path) == ["m.safetensors"]  # ... leaves no temporary file

@@ -2,7 +2,8 @@
 from __future__ import annotations
 
 import numpy as np
-import plotly.graph_objects as go
+import pandas  # noqa: F401  imported whole here: plotly imports it lazily, and two sessions' threads
+import plotly.graph_objects as go  # asking at once found it half-initialised ("no attribute 'Series'")
 
 COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
           "#bcbd22", "#17becf"]

@@ -1,52 +1,135 @@
-"""The sidebar: the active model, the model switcher, upload and download."""
+"""The sidebar: this workspace's runs (pick one; rename, delete, download, resume it), the active
+model's numbers, opening a checkpoint file, and a fresh workspace."""
 from __future__ import annotations
+
+import re
 
 import streamlit as st
 
 from vae_core.checkpoint import CheckpointError
 from vae_core.registry import MODELS
+from vae_core.runs import RunStoreError, file_name
 
-from . import state
+from . import messages, runs
 
-ORIGIN = {"shipped": "pretrained", "trained": "trained here", "uploaded": "uploaded"}
+RESUMABLE = ("interrupted", "stopped")
 
 
-def _switch() -> None:
-    st.session_state["model.active"] = st.session_state["sidebar.pick"]
+def plain(text: str) -> str:
+    """User text shown as itself, not as markdown (names are free text)."""
+    return re.sub(r"([\\`*_{}\[\]()#+\-.!<>|~$])", r"\\\1", text)
+
+
+def loss_sum(cfg, metrics: dict) -> str | None:
+    """'loss 23.96 = recon 20.96 + β 1 × KL 3.01': the validation loss as the sum it is."""
+    m = {k[4:]: v for k, v in metrics.items() if k.startswith("val_") and isinstance(v, (int, float))}
+    if "loss" not in m or "recon" not in m:
+        return None
+    if "kl" in m:
+        return f"loss **{m['loss']:.2f}** = recon {m['recon']:.2f} + β {cfg.beta:g} × KL {m['kl']:.2f}"
+    if "penalty" in m:
+        return f"loss **{m['loss']:.2f}** = recon {m['recon']:.2f} + penalty {m['penalty']:.2f}"
+    return f"loss **{m['loss']:.2f}** = recon {m['recon']:.2f}"
+
+
+def _pick() -> None:
+    run_id = st.session_state["sidebar.pick"]
+    ws = runs.workspace()
+    try:
+        if not ws.has_checkpoint(run_id):
+            messages.say("sidebar", "warning", f"{ws.get(run_id).name} has no model yet: it is queued or "
+                                               "stopped before its first checkpoint.")
+            return
+    except RunStoreError as e:
+        messages.say("sidebar", "error", str(e))
+        return
+    runs.activate(run_id)
+    messages.clear("sidebar")
+
+
+def _rename(run_id: str) -> None:
+    try:
+        runs.workspace().rename(run_id, st.session_state[f"sidebar.name.{run_id}"])
+        messages.say("sidebar", "success", "Renamed.")
+    except RunStoreError as e:
+        messages.say("sidebar", "error", str(e))
+
+
+def _delete(run_id: str) -> None:
+    ws = runs.workspace()
+    try:
+        name = ws.get(run_id).name
+        ws.delete(run_id)
+        messages.say("sidebar", "success", f"Deleted {name}.")
+    except RunStoreError as e:
+        messages.say("sidebar", "error", str(e))
+
+
+def _resume(run_id: str) -> None:
+    ws = runs.workspace()
+    try:
+        runs.executor().submit(ws, ws.get(run_id), resume=True)
+        st.session_state["train.run"] = run_id
+        messages.say("sidebar", "success", "Resumed from its last checkpoint: the Train page shows it.")
+    except (RunStoreError, ValueError) as e:
+        messages.say("sidebar", "error", f"Cannot resume: {e}")
+
+
+def _upload() -> None:
+    up = st.session_state.get("sidebar.upload")
+    if up is None:
+        return
+    try:
+        run = runs.workspace().add_upload(up.name.rsplit(".", 1)[0], up.getvalue())
+        runs.activate(run.id)
+        messages.say("sidebar", "success", f"Opened {up.name}.")
+    except CheckpointError as e:
+        messages.say("sidebar", "error", f"Not opened: {e}")
 
 
 def render() -> None:
-    items = state.library()
-    a = state.active()
+    a = runs.active()
+    all_runs = runs.all_runs()
+    by_id = {r.id: r for r in all_runs}
     with st.sidebar:
-        st.subheader("Model")
-        if not items:
+        st.subheader("Runs")
+        messages.show("sidebar")
+        if a is None:
             st.info("No model yet: train one on the Train page.")
-            return
-        st.session_state["sidebar.pick"] = a.key  # follow the active model, also when a page changed it
-        st.selectbox("Active model", list(items), key="sidebar.pick", on_change=_switch,
-                     format_func=lambda k: f"{items[k].label} · {ORIGIN[items[k].origin]}")
-        cfg, ckpt = a.cfg, a.item.ckpt
-        m = ckpt.metrics
-        beta = f" · β = {cfg.beta:g}" if MODELS[cfg.model].variational else ""
-        st.markdown(f"**{MODELS[cfg.model].label}** on **{cfg.dataset}**  \n"
-                    f"latent_dim = {cfg.latent_dim}{beta}  \n"
-                    f"{ckpt.progress['epoch']} epochs · {cfg.likelihood} likelihood · {cfg.arch} {list(cfg.hidden)}")
-        terms = [f"{k} **{m[f'val_{k}']:.2f}**" for k in ("loss", "recon", "kl", "penalty") if f"val_{k}" in m]
-        if terms:
-            st.markdown("validation, nats per example:  \n" + " · ".join(terms))
-        if a.item.about:
-            st.caption(a.item.about)
-        st.caption(f"running on **{state.device_name()}**")
-        st.download_button("Download checkpoint", a.item.blob, file_name=f"{a.item.label.split(' (')[0]}.safetensors",
-                           mime="application/octet-stream", key="sidebar.download", width="stretch")
-        up = st.file_uploader("Open a checkpoint (.safetensors)", type=["safetensors"], key="sidebar.upload")
-        if up is not None and up.file_id not in st.session_state["upload.seen"]:
-            st.session_state["upload.seen"].add(up.file_id)
-            try:
-                state.add_upload(up.name.rsplit(".", 1)[0], up.getvalue())
-                st.rerun()
-            except CheckpointError as e:
-                st.error(f"Not loaded: {e}")
-        for msg in state.shipped()[1]:
-            st.warning(f"A pretrained model is unavailable: {msg}")
+        else:
+            st.session_state["sidebar.pick"] = a.run.id  # follow the active model, also when a page changed it
+        with st.container(height=260, border=False):
+            st.radio("Active model", list(by_id), key="sidebar.pick", on_change=_pick, label_visibility="collapsed",
+                     format_func=lambda i: plain(by_id[i].name), captions=[runs.describe_run(r) for r in all_runs])
+        if a is not None:
+            _active_model(a)
+        st.file_uploader("Open a checkpoint (.safetensors)", type=["safetensors"], key="sidebar.upload",
+                         on_change=_upload)
+        st.caption(f"running on **{runs.device_name()}** · this workspace's address keeps your runs: bookmark it")
+        st.link_button("New empty workspace", runs.new_workspace_url(), width="stretch")
+
+
+def _active_model(a: runs.Active) -> None:
+    run, cfg = a.run, a.cfg
+    st.markdown(f"**{plain(run.name)}**  \n{MODELS[cfg.model].label} on **{cfg.dataset}** · latent_dim = {cfg.latent_dim}"
+                + (f" · β = {cfg.beta:g}" if MODELS[cfg.model].variational else "")
+                + f"  \n{a.ckpt.progress.get('epoch', 0)} epochs · {cfg.likelihood} likelihood · {cfg.arch} {list(cfg.hidden)}")
+    total = loss_sum(cfg, a.ckpt.metrics or run.metrics)
+    if total:
+        st.markdown("validation, nats per example:  \n" + total)
+    if run.about:
+        st.caption(run.about)
+    c = st.columns(3 if not run.readonly else 1)
+    c[0].download_button("Download", runs.workspace().blob(run.id), file_name=file_name(run.name),
+                         mime="application/octet-stream", key="sidebar.download", width="stretch")
+    if run.readonly:
+        return
+    with c[1].popover("Rename", width="stretch"):
+        st.text_input("Name", run.name, key=f"sidebar.name.{run.id}", max_chars=80)
+        st.button("Save", key="sidebar.rename", on_click=_rename, args=(run.id,))
+    with c[2].popover("Delete", width="stretch"):
+        st.markdown(f"Delete **{plain(run.name)}** and its checkpoint for good?")
+        st.button("Delete", type="primary", key="sidebar.delete", on_click=_delete, args=(run.id,))
+    if run.status in RESUMABLE and a.ckpt.progress.get("epoch", 0) < cfg.epochs:
+        st.button(f"Resume ({run.status} at epoch {a.ckpt.progress.get('epoch', 0)} of {cfg.epochs})",
+                  key="sidebar.resume", on_click=_resume, args=(run.id,), width="stretch")

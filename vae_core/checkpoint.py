@@ -15,9 +15,7 @@ from __future__ import annotations
 
 import json
 import math
-import os
 import struct
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -26,6 +24,7 @@ from safetensors import SafetensorError
 from safetensors.torch import load as st_load
 from safetensors.torch import save as st_save
 
+from . import atomic
 from .config import Config
 from .models import Autoencoder
 
@@ -87,24 +86,8 @@ def to_bytes(ckpt: Checkpoint) -> bytes:
 
 
 def save(ckpt: Checkpoint, path: str | Path) -> Path:
-    """Write atomically: a temporary file in the same folder, then rename over `path`."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    blob = to_bytes(ckpt)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as f:
-            f.write(blob)
-            f.flush()
-            os.fsync(f.fileno())
-        umask = os.umask(0)
-        os.umask(umask)
-        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes it 0600; a checkpoint is an ordinary file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-    return path
+    """Write atomically (see atomic.py): a reader never sees half a checkpoint."""
+    return atomic.write_bytes(path, to_bytes(ckpt))
 
 
 # --- reading -------------------------------------------------------------------------------

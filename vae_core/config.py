@@ -16,6 +16,42 @@ LIKELIHOODS = ("bernoulli", "gaussian")
 SPARSITIES = ("l1", "kl")
 PRECISIONS = ("fp32", "bf16")
 
+# field -> (low, high, low included, high included): the one table of allowed numeric values,
+# read by Config.validate and shown by the app next to each field
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    "latent_dim": (1, 1024, True, True),
+    "sigma": (0, math.inf, False, True),
+    "beta": (0, 1e6, True, True),
+    "kl_warmup": (0, 10_000_000, True, True),
+    "sparsity_weight": (0, 1e6, True, True),
+    "rho": (0, 1, False, False),
+    "contractive_weight": (0, 1e6, True, True),
+    "epochs": (1, 10_000, True, True),
+    "batch_size": (1, 65_536, True, True),
+    "lr": (0, 10, False, True),
+    "seed": (0, 2**32 - 1, True, True),
+    "val_fraction": (0, 1, False, False),
+}
+
+
+def _number(v: float) -> str:
+    return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+
+
+def range_text(name: str) -> str:
+    """'1 to 1,024', '> 0 and ≤ 10', ... for the field `name`."""
+    lo, hi, lo_in, hi_in = RANGES[name]
+    if math.isinf(hi):
+        return f"{'≥' if lo_in else '>'} {_number(lo)}"
+    if lo_in and hi_in:
+        return f"{_number(lo)} to {_number(hi)}"
+    return f"{'≥' if lo_in else '>'} {_number(lo)} and {'≤' if hi_in else '<'} {_number(hi)}"
+
+
+def in_range(name: str, value) -> bool:
+    lo, hi, lo_in, hi_in = RANGES[name]
+    return (lo <= value if lo_in else lo < value) and (value <= hi if hi_in else value < hi)
+
 
 @dataclass(frozen=True)
 class Config:
@@ -75,24 +111,14 @@ class Config:
              f"unknown sparsity {self.sparsity!r}; choose one of {', '.join(SPARSITIES)}")
         need(self.precision in PRECISIONS,
              f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        need(1 <= self.latent_dim <= 1024, f"latent_dim must be between 1 and 1024, got {self.latent_dim}")
+        for name in RANGES:
+            value = getattr(self, name)
+            need(in_range(name, value), f"{name} must be {range_text(name)}, got {value}")
         need(len(self.hidden) >= (1 if self.arch == "conv" else 0) and all(1 <= h <= 8192 for h in self.hidden),
              f"hidden sizes must be integers between 1 and 8192, got {self.hidden}")
-        need(self.sigma > 0, f"sigma must be > 0, got {self.sigma}")
-        need(self.beta >= 0, f"beta must be >= 0, got {self.beta}")
-        need(self.kl_warmup >= 0, f"kl_warmup must be >= 0 steps, got {self.kl_warmup}")
-        if self.corruption == "gaussian":
-            need(self.noise >= 0, f"noise std must be >= 0, got {self.noise}")
-        else:
-            need(0 <= self.noise < 1, f"noise fraction must be in [0, 1), got {self.noise}")
-        need(self.sparsity_weight >= 0, f"sparsity_weight must be >= 0, got {self.sparsity_weight}")
-        need(0 < self.rho < 1, f"rho must be in (0, 1), got {self.rho}")
-        need(self.contractive_weight >= 0, f"contractive_weight must be >= 0, got {self.contractive_weight}")
-        need(1 <= self.epochs <= 10_000, f"epochs must be between 1 and 10000, got {self.epochs}")
-        need(1 <= self.batch_size <= 65_536, f"batch_size must be between 1 and 65536, got {self.batch_size}")
-        need(0 < self.lr <= 10, f"lr must be in (0, 10], got {self.lr}")
-        need(0 <= self.seed < 2**63, f"seed must be a non-negative integer, got {self.seed}")
-        need(0 < self.val_fraction < 1, f"val_fraction must be in (0, 1), got {self.val_fraction}")
+        if self.corruption != "gaussian":
+            need(0 <= self.noise < 1, f"noise fraction must be ≥ 0 and < 1, got {self.noise}")
+        need(self.noise >= 0, f"noise must be ≥ 0, got {self.noise}")
         return self
 
     # JSON round trip: checkpoints and the CLI speak plain dicts.

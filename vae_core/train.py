@@ -13,7 +13,7 @@ import sys
 import time
 from pathlib import Path
 
-from . import checkpoint
+from . import checkpoint, threads
 from .cli import Parser, fail, run_cli
 from .config import Config, parse_hidden
 from .data import load_dataset
@@ -88,10 +88,12 @@ def run(args) -> int:
     data = load_dataset(cfg.dataset, args.data_dir)
     train, val = data.split(cfg.val_fraction, cfg.seed)
     trainer = Trainer(cfg, train, val, args.device, resume)
+    threads.use(threads.worker_threads(threads.step_flops(trainer.model, trainer.x, trainer.y if trainer.model.n_cond else None,
+                                                          cfg.batch_size)))  # the policy a worker follows
     out = Path(args.out or f"runs/{cfg.model}-{cfg.dataset.replace(':', '-')}.safetensors")
     print(f"{cfg.model} on {cfg.dataset} ({len(train)} train / {len(val)} val), {describe(trainer.device)}",
           file=sys.stderr)
-    bar = ProgressBar()
+    bar, report = ProgressBar(), None
     try:
         for report in trainer.run():
             bar(report)
@@ -104,7 +106,8 @@ def run(args) -> int:
     ckpt = trainer.checkpoint()
     ckpt.metrics = evaluate(trainer.model.eval(), trainer.val_x, trainer.val_y, ckpt.config)
     checkpoint.save(ckpt, out)
-    print(json.dumps({**ckpt.metrics, "epochs": trainer.epoch, "steps": trainer.step, "checkpoint": str(out)}))
+    print(json.dumps({**ckpt.metrics, "epochs": trainer.epoch, "steps": trainer.step, "checkpoint": str(out),
+                      "images_per_s": report.images_per_s if report else 0.0}))
     return 0
 
 

@@ -42,8 +42,9 @@ class Report:
     epochs: int
     beta: float                      # the KL weight used at this step (after warm-up)
     terms: dict[str, float]          # this step's batch: loss, recon, kl or penalty
-    images_per_s: float
+    images_per_s: float              # examples processed / wall time since run() started
     val: dict[str, float] | None = None  # set on the report that closes an epoch
+    eta_s: float = float("nan")      # seconds left at the rate so far
 
     @property
     def fraction(self) -> float:
@@ -138,7 +139,8 @@ class Trainer:
         cfg, n = self.cfg, len(self.x)
         # a run resumed mid-epoch restarts that epoch, so count what is left from here
         self.total_steps = total = self.step + (cfg.epochs - self.epoch) * self.steps_per_epoch
-        rate, last = 0.0, time.perf_counter()
+        # rates over wall time (validation included), so they are what a user waits for
+        t0, first, seen = time.perf_counter(), self.step, 0
         self.model.train()
         while self.epoch < cfg.epochs:
             order = torch.randperm(n, generator=self.shuffle).to(self.device)
@@ -150,15 +152,20 @@ class Trainer:
                 with self._own_rng():
                     terms = self._step(self.x[idx], self.y[idx], beta)
                 self._record("train", {"step": self.step, "beta": beta, **terms})
-                now = time.perf_counter()
-                speed = len(idx) / max(now - last, 1e-9)  # images per second, smoothed below
-                rate, last = (speed if rate == 0 else 0.9 * rate + 0.1 * speed), now
-                yield Report(self.step, total, self.epoch, cfg.epochs, beta, terms, rate)
+                seen += len(idx)
+                rate, eta = self._rates(t0, first, seen, total)
+                yield Report(self.step, total, self.epoch, cfg.epochs, beta, terms, rate, eta_s=eta)
             self.epoch += 1
             val = self.validate()
             self._record("val", {"epoch": self.epoch, "step": self.step, **val})
-            yield Report(self.step, total, self.epoch, cfg.epochs, self.beta_at(self.step), terms, rate, val)
-            last = time.perf_counter()
+            rate, eta = self._rates(t0, first, seen, total)
+            yield Report(self.step, total, self.epoch, cfg.epochs, self.beta_at(self.step), terms, rate, val, eta_s=eta)
+
+    def _rates(self, t0: float, first: int, seen: int, total: int) -> tuple[float, float]:
+        """(images per second, seconds left) over the wall time since t0."""
+        elapsed = max(time.perf_counter() - t0, 1e-9)
+        done = self.step - first
+        return seen / elapsed, (elapsed * (total - self.step) / done) if done else float("nan")
 
     def _step(self, x: torch.Tensor, y: torch.Tensor, beta: float) -> dict[str, float]:
         # bf16: matmuls in bfloat16, weights, Adam and the loss reductions in float32 (autocast)

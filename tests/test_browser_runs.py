@@ -1,0 +1,102 @@
+"""A real browser and workspaces: a run survives a reload (the curves go on), a second browser with
+the same address sees the same runs, and an address without a workspace starts an empty one.
+
+Skipped where Chromium is missing, except in CI (CI=true), where that is a failure.
+"""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlparse
+
+import pytest
+
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, goto_page, wait_idle
+
+SCREENS = ROOT / "artifacts" / "screens"
+pytestmark = pytest.mark.browser
+
+
+@pytest.fixture(scope="module")
+def browser():
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    from playwright.sync_api import sync_playwright
+
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    with app_server() as url, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b, url
+        finally:
+            b.close()
+
+
+def new_page(browser):
+    page = browser.new_context(viewport={"width": 1500, "height": 1600}).new_page()
+    page.set_default_timeout(60_000)
+    return page
+
+
+def sidebar_text(page) -> str:
+    return page.locator('[data-testid="stSidebar"]').inner_text()
+
+
+def step_of(page) -> int:
+    text = page.get_by_text(re.compile(r"(training|done) · step \d+")).first.inner_text()
+    return int(re.search(r"step (\d+)", text).group(1))
+
+
+def test_a_run_survives_a_reload_and_a_second_browser_sees_the_workspace(browser):
+    b, url = browser
+    page = new_page(b)
+    page.goto(url)
+    page.get_by_role("heading", name="Latent space").first.wait_for()
+    page.wait_for_function("() => new URLSearchParams(location.search).get('ws')")
+    ws = parse_qs(urlparse(page.url).query)["ws"][0]
+    assert len(ws) == 22 and "#1" not in sidebar_text(page)
+
+    goto_page(page, "Train")
+    epochs = page.get_by_label(re.compile("^epochs"))
+    epochs.fill("150")
+    epochs.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000)
+    before = step_of(page)
+
+    page.reload()  # mid-run: the same address brings the run back, and its curves go on
+    page.get_by_role("heading", name="Train").first.wait_for()
+    page.get_by_text(re.compile(r"(training|done) · step [1-9]")).first.wait_for(timeout=60_000)
+    assert parse_qs(urlparse(page.url).query)["ws"] == [ws]
+    page.locator(".js-plotly-plot").first.wait_for()
+    wait_idle(page)
+    page.screenshot(path=str(SCREENS / "8-train-after-reload.png"))
+    assert step_of(page) >= before
+    page.get_by_text("done ·").first.wait_for(timeout=240_000)
+    page.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('#1 VAE')", timeout=30_000)
+    page.wait_for_timeout(800)
+    page.screenshot(path=str(SCREENS / "8-train-done.png"))
+
+    other = new_page(b)  # another browser, same address: the same runs and active model
+    other.goto(f"{url}/?ws={ws}")
+    other.get_by_role("heading", name="Latent space").first.wait_for()
+    other.wait_for_function(
+        "() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('#1 VAE')", timeout=30_000)
+    assert "150 epochs" in sidebar_text(other)
+    other.locator(".js-plotly-plot").first.wait_for()
+    wait_idle(other)
+    other.screenshot(path=str(SCREENS / "8-second-browser.png"))
+
+    fresh = new_page(b)  # no workspace in the address: a new, empty one
+    fresh.goto(url)
+    fresh.get_by_role("heading", name="Latent space").first.wait_for()
+    fresh.wait_for_function("() => new URLSearchParams(location.search).get('ws')")
+    assert parse_qs(urlparse(fresh.url).query)["ws"][0] != ws
+    wait_idle(fresh)
+    assert "#1 VAE" not in sidebar_text(fresh)

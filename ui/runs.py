@@ -1,0 +1,127 @@
+"""This browser's workspace, its runs and the active model.
+
+The workspace id lives in the URL (`?ws=...`): a reload, a bookmark or a second tab brings back the
+same runs and the same active model, which are kept in the run store on disk, not in the session.
+The store and the executor are shared by every session of the server (st.cache_resource); a
+session holds nothing but ids.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import streamlit as st
+import torch
+
+from vae_core import threads
+from vae_core.checkpoint import Checkpoint
+from vae_core.device import describe, pick_device
+from vae_core.models import Autoencoder
+from vae_core.registry import MODELS
+from vae_core.runs import Run, RunStore, RunStoreError, Workspace, make_executor, new_workspace_id, valid_workspace_id
+from vae_core.runs.executor import Executor
+
+
+@st.cache_resource
+def store() -> RunStore:
+    return RunStore()  # runs/ or $VAE_CORE_RUNS
+
+
+@st.cache_resource
+def executor() -> Executor:
+    """One executor for the whole server: the global cap on concurrent jobs holds across sessions."""
+    return make_executor(store())
+
+
+@st.cache_resource
+def device() -> torch.device:
+    threads.use(threads.UI_THREADS)  # the app's own inference: see vae_core/threads.py
+    return pick_device()
+
+
+def device_name() -> str:
+    return describe(device())
+
+
+# --- the workspace ------------------------------------------------------------------------------
+
+
+def init() -> None:
+    """Once per script run: the workspace id from the URL (made, and put in the URL, on a first
+    visit), and stale runs of a server or worker that died marked interrupted."""
+    ws = st.query_params.get("ws")
+    if not valid_workspace_id(ws):
+        ws = st.session_state.get("ws") or new_workspace_id()
+    if st.query_params.get("ws") != ws:
+        st.query_params["ws"] = ws  # kept in the URL across page switches too
+    if st.session_state.get("ws") != ws:
+        st.session_state["ws"] = ws
+        workspace().reconcile(executor().alive_ids())
+
+
+def workspace() -> Workspace:
+    return store().workspace(st.session_state["ws"])
+
+
+def new_workspace_url() -> str:
+    return f"?ws={new_workspace_id()}"
+
+
+def all_runs() -> list[Run]:
+    return workspace().runs()
+
+
+def describe_run(run: Run) -> str:
+    """What tells runs apart: model, dataset, beta (variational models), latent_dim, status."""
+    cfg = run.config
+    parts = [MODELS[cfg.model].label, cfg.dataset]
+    if MODELS[cfg.model].variational:
+        parts.append(f"β {cfg.beta:g}")
+    parts.append(f"{cfg.latent_dim}-D")
+    parts.append("pretrained" if run.readonly else run.status)
+    return " · ".join(parts)
+
+
+# --- the active model ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Active:
+    run: Run
+    ckpt: Checkpoint
+    model: Autoencoder
+    device: torch.device
+    key: str                     # changes whenever the model's weights do (a cache key)
+
+    @property
+    def cfg(self):
+        return self.ckpt.config
+
+
+@st.cache_resource(max_entries=32)
+def _load(key: str, _ws: Workspace, run_id: str) -> tuple[Checkpoint, Autoencoder]:
+    ckpt = _ws.checkpoint(run_id).without_optimizer()
+    return ckpt, ckpt.build_model(device())
+
+
+def activate(run_id: str) -> None:
+    workspace().active = run_id
+
+
+def active() -> Active | None:
+    """The workspace's active model, loaded on the device: the one chosen last, else the default
+    pretrained one. A run that cannot be loaded falls back to the default with a message."""
+    ws = workspace()
+    runs = {r.id: r for r in ws.runs()}
+    chosen = ws.active
+    order = ([chosen] if chosen in runs else []) + [r.id for r in runs.values() if r.readonly]
+    for run_id in order:
+        run = runs[run_id]
+        try:
+            if not ws.has_checkpoint(run_id):
+                continue
+            key = ws.checkpoint_stamp(run_id)
+            ckpt, model = _load(key, ws, run_id)
+            return Active(run, ckpt, model, device(), key)
+        except (RunStoreError, OSError, ValueError) as e:
+            st.session_state["runs.load_error"] = f"{run.name} cannot be loaded: {e}"
+    return None

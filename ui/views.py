@@ -1,0 +1,107 @@
+"""Cached views of the active model: its encoded points, and their 2-D projections.
+
+Cached by content (the model's key changes with its weights), so every session looking at the
+same model shares one copy.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae_core.data import Dataset, load_dataset
+from vae_core.latent import encode
+from vae_core.metrics import example_terms
+
+from . import runs
+from .runs import Active
+
+MAP_MIN_VAL = 1000    # below this many validation points, the map shows the whole dataset
+MAP_MAX_POINTS = 5000
+
+
+@dataclass(frozen=True)
+class Points:
+    """The encoded points the map shows: (N, ...) arrays, read-only."""
+    which: str                 # "validation split" or "whole dataset"
+    data: Dataset              # on the CPU
+    mu: np.ndarray             # (N, D)
+    sigma: np.ndarray | None   # (N, D), VAE family only
+    recon: np.ndarray          # (N,) -log p(x | z = mu), nats
+    kl: np.ndarray | None      # (N,) KL(q(z|x) || p(z)), nats
+
+
+@st.cache_resource(max_entries=8)
+def split(dataset: str, seed: int, val_fraction: float) -> tuple[Dataset, Dataset]:
+    """(train, val) exactly as the model was trained on; may raise DatasetError."""
+    return load_dataset(dataset).split(val_fraction, seed)
+
+
+@st.cache_resource(max_entries=16)
+def _points(key: str, _active: Active) -> Points:
+    cfg = _active.cfg
+    train, val = split(cfg.dataset, cfg.seed, cfg.val_fraction)
+    if len(val) >= MAP_MIN_VAL:
+        data, which = val, "validation split"
+    else:
+        data = Dataset(val.name, torch.cat([train.x, val.x]), torch.cat([train.y, val.y]), val.class_names,
+                       val.image_shape, source=val.source)
+        which = "whole dataset"
+    if len(data) > MAP_MAX_POINTS:
+        data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:MAP_MAX_POINTS])
+    model = _active.model
+    y = data.y if model.n_cond else None
+    mu, logvar = encode(model, data.x, y)
+    terms = example_terms(model, data.x, y, cfg)
+    return Points(which, data, mu.cpu().numpy(), None if logvar is None else (0.5 * logvar).exp().cpu().numpy(),
+                  terms["recon"].cpu().numpy(), terms["kl"].cpu().numpy() if "kl" in terms else None)
+
+
+def points(a: Active) -> Points:
+    """The encoded map points of the active model (cached by model)."""
+    return _points(a.key, a)
+
+
+# --- 2-D views of the map -------------------------------------------------------------------
+
+VIEWS = ("two dims", "PCA", "t-SNE")
+
+
+@st.cache_resource(max_entries=16)
+def _pca(key: str, _mu: np.ndarray):
+    from vae_core.projection import PCA
+    return PCA.fit(_mu)
+
+
+@st.cache_resource(max_entries=8)
+def _tsne(key: str, _mu: np.ndarray) -> np.ndarray:
+    from vae_core.projection import tsne
+    return tsne(_mu)
+
+
+def view_of(a: Active, pts: Points, view: str, dims: tuple[int, int]):
+    """-> (xy (N, 2), axis names, a function mapping latent codes (K, D) to the view, or None for t-SNE)."""
+    if view == "two dims" or pts.mu.shape[1] <= 2:
+        d0, d1 = dims if pts.mu.shape[1] > 1 else (0, 0)
+        return pts.mu[:, [d0, d1]], (f"z{d0}", f"z{d1}"), (lambda z: np.asarray(z)[:, [d0, d1]])
+    if view == "PCA":
+        pca = _pca(a.key, pts.mu)
+        names = tuple(f"PC{i + 1} ({100 * e:.0f}% var)" for i, e in enumerate(pca.explained))
+        return pca.apply(pts.mu), names, pca.apply
+    return _tsne(a.key, pts.mu), ("t-SNE 1", "t-SNE 2"), None
+
+
+def require() -> tuple[Active, Points] | None:
+    """The active model and its encoded points, or a message on the page and None."""
+    a = runs.active()
+    if a is None:
+        st.info("No model yet. Train one on the **Train** page, or open a checkpoint in the sidebar.")
+        return None
+    try:
+        return a, points(a)
+    except (ValueError, OSError) as e:  # DatasetError: e.g. an uploaded MNIST model without the files
+        st.error(f"Cannot show **{a.run.name}**: it was trained on `{a.cfg.dataset}`, which cannot be "
+                 f"loaded here. {e}")
+        return None

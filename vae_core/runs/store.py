@@ -1,0 +1,334 @@
+"""The run store: a folder per workspace; a run is its checkpoint plus small JSON metadata.
+
+    root/                          $VAE_CORE_RUNS, else ./runs
+      <workspace id>/              random, unguessable (22 url-safe characters)
+        workspace.json             {"active": run id}
+        <run id>.json              metadata: name, config, status, times, metrics, beta changes
+        <run id>.safetensors       the checkpoint (absent until the first one is written)
+
+File names are ids the store made, never user text; a display name is free text kept in the
+metadata only. Every write is atomic (vae_core.atomic), so a killed process leaves the old file or
+the new one. The pretrained models of checkpoints/ appear in every workspace, read-only, with ids
+"zoo.<entry id>". Metadata is written by one process (the app's server, through the executor);
+workers only produce checkpoints, which the server writes.
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+import secrets
+import threading
+import time
+from dataclasses import asdict, dataclass, field, replace
+from pathlib import Path
+
+from .. import atomic, checkpoint, zoo
+from ..checkpoint import Checkpoint, CheckpointError
+from ..config import Config
+
+STATUSES = ("queued", "running", "done", "stopped", "failed", "interrupted")
+LIVE = ("queued", "running")          # a job is (or should be) working on it
+FINISHED = ("done", "stopped")        # may become the active model on its own
+ORIGINS = ("shipped", "trained", "uploaded")
+MAX_NAME = 80
+
+_RUN_ID = re.compile(r"[0-9a-f]{16}")
+_ZOO_ID = re.compile(r"zoo\.[A-Za-z0-9_-]{1,64}")
+_WS_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+
+
+class RunStoreError(ValueError):
+    """A run or workspace that does not exist, cannot be changed, or cannot be read."""
+
+
+def default_root() -> Path:
+    return Path(os.environ.get("VAE_CORE_RUNS") or "runs")
+
+
+def new_workspace_id() -> str:
+    return secrets.token_urlsafe(16)  # 128 random bits, 22 characters
+
+
+def valid_workspace_id(ws: str) -> bool:
+    return isinstance(ws, str) and _WS_ID.fullmatch(ws) is not None
+
+
+def clean_name(name: str) -> str:
+    """Free text, made safe to store and show: no control characters, trimmed, at most MAX_NAME."""
+    text = "".join(ch if ch.isprintable() else " " for ch in str(name))
+    text = " ".join(text.split())[:MAX_NAME]
+    return text or "untitled"
+
+
+def file_name(name: str, suffix: str = ".safetensors") -> str:
+    """A download file name from a display name: letters, digits, '-', '_' and '.' only."""
+    stem = re.sub(r"[^A-Za-z0-9._]+", "-", name).strip("-.")[:60] or "model"
+    return stem + suffix
+
+
+@dataclass(frozen=True)
+class Run:
+    id: str
+    name: str
+    config: Config
+    status: str                         # one of STATUSES
+    origin: str = "trained"             # one of ORIGINS
+    created: float = 0.0                # unix time
+    finished: float | None = None
+    metrics: dict = field(default_factory=dict, compare=False)
+    beta_changes: tuple[tuple[int, float], ...] = ()   # (step, beta) set while it trained
+    progress: dict = field(default_factory=dict, compare=False)  # step, epoch, total_steps
+    message: str = ""                   # why it failed / was interrupted
+    about: str = ""                     # what to look at (pretrained models)
+
+    @property
+    def readonly(self) -> bool:
+        return self.origin == "shipped"
+
+    @property
+    def live(self) -> bool:
+        return self.status in LIVE
+
+    def to_json(self) -> dict:
+        d = asdict(self)
+        d["config"] = self.config.to_dict()
+        d["beta_changes"] = [list(c) for c in self.beta_changes]
+        return d
+
+    @classmethod
+    def from_json(cls, d: dict) -> "Run":
+        try:
+            cfg = Config.from_dict(d["config"])
+            run = cls(**{**d, "config": cfg, "beta_changes": tuple((int(s), float(b)) for s, b in d.get("beta_changes", ()))})
+        except (KeyError, TypeError, ValueError) as e:
+            raise RunStoreError(f"run metadata is invalid: {e}") from None
+        if run.status not in STATUSES or run.origin not in ORIGINS:
+            raise RunStoreError(f"run {run.id}: unknown status {run.status!r} or origin {run.origin!r}")
+        return run
+
+
+class RunStore:
+    """All workspaces under one root folder."""
+
+    def __init__(self, root: str | Path | None = None):
+        self.root = Path(root) if root is not None else default_root()
+        self._locks: dict[str, threading.RLock] = {}
+        self._guard = threading.Lock()
+
+    def workspace(self, ws: str) -> "Workspace":
+        if not valid_workspace_id(ws):
+            raise RunStoreError("not a workspace id")
+        with self._guard:
+            lock = self._locks.setdefault(ws, threading.RLock())
+        return Workspace(self.root / ws, ws, lock)
+
+    def workspaces(self) -> list[str]:
+        if not self.root.is_dir():
+            return []
+        return sorted(p.name for p in self.root.iterdir() if p.is_dir() and valid_workspace_id(p.name))
+
+
+class Workspace:
+    """One workspace's runs. Thread-safe within a process (one lock per workspace)."""
+
+    def __init__(self, folder: Path, ws_id: str, lock: threading.RLock):
+        self.folder, self.id, self._lock = folder, ws_id, lock
+        if folder.is_dir():
+            atomic.clean_stale(folder)
+
+    # --- reading ------------------------------------------------------------------------------
+
+    def runs(self) -> list[Run]:
+        """This workspace's runs, newest first, then the pretrained models (read-only, default first)."""
+        own = []
+        if self.folder.is_dir():
+            for p in self.folder.glob("*.json"):
+                if _RUN_ID.fullmatch(p.stem):
+                    try:
+                        own.append(self._read(p.stem))
+                    except RunStoreError:
+                        continue  # a damaged metadata file hides that run, not the workspace
+        own.sort(key=lambda r: r.created, reverse=True)
+        return [*own, *shipped_runs()]
+
+    def get(self, run_id: str) -> Run:
+        if _ZOO_ID.fullmatch(run_id or ""):
+            for r in shipped_runs():
+                if r.id == run_id:
+                    return r
+        elif _RUN_ID.fullmatch(run_id or "") and self._meta_path(run_id).exists():
+            return self._read(run_id)
+        raise RunStoreError(f"no run {run_id!r} in this workspace")
+
+    def has_checkpoint(self, run_id: str) -> bool:
+        return self.get(run_id).readonly or self._ckpt_path(run_id).exists()
+
+    def blob(self, run_id: str) -> bytes:
+        """The run's checkpoint file, for download (or to load)."""
+        run = self.get(run_id)
+        if run.readonly:
+            return _zoo_entry(run_id).path.read_bytes()
+        try:
+            return self._ckpt_path(run_id).read_bytes()
+        except FileNotFoundError:
+            raise RunStoreError(f"run {run.name!r} has no checkpoint yet") from None
+
+    def checkpoint(self, run_id: str) -> Checkpoint:
+        if self.get(run_id).readonly:
+            return zoo.load_entry(_zoo_entry(run_id))
+        try:
+            return checkpoint.from_bytes(self.blob(run_id))
+        except CheckpointError as e:
+            raise RunStoreError(f"the checkpoint of this run cannot be read: {e}") from None
+
+    def checkpoint_stamp(self, run_id: str) -> str:
+        """Changes whenever the run's checkpoint file does: a cache key for models built from it."""
+        if self.get(run_id).readonly:
+            return _zoo_entry(run_id).sha256
+        st = self._ckpt_path(run_id).stat()
+        return f"{run_id}:{st.st_mtime_ns}:{st.st_size}"
+
+    @property
+    def active(self) -> str | None:
+        try:
+            return json.loads((self.folder / "workspace.json").read_text()).get("active")
+        except (OSError, ValueError, AttributeError):
+            return None
+
+    @active.setter
+    def active(self, run_id: str | None) -> None:
+        with self._lock:
+            atomic.write_json(self.folder / "workspace.json", {"active": run_id})
+
+    # --- writing ------------------------------------------------------------------------------
+
+    def create(self, cfg: Config, name: str, origin: str = "trained", status: str = "queued") -> Run:
+        run = Run(id=secrets.token_hex(8), name=clean_name(name), config=cfg.validate(), status=status,
+                  origin=origin, created=time.time())
+        with self._lock:
+            self._write(run)
+        return run
+
+    def add_upload(self, name: str, blob: bytes) -> Run:
+        """Validate an uploaded checkpoint (never unpickled) and keep it as a new run; raises
+        CheckpointError with the reason, having written nothing."""
+        ckpt = checkpoint.from_bytes(blob)
+        run = Run(id=secrets.token_hex(8), name=clean_name(name), config=ckpt.config, status="done",
+                  origin="uploaded", created=time.time(), finished=time.time(), metrics=ckpt.metrics,
+                  progress=dict(ckpt.progress))
+        with self._lock:
+            atomic.write_bytes(self._ckpt_path(run.id), blob)
+            self._write(run)
+        return run
+
+    def update(self, run_id: str, **changes) -> Run:
+        with self._lock:
+            run = self._writable(run_id)
+            if "name" in changes:
+                changes["name"] = clean_name(changes["name"])
+            if "beta_changes" in changes:
+                changes["beta_changes"] = tuple((int(s), float(b)) for s, b in changes["beta_changes"])
+            if changes.get("status", run.status) not in STATUSES:
+                raise RunStoreError(f"unknown status {changes['status']!r}")
+            run = replace(run, **changes)
+            self._write(run)
+            return run
+
+    def rename(self, run_id: str, name: str) -> Run:
+        return self.update(run_id, name=name)
+
+    def save_checkpoint(self, run_id: str, blob: bytes) -> None:
+        with self._lock:
+            self._writable(run_id)
+            atomic.write_bytes(self._ckpt_path(run_id), blob)
+
+    def delete(self, run_id: str) -> None:
+        with self._lock:
+            run = self._writable(run_id)
+            if run.live:
+                raise RunStoreError(f"{run.name!r} is still training: stop it first")
+            self._ckpt_path(run_id).unlink(missing_ok=True)
+            self._meta_path(run_id).unlink(missing_ok=True)
+            if self.active == run_id:
+                self.active = None
+
+    def reconcile(self, alive: set[str]) -> list[str]:
+        """Runs the store believes are queued or running but no job is working on (the server or the
+        worker died): mark them interrupted. Returns their ids."""
+        changed = []
+        for run in self.runs():
+            if run.live and run.id not in alive:
+                resumable = self._ckpt_path(run.id).exists()
+                self.update(run.id, status="interrupted", finished=time.time(),
+                            message="training stopped when the server or its worker process did"
+                                    + ("; resume it from its last checkpoint" if resumable else
+                                       " before its first checkpoint; start it again"))
+                changed.append(run.id)
+        return changed
+
+    # --- files ----------------------------------------------------------------------------------
+
+    def _meta_path(self, run_id: str) -> Path:
+        return self.folder / f"{run_id}.json"
+
+    def _ckpt_path(self, run_id: str) -> Path:
+        return self.folder / f"{run_id}.safetensors"
+
+    def _read(self, run_id: str) -> Run:
+        try:
+            d = json.loads(self._meta_path(run_id).read_text())
+        except (OSError, ValueError) as e:
+            raise RunStoreError(f"cannot read run {run_id}: {e}") from None
+        if not isinstance(d, dict) or d.get("id") != run_id:
+            raise RunStoreError(f"run {run_id}: metadata does not belong to it")
+        return Run.from_json(d)
+
+    def _write(self, run: Run) -> None:
+        atomic.write_json(self._meta_path(run.id), run.to_json())
+
+    def _writable(self, run_id: str) -> Run:
+        run = self.get(run_id)
+        if run.readonly:
+            raise RunStoreError(f"{run.name!r} is a pretrained model: it cannot be changed or deleted")
+        return run
+
+
+# --- the pretrained models, read-only in every workspace --------------------------------------
+
+
+def _zoo_entry(run_id: str) -> zoo.ZooEntry:
+    for e in zoo.load_manifest():
+        if f"zoo.{e.id}" == run_id and e.ok:
+            return e
+    raise RunStoreError(f"no pretrained model {run_id!r}")
+
+
+_shipped_cache: dict = {}
+
+
+def shipped_runs() -> list[Run]:
+    """Each usable entry of checkpoints/manifest.json as a read-only run (the default first).
+    Cached by the manifest's modification time."""
+    try:
+        stamp = (zoo.ZOO_DIR / zoo.MANIFEST).stat().st_mtime_ns
+    except OSError:
+        return []
+    if _shipped_cache.get("stamp") != stamp:
+        try:
+            entries = [e for e in zoo.load_manifest() if e.ok]
+        except zoo.ZooError:
+            entries = []
+        default = zoo.default_entry(entries)
+        runs = []
+        for e in sorted(entries, key=lambda e: e is not default):
+            try:
+                cfg = Config.from_dict(e.config) if e.config else None
+            except ValueError:
+                cfg = None
+            if cfg is None:
+                continue
+            runs.append(Run(id=f"zoo.{e.id}", name=e.title, config=cfg, status="done", origin="shipped",
+                            metrics=e.metrics, progress={"epoch": e.epochs or cfg.epochs}, about=e.description))
+        _shipped_cache.update(stamp=stamp, runs=runs)
+    return list(_shipped_cache["runs"])

@@ -1,0 +1,50 @@
+"""The one thread policy: how many intra-op threads PyTorch may use, in a worker and in the app.
+
+These models are tiny (a digits VAE step is ~1.5 ms of arithmetic). PyTorch's intra-op threads
+meet at an OpenMP barrier after every op, so when another process holds a core, a step waits for
+a descheduled thread: measured here, 30 digits epochs took 6.0 s with 1 thread and 58.5 s with 2
+while a second process was busy. So:
+
+- a training worker uses 1 thread unless one step is big enough (>= LARGE_STEP_FLOPS) that
+  splitting it pays; then its fair share of the cores, cores // running jobs;
+- the app's own process (encoding the map, decoding a grid for a click) uses UI_THREADS.
+"""
+from __future__ import annotations
+
+import os
+
+import torch
+
+UI_THREADS = 1
+LARGE_STEP_FLOPS = 2e9   # about 30 ms of one core: below this a second thread costs more than it gives
+
+
+def cores() -> int:
+    """The cores this process may run on (the affinity mask, not the machine's count)."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # not on Linux
+        return os.cpu_count() or 1
+
+
+def step_flops(model: torch.nn.Module, x: torch.Tensor, y: torch.Tensor | None, batch_size: int) -> float:
+    """A training step's arithmetic: one example's forward pass counted by PyTorch's FlopCounterMode,
+    times the batch, times 3 (the backward pass costs about twice the forward)."""
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.no_grad(), FlopCounterMode(display=False) as counter:
+        model(x[:1], None if y is None else y[:1])
+    return 3.0 * counter.get_total_flops() * batch_size
+
+
+def worker_threads(flops: float, running_jobs: int = 1, n_cores: int | None = None) -> int:
+    """Threads for one training job whose step costs `flops`, with `running_jobs` jobs at once."""
+    if flops < LARGE_STEP_FLOPS:
+        return 1
+    return max(1, (n_cores or cores()) // max(1, running_jobs))
+
+
+def use(n: int) -> None:
+    """Set this process's intra-op threads (a no-op when already so)."""
+    if torch.get_num_threads() != n:
+        torch.set_num_threads(n)
