@@ -151,9 +151,10 @@ def live() -> None:
                                  f"{rate}{_eta(v.eta_s) if not v.finished else ''}{where}{resumed}")
     if v.status in ("failed", "interrupted"):
         st.error(v.message)
-    if v.finished and v.status in ("done", "stopped") and not st.session_state.get(f"train.shown.{run_id}"):
-        st.session_state[f"train.shown.{run_id}"] = True
-        st.rerun(scope="app")  # once: the sidebar lists the finished run as the active model
+    seen = st.session_state.setdefault("train.seen_status", {})
+    if seen.setdefault(run_id, v.status) != v.status:  # queued -> running -> done: the sidebar's list follows
+        seen[run_id] = v.status
+        st.rerun(scope="app")
     if not v.finished:
         c = st.columns([1, 4])
         c[0].button("Stop", key="train.stop", on_click=handle.stop, width="stretch")

@@ -1,7 +1,7 @@
 """The outcome of the last action in each area of the page (start a run, upload, rename, ...).
 
 An action replaces its area's message, success or error, so an error never outlives the next
-action that succeeds; and a message survives the rerun that follows its action.
+action that succeeds. An error stays until then; a success is shown once.
 """
 from __future__ import annotations
 
@@ -26,3 +26,5 @@ def show(area: str) -> None:
     if area in _all():
         kind, text = _all()[area]
         KINDS[kind](text)
+        if kind == "success":
+            clear(area)

@@ -119,15 +119,15 @@ def _active_model(a: runs.Active) -> None:
         st.markdown("validation, nats per example:  \n" + total)
     if run.about:
         st.caption(run.about)
-    c = st.columns(3 if not run.readonly else 1)
-    c[0].download_button("Download", runs.workspace().blob(run.id), file_name=file_name(run.name),
-                         mime="application/octet-stream", key="sidebar.download", width="stretch")
+    st.download_button("Download", runs.workspace().blob(run.id), file_name=file_name(run.name), icon=":material/download:",
+                       mime="application/octet-stream", key="sidebar.download", width="stretch")
     if run.readonly:
         return
-    with c[1].popover("Rename", width="stretch"):
+    c = st.columns(2)
+    with c[0].popover("Rename", icon=":material/edit:", width="stretch"):
         st.text_input("Name", run.name, key=f"sidebar.name.{run.id}", max_chars=80)
         st.button("Save", key="sidebar.rename", on_click=_rename, args=(run.id,))
-    with c[2].popover("Delete", width="stretch"):
+    with c[1].popover("Delete", icon=":material/delete:", width="stretch"):
         st.markdown(f"Delete **{plain(run.name)}** and its checkpoint for good?")
         st.button("Delete", type="primary", key="sidebar.delete", on_click=_delete, args=(run.id,))
     if run.status in RESUMABLE and a.ckpt.progress.get("epoch", 0) < cfg.epochs:

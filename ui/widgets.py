@@ -11,7 +11,7 @@ import streamlit as st
 KEPT = ("latent.view", "latent.prior", "manifold.n", "manifold.span", "manifold.spacing", "interp.how",
         "interp.method", "interp.frames")
 KEPT_PREFIX = "train."
-NOT_KEPT = ("train.start", "train.stop", "train.run", "train.live_beta", "train.resume")
+NOT_KEPT = ("train.start", "train.stop", "train.run", "train.live_beta", "train.seen_status")
 
 
 def init() -> None:
