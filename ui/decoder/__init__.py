@@ -108,19 +108,19 @@ def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray]
     return _mount(key, a.key, a.model, header)
 
 
-def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None, base_name: str = "0",
+def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None, base_name: str | None = None,
                label: int | None = None, enabled: bool = True, key: str = "decoder.hover") -> bool:
     """The Latent space and Manifold pages: `hover` beside their map of `pts` (ui.state.Points).
-    Other dims are held at `base` (named `base_name`) where the page chooses it, else at the first
-    selected example's mu or 0, a toggle. A conditional model decodes with `label` where the page
+    Other dims are held at `base` (None: 0) named `base_name` where the page chooses them, else at
+    the first selected example's mu or 0, a toggle. A conditional model decodes with `label` where the page
     chooses it, else with a label picked beside the picture (the selected example's at first)."""
     if not enabled:
         st.caption("Hover-to-decode works in the two-dims view, where the map's axes are latent dims.")
         return False
     D = pts.mu.shape[1]
     first = int(selected[0]) if len(selected) else None
-    if base is not None:
-        bases = {base_name: np.asarray(base)}
+    if base_name is not None:
+        bases = {base_name: np.zeros(D) if base is None else np.asarray(base)}
     elif first is not None:
         bases = {f"μ of example #{first}": pts.mu[first], "0": np.zeros(D)}
     else:
@@ -128,7 +128,7 @@ def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=
     start = pts.mu[first] if first is not None else next(iter(bases.values()))
     if label is None and first is not None:
         label = int(pts.data.y[first])
-    return hover(a, chart_key, dims, bases, start, label, pts.data.class_names, choose_label=base is None,
+    return hover(a, chart_key, dims, bases, start, label, pts.data.class_names, choose_label=base_name is None,
                  data_x=None if pts.data.is_image else pts.data.x, key=key)
 
 
