@@ -24,12 +24,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(timeout: float = 60.0):
-    """`streamlit run app.py` on a free port of 127.0.0.1; yields the URL; stops it by its PID."""
+def app_server(timeout: float = 60.0, script: str = "app.py"):
+    """`streamlit run <script>` (default app.py) on a free port of 127.0.0.1; yields the URL; stops it by its PID."""
     port = free_port()
     log = open(ROOT / ".streamlit-test.log", "w") if os.access(ROOT, os.W_OK) else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -134,22 +134,36 @@ def test_arrow_keys_move_the_point(app):
 
 
 def test_the_pointer_between_two_clusters(app):
-    """The screenshot for people: the pointer in the gap between the 4s and the 9s, its decoding beside."""
+    """The screenshot for people: the pointer in the gap between two neighbouring clusters (of the
+    pairs of class centres less than 1.6 apart, the midpoint farthest from any point), its decoding
+    beside the map."""
     page, _ = app
-    use_model(page, next(e for e in ENTRIES if e.id == "digits-vae-2d"))
+    page.reload()  # a fresh session: the default model, the map not panned
+    page.wait_for_function("() => [...document.querySelectorAll('*')].some(e => e.shadowRoot && "
+                           "e.shadowRoot.querySelector('canvas.picture[data-z]'))")
     page.wait_for_timeout(800)
     gd = page.locator(".js-plotly-plot").first
-    x, y = gd.evaluate("""gd => { const L = gd._fullLayout, r = gd.getBoundingClientRect();
+    x, y, pair = gd.evaluate("""gd => {
+        const L = gd._fullLayout, r = gd.getBoundingClientRect();
+        const classes = gd._fullData.filter(t => t.customdata && t.x.length > 20);
         const mean = a => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
-        const c = name => { const t = gd._fullData.find(t => t.name === name); return [mean(t.x), mean(t.y)]; };
-        const [a, b] = [c('4'), c('9')], m = [(a[0] + b[0]) / 2, (a[1] + b[1]) / 2];
-        return [r.left + L.xaxis._offset + L.xaxis.l2p(m[0]), r.top + L.yaxis._offset + L.yaxis.l2p(m[1])]; }""")
+        const all = classes.flatMap(t => Array.from(t.x, (x, i) => [x, t.y[i]]));
+        let best = null;
+        for (const a of classes) for (const b of classes) {
+            if (a.name >= b.name) continue;
+            const ca = [mean(a.x), mean(a.y)], cb = [mean(b.x), mean(b.y)], m = [(ca[0] + cb[0]) / 2, (ca[1] + cb[1]) / 2];
+            const gap = Math.min(...all.map(p => Math.hypot(p[0] - m[0], p[1] - m[1])));
+            const d = Math.hypot(ca[0] - cb[0], ca[1] - cb[1]);
+            if (d < 1.6 && (!best || gap > best.gap)) best = {gap, m, pair: a.name + ' and ' + b.name};
+        }
+        return [r.left + L.xaxis._offset + L.xaxis.l2p(best.m[0]), r.top + L.yaxis._offset + L.yaxis.l2p(best.m[1]), best.pair];
+    }""")
     page.mouse.move(x - 5, y)
     page.mouse.move(x, y)
     page.wait_for_timeout(300)
     assert picture(page).get_attribute("aria-label").startswith("decoded from z = (")
     SHOTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(SHOTS / "hover-between-4-and-9.png"))
+    page.screenshot(path=str(SHOTS / f"hover-between-{pair.replace(' ', '-')}.png"))
 
 
 def test_interpolation_decodes_while_dragging_and_plays(app):
@@ -184,5 +198,7 @@ def test_interpolation_decodes_while_dragging_and_plays(app):
     for _ in range(10):
         page.wait_for_timeout(100)
         ts.add(label().split("t = ")[1].split(",")[0])
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / "interpolate-playing.png"))
     page.locator("button.play").first.click()
     assert len(ts) >= 5 and len(frames) == before

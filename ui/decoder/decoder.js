@@ -311,7 +311,7 @@ class View {
 
   draw(z, label, m = this.model()) {
     if (!m) return;
-    const h = this.h, out = decode(m, z, label);
+    const h = this.h, began = performance.now(), out = decode(m, z, label);
     if (isImage(m.spec)) drawImage(this.picture, m.spec, out);
     else drawPoint(this.picture, out, h.bounds);
     const t = h.mode === "path" ? ", t = " + (this.playing ? this.playing.t : this.sliderValue(h.slider, h.t)).toFixed(2) : "";
@@ -323,6 +323,7 @@ class View {
     this.picture.dataset.model = h.model;
     this.picture.dataset.label = String(label ?? "");
     if (out.length <= 16) this.picture.dataset.out = JSON.stringify(Array.from(out));
+    this.picture.dataset.cost = String(performance.now() - began); // decode + draw, ms
     this.picture.dataset.drawn = String(performance.now());
     this.caption.textContent = (h.title ?? "decoded") + t + (this.playing ? " (playing)" : "");
     this.note.textContent = h.note ?? "";
