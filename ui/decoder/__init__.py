@@ -73,14 +73,17 @@ def _vector(z) -> list[float]:
     return [float(v) for v in np.asarray(z, dtype=np.float64).ravel()]
 
 
-def _bounds(x: torch.Tensor | np.ndarray | None) -> list[float] | None:
-    """2-D data: (x0, x1, y0, y1) around the points, so a decoded point is drawn among them."""
+def _cloud(x: torch.Tensor | np.ndarray | None, n: int = 400) -> dict:
+    """2-D data: their bounding box (x0, x1, y0, y1) and up to n of the points, drawn behind the decoded
+    point so that it is seen among the data."""
     if x is None:
-        return None
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)
+        return {}
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)[:, :2]
     lo, hi = x.min(0), x.max(0)
     pad = 0.1 * (hi - lo + 1e-9)
-    return [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[-1] - pad[-1]), float(hi[-1] + pad[-1])]
+    step = max(1, len(x) // n)
+    return {"bounds": [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])],
+            "cloud": np.round(x[::step], 3).tolist()}
 
 
 def _labels(model: Autoencoder, class_names, label: int | None, choose: bool) -> dict:
@@ -101,7 +104,7 @@ def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray]
     start = np.zeros(D) if start is None else np.asarray(start)
     header = {"mode": "map", "chart": chart_key, "dims": [int(d) for d in dims],
               "bases": [{"name": n, "z": _vector(z)} for n, z in bases.items()],
-              "xy": [float(start[dims[0]]), float(start[dims[1]])], "bounds": _bounds(data_x),
+              "xy": [float(start[dims[0]]), float(start[dims[1]])], **_cloud(data_x),
               "title": "decoded under the pointer",
               "note": "Move the pointer over the map, or click it and use the arrow keys (Shift: bigger steps).",
               **_labels(a.model, class_names, label, choose_label)}
@@ -138,7 +141,7 @@ def path(a, slider_key: str, z_a: torch.Tensor, z_b: torch.Tensor, method: str, 
     play button that runs t from A to B and back. The server hears t only where the slider is let go."""
     z = PATHS[method](z_a.float(), z_b.float(), torch.linspace(0, 1, PATH_POINTS))  # (PATH_POINTS, D)
     header = {"mode": "path", "slider": slider_key, "t": float(st.session_state.get(slider_key, 0.5)),
-              "path": [_vector(p) for p in z], "bounds": _bounds(data_x), "title": "decoded z(t)",
+              "path": [_vector(p) for p in z], **_cloud(data_x), "title": "decoded z(t)",
               "note": "Drag the t slider or press play: decoded in your browser as it moves.",
               **_labels(a.model, class_names, label, False)}
     return _mount(key, a.key, a.model, header)
@@ -148,7 +151,7 @@ def knobs(a, z: torch.Tensor, slider_keys: list[str], label: int | None = None, 
           key: str = "decoder.knobs") -> bool:
     """Decode in the page while the knob sliders (`slider_keys[d]` sets z[d]) move; the other dims of `z`
     stay as they are."""
-    header = {"mode": "knobs", "sliders": list(slider_keys), "z": _vector(z), "bounds": _bounds(data_x),
+    header = {"mode": "knobs", "sliders": list(slider_keys), "z": _vector(z), **_cloud(data_x),
               "title": "decoded from the knobs", "note": "Decoded in your browser as you drag a knob.",
               **_labels(a.model, class_names, label, False)}
     return _mount(key, a.key, a.model, header)
@@ -168,7 +171,7 @@ def live(model: Autoencoder, run: str, epoch: int | None = None, span: float = 3
     last = record.get(run)  # (time sent, epoch, version)
     if last is None or (now - last[0] >= LIVE_EVERY and (epoch is None or epoch != last[1])):
         last = record[run] = (now, epoch, 0 if last is None else last[2] + 1)
-    header = {"mode": "pad", "dims": [0, 1], "span": float(span), "xy": [0.0, 0.0], "bounds": _bounds(data_x),
+    header = {"mode": "pad", "dims": [0, 1], "span": float(span), "xy": [0.0, 0.0], **_cloud(data_x),
               "title": "decoded under the pointer" + (f", epoch {epoch}" if epoch is not None else ""),
               "note": "The model as it trains: move the pointer over the square (z0 across, z1 up).",
               **_labels(model, class_names, 0, True)}

@@ -150,16 +150,19 @@ function drawImage(canvas, spec, out) {
   ctx.putImageData(img, 0, 0);
 }
 
-function drawPoint(canvas, out, bounds) {
-  // 2-D data: the decoded point x̂ in input space, inside the data's bounding box
+function drawPoint(canvas, out, h) {
+  // 2-D data: the decoded point x̂ among (some of) the data, in the data's box; outside it, on its edge
   const size = 160, ctx = canvas.getContext("2d");
   if (canvas.width !== size) { canvas.width = size; canvas.height = size; }
-  const [x0, x1, y0, y1] = bounds ?? [-3, 3, -3, 3];
-  const X = (v) => 10 + ((v - x0) / (x1 - x0)) * (size - 20), Y = (v) => size - 10 - ((v - y0) / (y1 - y0)) * (size - 20);
+  const [x0, x1, y0, y1] = h.bounds ?? [-3, 3, -3, 3];
+  const X = (v) => 8 + ((v - x0) / (x1 - x0)) * (size - 16), Y = (v) => size - 8 - ((v - y0) / (y1 - y0)) * (size - 16);
   ctx.fillStyle = "#fafafa"; ctx.fillRect(0, 0, size, size);
-  ctx.strokeStyle = "#bbb"; ctx.strokeRect(10, 10, size - 20, size - 20);
-  ctx.fillStyle = "#d62728";
-  ctx.beginPath(); ctx.arc(X(out[0]), Y(out[1] ?? 0), 5, 0, 2 * Math.PI); ctx.fill();
+  ctx.fillStyle = "#c8c8c8";
+  for (const [a, b] of h.cloud ?? []) ctx.fillRect(X(a) - 1, Y(b) - 1, 2, 2);
+  const px = X(out[0]), py = Y(out[1] ?? 0), inside = px >= 0 && px <= size && py >= 0 && py <= size;
+  const cx = Math.min(size - 6, Math.max(6, px)), cy = Math.min(size - 6, Math.max(6, py));
+  ctx.beginPath(); ctx.arc(cx, cy, 5, 0, 2 * Math.PI);
+  if (inside) { ctx.fillStyle = "#d62728"; ctx.fill(); } else { ctx.strokeStyle = "#d62728"; ctx.lineWidth = 2; ctx.stroke(); ctx.lineWidth = 1; }
 }
 
 // --- one mounted view --------------------------------------------------------------------------
@@ -201,6 +204,8 @@ class View {
 
   destroy() {
     this.off.forEach((f) => f());
+    clearTimeout(this.retry);
+    this.tries = Infinity; // no more looking for the map or the sliders
     this.stopPlay();
     if (this.marker) this.marker.remove();
     this.box.remove();
@@ -313,7 +318,7 @@ class View {
     if (!m) return;
     const h = this.h, began = performance.now(), out = decode(m, z, label);
     if (isImage(m.spec)) drawImage(this.picture, m.spec, out);
-    else drawPoint(this.picture, out, h.bounds);
+    else drawPoint(this.picture, out, h);
     const t = h.mode === "path" ? ", t = " + (this.playing ? this.playing.t : this.sliderValue(h.slider, h.t)).toFixed(2) : "";
     let words = "decoded from z = " + vec(z) + t;
     if (m.spec.n_cond) words += ", label " + (h.classes ? h.classes[label ?? 0] : label);
@@ -328,6 +333,7 @@ class View {
     this.caption.textContent = (h.title ?? "decoded") + t + (this.playing ? " (playing)" : "");
     this.note.textContent = h.note ?? "";
     el("div", { class: "z", text: "z = " + vec(z) }, this.note);
+    if (!isImage(m.spec)) el("div", { class: "z", text: "x̂ = " + vec(out) }, this.note);
     this.mark();
   }
 
@@ -439,7 +445,7 @@ class View {
     const keys = this.h.mode === "path" ? [this.h.slider] : this.h.sliders;
     const found = keys.map((k) => document.querySelector(stKey(k)));
     found.forEach((box) => box && this.observer.observe(box, { subtree: true, attributes: true, attributeFilter: ["aria-valuetext", "aria-valuenow", "value", "style"] }));
-    if (found.some((b) => !b) && (this.tries = (this.tries ?? 0) + 1) < 120) setTimeout(() => this.watchSliders(), 250);
+    if (found.some((b) => !b) && (this.tries = (this.tries ?? 0) + 1) < 120) this.retry = setTimeout(() => this.watchSliders(), 250);
   }
 
   sliderValue(key, fallback) {
