@@ -6,7 +6,6 @@ Skipped where Chromium is missing, except in CI (CI=true), where that is a failu
 """
 from __future__ import annotations
 
-import json
 import os
 from pathlib import Path
 
@@ -14,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from browser_support import CHROMIUM, app_server, browser_page, goto_page, wait_idle
+from browser_support import app_server, browser_page, goto_page, require_chromium, wait_idle
 from vae_core.latent import decode
 from vae_core.zoo import load_entry, load_manifest
 
@@ -26,11 +25,7 @@ ENTRIES = load_manifest()
 @pytest.fixture(scope="module")
 def app():
     """(page, frames): frames lists the websocket frames the page has sent to the server."""
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     with app_server() as url, browser_page(height=1100) as page:
         page.set_default_timeout(60_000)
         frames: list = []
