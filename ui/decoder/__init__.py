@@ -117,10 +117,10 @@ def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=
     Other dims are held at `base` (None: 0) named `base_name` where the page chooses them, else at
     the first selected example's mu or 0, a toggle. A conditional model decodes with `label` where the page
     chooses it, else with a label picked beside the picture (the selected example's at first)."""
-    if not enabled:
-        st.caption("Hover-to-decode works in the two-dims view, where the map's axes are latent dims.")
-        return False
     D = pts.mu.shape[1]
+    if not enabled or D < 2:
+        st.caption("Hover-to-decode works in the two-dims view of two latent dims, where the map's axes are z.")
+        return False
     first = int(selected[0]) if len(selected) else None
     if base_name is not None:
         bases = {base_name: np.zeros(D) if base is None else np.asarray(base)}
