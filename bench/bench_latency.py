@@ -29,23 +29,29 @@ def pct(xs: list[float], p: float) -> float:
 
 # In-page probe: the clock starts at the user's own input event (mousedown / keydown, captured on
 # the document) and stops at the first animation frame after the new content is in the page: the
-# panel names another example, or the decoded image has a new, fully loaded source.
+# panel names another example, or the decoded image has a new, fully loaded source (or, decoded in
+# the page, the canvas a new z).
 PROBE = """(watch) => {
   const p = window.__probe = {start: null, end: null, before: null};
+  // the Interpolate picture is drawn in the page (ui/decoder) where the model allows: its canvas
+  const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot && e.shadowRoot.querySelector('canvas.picture'));
+  const canvas = host && host.shadowRoot.querySelector('canvas.picture');
   const image = () => document.querySelector("img.picture");
   const title = () => { const e = [...document.querySelectorAll('p')].find(q => q.innerText.startsWith('Example #'));
                         return e ? e.innerText : ''; };
-  const state = () => watch === 'title' ? title() : (image() ? image().src : '');
+  const state = () => watch === 'title' ? title() : canvas ? canvas.getAttribute('aria-label') : (image() ? image().src : '');
   p.before = state();
   const begin = () => { if (p.start === null) p.start = performance.now(); };
   document.addEventListener('mousedown', begin, {capture: true, once: true});
   document.addEventListener('keydown', begin, {capture: true, once: true});
   const check = () => {
     const img = image();
-    if (p.start === null || p.end !== null || state() === p.before || !img || !img.complete || !img.naturalWidth) return;
+    if (p.start === null || p.end !== null || state() === p.before) return;
+    if (!canvas && (!img || !img.complete || !img.naturalWidth)) return;
     requestAnimationFrame(() => { if (p.end === null) p.end = performance.now(); });
   };
   new MutationObserver(check).observe(document.body, {subtree: true, childList: true, attributes: true, characterData: true});
+  if (canvas) new MutationObserver(check).observe(canvas, {attributes: true});
   document.addEventListener('load', check, true);
 }"""
 

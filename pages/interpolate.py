@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import page, picture, plots, views, widgets
+from ui import decoder, page, picture, plots, views, widgets
 from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
 
 a, pts = page.start(
@@ -52,6 +52,8 @@ xy, axes, to_view = views.view_of(a, pts, "PCA" if D > 2 else "two dims", (0, mi
 def slider_view() -> None:
     """Only this reruns as t moves: one decode, one image."""
     t = st.slider("t", 0.0, 1.0, 0.5, 0.01, key="interp.t", help="0 = A, 1 = B; the image decodes as you move")
+    if decoder.path(a, "interp.t", z_a, z_b, method, y, names, None if pts.data.is_image else pts.data.x):
+        return  # decoded in the page while the slider moves
     img = decode(a.model, PATHS[method](z_a, z_b, torch.tensor([t])), y).cpu().numpy()
     if pts.data.is_image:
         picture.show(img, f"decoded z(t), t = {t:.2f}", size=224)
@@ -95,6 +97,9 @@ def knobs() -> None:
         if D > shown:
             st.caption(f"dims z{shown}…z{D - 1} held at A's code")
     with cols[1]:
+        if decoder.knobs(a, z, [f"knob.{a.key}.{d}.{ia}" for d in range(shown)], y, names,
+                         None if pts.data.is_image else pts.data.x):
+            return  # decoded in the page while a knob moves
         img = decode(a.model, z[None], y).cpu().numpy()
         if pts.data.is_image:
             picture.show(img, "decoded from the knobs", size=256)

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import page, picture, plots, views, widgets
+from ui import decoder, page, picture, plots, views, widgets
 from vae_core.latent import decode
 
 a, pts = page.start(
@@ -57,6 +57,7 @@ def explorer() -> None:
 
     left, right = st.columns([3, 2])
     with right:  # the panel first: its deltas and image reach the browser before the map redraws
+        decoder.beside_map(a, pts, chart_key, (d0, d1), selected, enabled=view == "two dims")  # decoded in the page
         panel(selected)
     with left:
         st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),

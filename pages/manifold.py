@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from ui import page, picture, plots, views, widgets
+from ui import decoder, page, picture, plots, views, widgets
 from vae_core.latent import manifold_grid
 
 a, pts = page.start(
@@ -51,6 +51,7 @@ vals = z[0, :, d0].numpy()  # the column coordinates, increasing
 
 left, right = st.columns(2)
 with left:
+    decoder.beside_map(a, pts, "manifold.map", (d0, d1), base=base, base_name=base_note, label=y)  # in the page
     if pts.data.is_image:
         picture.show(images, f"decoded grid · others at {base_note}", size=max(16, 640 // n), stretch=True)
     else:

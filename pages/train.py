@@ -4,7 +4,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import messages, picture, plots, runs, widgets
+from ui import decoder, messages, picture, plots, runs, widgets
 from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
 from vae_core.data import DATASETS, TOY_SHAPES
 from vae_core.registry import MODELS
@@ -179,6 +179,10 @@ def live() -> None:
             fig = plots.latent_map(v.latent, v.labels, v.class_names, height=340, size=4,
                                    title="2-D latent map (validation), live")
             st.plotly_chart(fig, key="train.map")
+        latest = runs.latest_model(run_id) if not v.finished else None
+        if latest is not None and v.originals is not None and len(np.shape(v.originals)) == 4:
+            ckpt, model = latest  # the last epoch's checkpoint, decoded in the page under the pointer
+            decoder.live(model, run_id, ckpt.progress.get("epoch"), class_names=v.class_names)
 
 
 def _set_beta(run_id: str) -> None:

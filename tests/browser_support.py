@@ -17,6 +17,17 @@ CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networki
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
+def require_chromium() -> None:
+    """Skip the calling test where Chromium is missing; under CI (CI=true) that is a failure."""
+    import pytest
+
+    if not Path(CHROMIUM).exists():
+        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+
+
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
@@ -24,12 +35,12 @@ def free_port() -> int:
 
 
 @contextlib.contextmanager
-def app_server(timeout: float = 60.0):
-    """`streamlit run app.py` on a free port of 127.0.0.1; yields the URL; stops it by its PID."""
+def app_server(timeout: float = 60.0, script: str = "app.py"):
+    """`streamlit run <script>` (default app.py) on a free port of 127.0.0.1; yields the URL; stops it by its PID."""
     port = free_port()
     log = open(ROOT / ".streamlit-test.log", "w") if os.access(ROOT, os.W_OK) else subprocess.DEVNULL
     proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", "app.py", "--server.address", "127.0.0.1",
+        [sys.executable, "-m", "streamlit", "run", script, "--server.address", "127.0.0.1",
          "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
          "--server.fileWatcherType", "none"],
         cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

@@ -103,6 +103,15 @@ def _load(key: str, _ws: Workspace, run_id: str) -> tuple[Checkpoint, Autoencode
     return ckpt, ckpt.build_model(device())
 
 
+def latest_model(run_id: str) -> tuple[Checkpoint, Autoencoder] | None:
+    """A run's model as of its latest checkpoint (a run still training: its last epoch), or None."""
+    ws = workspace()
+    try:
+        return _load(ws.checkpoint_stamp(run_id), ws, run_id) if ws.has_checkpoint(run_id) else None
+    except (RunStoreError, OSError, ValueError):
+        return None  # e.g. a checkpoint being replaced right now: the next refresh gets it
+
+
 def activate(run_id: str) -> None:
     workspace().active = run_id
 

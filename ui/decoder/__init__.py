@@ -1,0 +1,178 @@
+"""Decoding in the browser: the active model's decoder runs in the page (decoder.js beside this file,
+an `st.components.v2` component, no iframe and nothing fetched), so hovering over the latent map or
+dragging a slider redraws the decoding at the screen's frame rate and sends the server nothing.
+
+The weights travel once per model and session (vae_core.webdecoder writes them); later runs send a
+small header. Each function here draws its part of a page and returns True, or, where the model
+can't be decoded in the page, says so and returns False, and the page draws its server picture.
+
+    hover(a, chart_key, dims, bases, ...)   beside a latent map: the decoding under the pointer
+    path(a, slider_key, z_a, z_b, ...)      the Interpolate slider, live while dragging; play
+    knobs(a, z, slider_keys, ...)           the per-dimension knobs, live while dragging
+    live(model, run, epoch)                 the Train page: a model as it learns (own map)
+"""
+from __future__ import annotations
+
+import functools
+import time
+from pathlib import Path
+
+import numpy as np
+import streamlit as st
+import torch
+
+from vae_core import webdecoder
+from vae_core.latent import PATHS
+from vae_core.models import Autoencoder
+
+HERE = Path(__file__).resolve().parent
+PATH_POINTS = 101      # z(t) at t = 0, 0.01, ..., 1: the slider's own steps; linear in between
+LIVE_EVERY = 1.0       # seconds between two sends of a training model's weights
+
+
+@functools.cache
+def _component():
+    return st.components.v2.component("latent_explorer.decoder", css=(HERE / "decoder.css").read_text(),
+                                      js=(HERE / "decoder.js").read_text())
+
+
+def _models() -> dict:
+    """This session's record: which models' weights the page has, and why a model can't be decoded."""
+    return st.session_state.setdefault("decoder.models", {"sent": set(), "refused": {}})
+
+
+def _resend() -> None:
+    """The page asked for weights it should have (it was reloaded mid-run): send them again."""
+    _models()["sent"].clear()
+
+
+def _mount(key: str, model_key: str, model: Autoencoder, header: dict) -> bool:
+    models = _models()
+    spec = payload = None
+    if model_key not in models["refused"] or (models["refused"][model_key] is None and model_key not in models["sent"]):
+        try:
+            spec, payload = webdecoder.export(model)
+            models["refused"][model_key] = None
+        except webdecoder.WebDecoderError as e:
+            models["refused"][model_key] = str(e)
+    reason = models["refused"][model_key]
+    if reason:
+        st.caption(f"This model is decoded on the server, not in your browser: {reason}.")
+        return False
+    header = {"model": model_key, "latent_dim": model.latent_dim, **header}
+    if model_key not in models["sent"]:
+        if spec is None:
+            spec, payload = webdecoder.export(model)
+        header["spec"] = spec
+        models["sent"].add(model_key)
+    _component()(data=webdecoder.frame(header, payload or b""), key=key, on_missing_change=_resend)
+    return True
+
+
+def _vector(z) -> list[float]:
+    return [float(v) for v in np.asarray(z, dtype=np.float64).ravel()]
+
+
+def _cloud(x: torch.Tensor | np.ndarray | None, n: int = 400) -> dict:
+    """2-D data: their bounding box (x0, x1, y0, y1) and up to n of the points, drawn behind the decoded
+    point so that it is seen among the data."""
+    if x is None:
+        return {}
+    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)[:, :2]
+    lo, hi = x.min(0), x.max(0)
+    pad = 0.1 * (hi - lo + 1e-9)
+    step = max(1, len(x) // n)
+    return {"bounds": [float(lo[0] - pad[0]), float(hi[0] + pad[0]), float(lo[1] - pad[1]), float(hi[1] + pad[1])],
+            "cloud": np.round(x[::step], 3).tolist()}
+
+
+def _labels(model: Autoencoder, class_names, label: int | None, choose: bool) -> dict:
+    if not model.n_cond:
+        return {}
+    return {"classes": [str(c) for c in class_names], "label": int(label or 0), "choose_label": choose}
+
+
+def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray] | None = None,
+          start: np.ndarray | None = None, label: int | None = None, class_names=(), choose_label: bool = True,
+          data_x=None, key: str = "decoder.hover") -> bool:
+    """Beside the Plotly map drawn with `st.plotly_chart(key=chart_key)` (x = z[dims[0]], y = z[dims[1]]):
+    the decoding of the code under the pointer, live. The map gets aria-label "latent map" and the
+    arrow keys. Other dims are held at one of `bases` (name -> (D,) code; a toggle when several).
+    `start`: the code shown before the pointer moves. `data_x`: the data, when they are 2-D points."""
+    D = a.model.latent_dim
+    bases = bases or {"0": np.zeros(D)}
+    start = np.zeros(D) if start is None else np.asarray(start)
+    header = {"mode": "map", "chart": chart_key, "dims": [int(d) for d in dims],
+              "bases": [{"name": n, "z": _vector(z)} for n, z in bases.items()],
+              "xy": [float(start[dims[0]]), float(start[dims[1]])], **_cloud(data_x),
+              "title": "decoded under the pointer",
+              "note": "Move the pointer over the map, or click it and use the arrow keys (Shift: bigger steps).",
+              **_labels(a.model, class_names, label, choose_label)}
+    return _mount(key, a.key, a.model, header)
+
+
+def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None, base_name: str | None = None,
+               label: int | None = None, enabled: bool = True, key: str = "decoder.hover") -> bool:
+    """The Latent space and Manifold pages: `hover` beside their map of `pts` (ui.state.Points).
+    Other dims are held at `base` (None: 0) named `base_name` where the page chooses them, else at
+    the first selected example's mu or 0, a toggle. A conditional model decodes with `label` where the page
+    chooses it, else with a label picked beside the picture (the selected example's at first)."""
+    D = pts.mu.shape[1]
+    if not enabled or D < 2:
+        st.caption("Hover-to-decode works in the two-dims view of two latent dims, where the map's axes are z.")
+        return False
+    first = int(selected[0]) if len(selected) else None
+    if base_name is not None:
+        bases = {base_name: np.zeros(D) if base is None else np.asarray(base)}
+    elif first is not None:
+        bases = {f"μ of example #{first}": pts.mu[first], "0": np.zeros(D)}
+    else:
+        bases = {"0 (select an example to use its μ)": np.zeros(D)}
+    start = pts.mu[first] if first is not None else next(iter(bases.values()))
+    if label is None and first is not None:
+        label = int(pts.data.y[first])
+    return hover(a, chart_key, dims, bases, start, label, pts.data.class_names, choose_label=base_name is None,
+                 data_x=None if pts.data.is_image else pts.data.x, key=key)
+
+
+def path(a, slider_key: str, z_a: torch.Tensor, z_b: torch.Tensor, method: str, label: int | None = None,
+         class_names=(), data_x=None, key: str = "decoder.path") -> bool:
+    """Decode z(t) in the page while the Streamlit slider `slider_key` (t in [0, 1]) is dragged, with a
+    play button that runs t from A to B and back. The server hears t only where the slider is let go."""
+    z = PATHS[method](z_a.float(), z_b.float(), torch.linspace(0, 1, PATH_POINTS))  # (PATH_POINTS, D)
+    header = {"mode": "path", "slider": slider_key, "t": float(st.session_state.get(slider_key, 0.5)),
+              "path": [_vector(p) for p in z], **_cloud(data_x), "title": "decoded z(t)",
+              "note": "Drag the t slider or press play: decoded in your browser as it moves.",
+              **_labels(a.model, class_names, label, False)}
+    return _mount(key, a.key, a.model, header)
+
+
+def knobs(a, z: torch.Tensor, slider_keys: list[str], label: int | None = None, class_names=(), data_x=None,
+          key: str = "decoder.knobs") -> bool:
+    """Decode in the page while the knob sliders (`slider_keys[d]` sets z[d]) move; the other dims of `z`
+    stay as they are."""
+    header = {"mode": "knobs", "sliders": list(slider_keys), "z": _vector(z), **_cloud(data_x),
+              "title": "decoded from the knobs", "note": "Decoded in your browser as you drag a knob.",
+              **_labels(a.model, class_names, label, False)}
+    return _mount(key, a.key, a.model, header)
+
+
+def live(model: Autoencoder, run: str, epoch: int | None = None, span: float = 3.0, class_names=(),
+         data_x=None, key: str = "decoder.live") -> bool:
+    """For the Train page, called on every rerun while `run` trains: a square map of z[0], z[1] in
+    [-span, span] (other dims 0) and the decoding under the pointer, of the model as it is now. New
+    weights go to the page at most once every LIVE_EVERY seconds, and only when `epoch` (if given)
+    has moved on; in between, the page keeps decoding the weights it has. The caller passes the
+    current model (e.g. rebuilt from the worker's latest state dict); it is only read."""
+    if model.latent_dim < 2:
+        return False
+    record = st.session_state.setdefault("decoder.live", {})
+    now = time.monotonic()
+    last = record.get(run)  # (time sent, epoch, version)
+    if last is None or (now - last[0] >= LIVE_EVERY and (epoch is None or epoch != last[1])):
+        last = record[run] = (now, epoch, 0 if last is None else last[2] + 1)
+    header = {"mode": "pad", "dims": [0, 1], "span": float(span), "xy": [0.0, 0.0], **_cloud(data_x),
+              "title": "decoded under the pointer" + (f", epoch {epoch}" if epoch is not None else ""),
+              "note": "The model as it trains: move the pointer over the square (z0 across, z1 up).",
+              **_labels(model, class_names, 0, True)}
+    return _mount(key, f"live:{run}:{last[2]}", model, header)
