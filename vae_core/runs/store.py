@@ -46,6 +46,12 @@ def default_root() -> Path:
     return Path(os.environ.get("VAE_CORE_RUNS") or "runs")
 
 
+def limits() -> tuple[float, int]:
+    """Server settings: (bytes a workspace may hold, how many workspaces the server keeps)."""
+    mb = float(os.environ.get("VAE_CORE_WORKSPACE_MB") or 500)
+    return mb * 2**20, int(os.environ.get("VAE_CORE_MAX_WORKSPACES") or 10_000)
+
+
 def new_workspace_id() -> str:
     return secrets.token_urlsafe(16)  # 128 random bits, 22 characters
 
@@ -121,7 +127,7 @@ class RunStore:
             raise RunStoreError("not a workspace id")
         with self._guard:
             lock = self._locks.setdefault(ws, threading.RLock())
-        return Workspace(self.root / ws, ws, lock)
+        return Workspace(self.root / ws, ws, lock, self)
 
     def workspaces(self) -> list[str]:
         if not self.root.is_dir():
@@ -132,8 +138,8 @@ class RunStore:
 class Workspace:
     """One workspace's runs. Thread-safe within a process (one lock per workspace)."""
 
-    def __init__(self, folder: Path, ws_id: str, lock: threading.RLock):
-        self.folder, self.id, self._lock = folder, ws_id, lock
+    def __init__(self, folder: Path, ws_id: str, lock: threading.RLock, store: RunStore):
+        self.folder, self.id, self._lock, self._store = folder, ws_id, lock, store
         if folder.is_dir():
             atomic.clean_stale(folder)
 
@@ -170,9 +176,11 @@ class Workspace:
         if run.readonly:
             return _zoo_entry(run_id).path.read_bytes()
         try:
-            return self._ckpt_path(run_id).read_bytes()
+            return _read_own(self._ckpt_path(run_id))
         except FileNotFoundError:
             raise RunStoreError(f"run {run.name!r} has no checkpoint yet") from None
+        except OSError as e:
+            raise RunStoreError(f"the checkpoint of {run.name!r} cannot be read: {e.strerror or e}") from None
 
     def checkpoint(self, run_id: str) -> Checkpoint:
         if self.get(run_id).readonly:
@@ -207,6 +215,7 @@ class Workspace:
         run = Run(id=secrets.token_hex(8), name=clean_name(name), config=cfg.validate(), status=status,
                   origin=origin, created=time.time())
         with self._lock:
+            self._room_for(0)
             self._write(run)
         return run
 
@@ -218,6 +227,7 @@ class Workspace:
                   origin="uploaded", created=time.time(), finished=time.time(), metrics=ckpt.metrics,
                   progress=dict(ckpt.progress))
         with self._lock:
+            self._room_for(len(blob))
             atomic.write_bytes(self._ckpt_path(run.id), blob)
             self._write(run)
         return run
@@ -267,6 +277,20 @@ class Workspace:
                 changed.append(run.id)
         return changed
 
+    def used_bytes(self) -> int:
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file()) if self.folder.is_dir() else 0
+
+    def _room_for(self, nbytes: int) -> None:
+        """Refuse a new run past the workspace's quota, or a new workspace past the server's cap."""
+        quota, max_workspaces = limits()
+        if not self.folder.is_dir() and len(self._store.workspaces()) >= max_workspaces:
+            raise RunStoreError(f"this server already keeps its limit of {max_workspaces} workspaces: ask its "
+                                "administrator, or work in an existing workspace")
+        used = self.used_bytes()
+        if used + nbytes > quota:
+            raise RunStoreError(f"this workspace holds {used / 2**20:.1f} MB of runs and its limit is "
+                                f"{quota / 2**20:.0f} MB: delete some runs first")
+
     # --- files ----------------------------------------------------------------------------------
 
     def _meta_path(self, run_id: str) -> Path:
@@ -277,7 +301,7 @@ class Workspace:
 
     def _read(self, run_id: str) -> Run:
         try:
-            d = json.loads(self._meta_path(run_id).read_text())
+            d = json.loads(_read_own(self._meta_path(run_id)))
         except (OSError, ValueError) as e:
             raise RunStoreError(f"cannot read run {run_id}: {e}") from None
         if not isinstance(d, dict) or d.get("id") != run_id:
@@ -292,6 +316,13 @@ class Workspace:
         if run.readonly:
             raise RunStoreError(f"{run.name!r} is a pretrained model: it cannot be changed or deleted")
         return run
+
+
+def _read_own(path: Path) -> bytes:
+    """A file's bytes, refusing a symbolic link: nothing the store reads may lead out of its folder."""
+    fd = os.open(path, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+    with os.fdopen(fd, "rb") as f:
+        return f.read()
 
 
 # --- the pretrained models, read-only in every workspace --------------------------------------

@@ -1,0 +1,220 @@
+"""What a classroom throws at it: fuzzed checkpoint files, values at and past every limit, writers
+killed mid-write, paths that try to leave the runs folder, full workspaces, the server's settings."""
+from __future__ import annotations
+
+import json
+import math
+import os
+import random
+import resource
+import signal
+import struct
+import subprocess
+import sys
+import time
+import tomllib
+from pathlib import Path
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from conftest import tiny
+from vae_core import atomic, checkpoint
+from vae_core.checkpoint import CheckpointError
+from vae_core.config import RANGES, Config, range_text
+from vae_core.runs import RunStore, RunStoreError, new_workspace_id
+
+ROOT = Path(__file__).resolve().parents[1]
+GOOD = (ROOT / "checkpoints" / "digits-ae-2d.safetensors").read_bytes()
+# 300 files per strategy below (900 in all), the same ones every run; 2 s at most for each
+FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+
+
+def load_or_refuse(blob: bytes) -> None:
+    """The loader's contract: a checkpoint, or CheckpointError; nothing else, ever."""
+    try:
+        checkpoint.from_bytes(blob)
+    except CheckpointError:
+        pass
+
+
+@FUZZ
+@given(st.binary(max_size=4096))
+def test_random_bytes_are_refused_with_our_error(blob):
+    load_or_refuse(blob)
+
+
+@FUZZ
+@given(st.lists(st.tuples(st.integers(0, len(GOOD) - 1), st.integers(0, 255)), min_size=1, max_size=8),
+       st.integers(0, len(GOOD)))
+def test_mutated_checkpoints_load_or_are_refused(flips, cut):
+    blob = bytearray(GOOD[:max(cut, 1)] if cut < 64 else GOOD)
+    for at, value in flips:
+        if at < len(blob):
+            blob[at] = value
+    load_or_refuse(bytes(blob))
+
+
+def _with_header(header: dict, data: bytes = b"") -> bytes:
+    raw = json.dumps(header).encode()
+    return struct.pack("<Q", len(raw)) + raw + data
+
+
+@FUZZ
+@given(st.dictionaries(st.text(max_size=12), st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=20),
+    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+    max_leaves=12), max_size=6))
+def test_arbitrary_headers_are_refused(header):
+    load_or_refuse(_with_header(header))
+
+
+def test_a_header_that_claims_a_huge_tensor_is_refused_without_allocating_it():
+    (n,) = struct.unpack("<Q", GOOD[:8])
+    header = json.loads(GOOD[8:8 + n])
+    name = next(k for k in header if k.startswith("model."))
+    header[name]["shape"] = [1_000_000, 1_000_000]  # 4 TB of float32
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    t = time.perf_counter()
+    with pytest.raises(CheckpointError):
+        checkpoint.from_bytes(_with_header(header, GOOD[8 + n:]))
+    assert time.perf_counter() - t < 5
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: < 200 MB grew
+
+
+# --- values: one table of ranges, the CLI and the app share it ------------------------------
+
+
+@pytest.mark.parametrize("name", sorted(RANGES))
+def test_every_range_boundary(name):
+    """Each limit is allowed or refused as RANGES says, and one step past it is refused, by name."""
+    lo, hi, lo_in, hi_in = RANGES[name]
+    kind = type(getattr(Config, name))
+
+    def check(value, allowed: bool) -> None:
+        if allowed:
+            Config(**{name: kind(value)}).validate()
+        else:
+            with pytest.raises(ValueError, match=f"{name} must be {range_text(name)}"):
+                Config(**{name: kind(value)}).validate()
+
+    step = (lambda v: 1) if kind is int else (lambda v: 1e-6 * max(1.0, abs(v)))
+    check(lo, lo_in)
+    check(lo - step(lo), False)
+    if not math.isinf(hi):
+        check(hi, hi_in)
+        check(hi + step(hi), False)
+
+
+@settings(max_examples=200, deadline=None, derandomize=True)
+@given(st.sampled_from(sorted(RANGES)), st.floats(allow_nan=True, allow_infinity=True))
+def test_any_number_is_accepted_or_refused_by_name(name, value):
+    kind = type(getattr(Config, name))
+    if kind is int:
+        if value != value or abs(value) > 1e18:
+            return
+        value = int(value)
+    try:
+        Config(**{name: value}).validate()
+    except ValueError as e:
+        assert name in str(e)
+
+
+# --- killed writers: every file left is the old one or the new one ---------------------------
+
+WRITER = """
+import importlib.util, sys
+spec = importlib.util.spec_from_file_location("atomic", sys.argv[1])
+atomic = importlib.util.module_from_spec(spec); spec.loader.exec_module(atomic)
+blobs = [open(p, "rb").read() for p in sys.argv[3:]]
+i = 0
+print("ready", flush=True)
+while True:
+    atomic.write_bytes(sys.argv[2], blobs[i % len(blobs)])
+    i += 1
+"""
+
+
+def test_a_hundred_kills_mid_write_leave_no_torn_file(tmp_path):
+    ws = RunStore(tmp_path / "runs").workspace(new_workspace_id())
+    run = ws.create(tiny("ae"), "r")
+    versions = [GOOD, (ROOT / "checkpoints" / "digits-vae-2d.safetensors").read_bytes()]
+    meta = [json.dumps({**ws.get(run.id).to_json(), "name": n}).encode() for n in ("old", "new")]
+    sources = []
+    for i, blob in enumerate(versions + meta):
+        sources.append(tmp_path / f"v{i}")
+        sources[-1].write_bytes(blob)
+    rng = random.Random(0)
+    torn = 0
+    for kill in range(100):
+        target, blobs = ((ws.folder / f"{run.id}.safetensors", sources[:2]) if kill % 2 == 0
+                         else (ws.folder / f"{run.id}.json", sources[2:]))
+        p = subprocess.Popen([sys.executable, "-c", WRITER, str(ROOT / "vae_core" / "atomic.py"), str(target),
+                              *map(str, blobs)], stdout=subprocess.PIPE)
+        p.stdout.readline()
+        time.sleep(rng.uniform(0, 0.03))
+        p.send_signal(signal.SIGKILL)
+        p.wait()
+        data = target.read_bytes() if target.exists() else None
+        if target.suffix == ".safetensors":
+            torn += data is not None and data not in versions
+            if data is not None:
+                checkpoint.from_bytes(data)  # loads
+        else:
+            torn += data not in meta
+            assert ws.get(run.id).name in ("old", "new")
+    assert torn == 0
+    left = list(ws.folder.glob(".*.tmp"))
+    for p in left:
+        os.utime(p, (time.time() - 3600, time.time() - 3600))
+    RunStore(tmp_path / "runs").workspace(ws.id)  # opening the workspace cleans what killed writers left
+    assert not list(ws.folder.glob(".*.tmp"))
+
+
+# --- paths, isolation and limits --------------------------------------------------------------
+
+
+def test_symlinks_and_foreign_files_in_a_workspace_are_ignored(tmp_path):
+    ws = RunStore(tmp_path / "runs").workspace(new_workspace_id())
+    run = ws.create(tiny("ae"), "mine")
+    secret = tmp_path / "secret.json"
+    secret.write_text(json.dumps({**ws.get(run.id).to_json(), "id": "0123456789abcdef", "name": "stolen"}))
+    (ws.folder / "0123456789abcdef.json").symlink_to(secret)
+    (ws.folder / "not-a-run.json").write_text("{}")
+    names = [r.name for r in ws.runs() if not r.readonly]
+    assert names == ["mine"]
+    with pytest.raises(RunStoreError):
+        ws.get("0123456789abcdef")
+
+
+def test_a_full_workspace_and_a_full_server_say_so(tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_CORE_WORKSPACE_MB", "1")
+    store = RunStore(tmp_path / "runs")
+    ws = store.workspace(new_workspace_id())
+    ws.add_upload("a", GOOD)  # 0.4 MB
+    b = ws.add_upload("b", GOOD)
+    with pytest.raises(RunStoreError, match="limit"):
+        ws.add_upload("c", GOOD)  # would make 1.2 MB
+    ws.create(tiny("ae"), "fits")
+    ws.save_checkpoint(b.id, GOOD * 2)  # a run's checkpoint grew as it trained: 1.2 MB held now
+    with pytest.raises(RunStoreError, match="delete some runs"):
+        ws.create(tiny("ae"), "no room")
+    monkeypatch.setenv("VAE_CORE_MAX_WORKSPACES", "2")
+    store.workspace(new_workspace_id()).create(tiny("ae"), "second workspace")
+    with pytest.raises(RunStoreError, match="workspaces"):
+        store.workspace(new_workspace_id()).create(tiny("ae"), "third")
+    assert len(store.workspaces()) == 2
+
+
+# --- the server's settings ------------------------------------------------------------------------
+
+
+def test_server_settings_for_a_class():
+    cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
+    assert cfg["server"]["enableXsrfProtection"] is True
+    assert cfg["client"]["showErrorDetails"] == "none"
+    limit_mb = cfg["server"]["maxUploadSize"]
+    biggest = max(p.stat().st_size for p in (ROOT / "checkpoints").glob("*.safetensors"))
+    assert biggest * 4 < limit_mb * 2**20 <= 64 * 2**20  # fits a checkpoint with its Adam state, and no more
+    atomic.clean_stale(ROOT)  # (no temporary files in the project)
