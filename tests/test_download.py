@@ -183,3 +183,32 @@ def test_cli_refuses_what_cannot_be_downloaded(capsys):
     assert stop.value.code == 2 and "invalid choice" in capsys.readouterr().err
     with pytest.raises(DatasetError, match="built in"):
         download("mnist10k")
+
+
+def panel_script(dest: str) -> None:
+    from pathlib import Path
+
+    from ui.datasets import download_panel
+
+    download_panel("mnist", Path(dest))
+
+
+def test_app_download_panel(mirror, tmp_path, monkeypatch):
+    """The app's panel (ui/datasets.py): a button, a progress bar, the files in place; a clear error else."""
+    from streamlit.testing.v1 import AppTest
+
+    monkeypatch.setitem(SPECS, "mnist", dataclasses.replace(SPECS["mnist"], files=tuple(
+        f for f in SPECS["mnist"].files if f.split == "test")))  # the mirror holds the test files only
+    monkeypatch.setenv("VAE_CORE_MIRROR", f"{mirror.url}/missing/")
+    at = AppTest.from_function(panel_script, args=(str(tmp_path),), default_timeout=60).run()
+    assert "not on this machine yet" in at.info[0].value and "CC BY-SA 3.0" in at.info[0].value
+    at.button[0].click().run()
+    assert "Download failed" in at.error[0].value and f"{mirror.url}/missing/{T10K[0]}: HTTP 404" in at.error[0].value
+    assert leftovers(tmp_path / "mnist") == []
+
+    monkeypatch.setenv("VAE_CORE_MIRROR", f"{mirror.url}/good/")
+    at.button[0].click().run()
+    assert not at.error and not at.exception
+    assert leftovers(tmp_path / "mnist") == sorted(T10K)
+    assert "all files in place" in at.get("progress")[0].proto.text
+    assert not AppTest.from_function(panel_script, args=(str(tmp_path),)).run().button  # nothing left to fetch
