@@ -118,12 +118,12 @@ def pick_model(page, dataset: str) -> None:
     entry = next((e for e in models if (e["model"], e["latent_dim"], e["dataset"]) == ("vae", 2, dataset)), None)
     if entry is None:
         raise SystemExit(f"no shipped 2-D VAE on {dataset!r} in checkpoints/manifest.json")
-    title = "() => document.querySelector('.js-plotly-plot')._fullLayout.title.text"
+    title = "() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullLayout ? g._fullLayout.title.text : null; }"
     before = page.evaluate(title)
     page.get_by_label("Active model").click()
     page.get_by_role("option", name=entry["title"]).first.click()
     page.get_by_text(f"on {dataset}").first.wait_for()
-    page.wait_for_function(f"() => ({title})() !== {json.dumps(before)}")  # the new model's map is drawn
+    page.wait_for_function(f"() => ![null, {json.dumps(before)}].includes(({title})())")  # the new model's map
     wait_idle(page)
 
 
