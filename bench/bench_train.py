@@ -1,7 +1,7 @@
 """Training throughput: vae_core's Trainer against the pytorch/examples vae/main.py way of feeding a model.
 
 The same 784-400-20 MLP VAE (one init, copied), the same seed and epochs, on the 10,000 real MNIST
-test images, trained twice:
+test images (the built-in mnist10k), trained twice:
 
   vae_core  Trainer: the whole dataset is one tensor; a batch is an index into it.
   example   pytorch/examples vae/main.py: a per-item Dataset that builds a PIL image from the uint8
@@ -11,7 +11,7 @@ test images, trained twice:
 Prints images/s of both, the ratio, both final per-epoch average losses (nats per example) and
 PASS/FAIL against the target: ratio >= 2.5 at equal loss (within 1 nat). It is a script, not a test:
 
-    python bench/bench_train.py [--data-dir ../shared/data/mnist] [--epochs 3] [--threads N] [--seed 0]
+    python bench/bench_train.py [--epochs 3] [--threads N] [--seeds 3]
 
 Both sides run with the same torch.set_num_threads. By default every core this process may use, or 1
 when the load average shows other work: with more threads than free cores, OpenMP barriers wait on
@@ -24,7 +24,6 @@ import statistics
 import copy
 import os
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -37,17 +36,11 @@ import torch.nn.functional as F  # noqa: E402
 from PIL import Image  # noqa: E402
 
 from vae_core import Config, Trainer, load_dataset  # noqa: E402
-from vae_core.models import Autoencoder  # noqa: E402
+from vae_core.data.embedded import MNIST10K_DIR  # noqa: E402
 from vae_core.data.readers import MNIST_FILES, read_idx  # noqa: E402
+from vae_core.models import Autoencoder  # noqa: E402
 
 TARGET_RATIO, LOSS_TOLERANCE = 2.5, 1.0
-
-
-def find(folder: Path, name: str) -> Path:
-    for p in (folder / name, folder / f"{name}.gz"):
-        if p.is_file():
-            return p
-    sys.exit(f"error: {name}(.gz) not found in {folder}")
 
 
 # --- the pytorch/examples side -----------------------------------------------------------------
@@ -132,8 +125,6 @@ def warm_up(model: Autoencoder, x: torch.Tensor) -> None:
 
 def main() -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    p.add_argument("--data-dir", type=Path, default=REPO.parent / "shared" / "data" / "mnist",
-                   help="folder with t10k-images-idx3-ubyte(.gz) and t10k-labels-idx1-ubyte(.gz)")
     p.add_argument("--epochs", type=int, default=3)
     p.add_argument("--threads", type=int, default=0,
                    help="torch.set_num_threads for both sides (default 0: all usable cores, 1 on a busy machine)")
@@ -143,14 +134,9 @@ def main() -> int:
     threads = args.threads or (cores if load < 0.5 else 1)
     torch.set_num_threads(threads)
 
-    images_file, labels_file = (find(args.data_dir, name) for name in MNIST_FILES["t10k"])
-    with tempfile.TemporaryDirectory() as tmp:  # vae_core's layout, the 10k test split only
-        (Path(tmp) / "mnist").mkdir()
-        for f in (images_file, labels_file):
-            (Path(tmp) / "mnist" / f.name).symlink_to(f.resolve())
-        data = load_dataset("mnist", data_dir=tmp)
+    data = load_dataset("mnist10k")
     assert len(data) == 10_000 and data.image_shape == (1, 28, 28), data.source
-    raw_images, raw_labels = read_idx(images_file), read_idx(labels_file)  # (10000, 28, 28) uint8
+    raw_images, raw_labels = (read_idx(MNIST10K_DIR / f"{name}.gz") for name in MNIST_FILES["t10k"])  # uint8
 
     val = data.subset(slice(0, 1000))  # the Trainer validates each epoch; its time is counted
     loader = torch.utils.data.DataLoader(MNISTLikeTorchvision(raw_images, raw_labels), batch_size=128,
@@ -159,7 +145,7 @@ def main() -> int:
     speed: dict[str, list[float]] = {"fp32": [], "bf16": [], "example": []}
     loss: dict[str, list[float]] = {"fp32": [], "bf16": [], "example": []}
     for seed in range(args.seeds):
-        cfg = Config(dataset="mnist", model="vae", latent_dim=20, hidden=(400,), likelihood="bernoulli",
+        cfg = Config(dataset="mnist10k", model="vae", latent_dim=20, hidden=(400,), likelihood="bernoulli",
                      batch_size=128, lr=1e-3, epochs=args.epochs, seed=seed)
         for precision in ("fp32", "bf16"):
             trainer = Trainer(cfg.replace(precision=precision), data, val, device="cpu")  # all 10,000

@@ -5,6 +5,7 @@ import torch
 
 from ui import decoder, page, picture, plots, views, widgets
 from vae_core.latent import decode
+from vae_core.thinning import thin, tile_size
 
 a, pts = page.start(
     "Latent space",
@@ -30,6 +31,15 @@ show_prior = c4.toggle("Prior contours", value=widgets.kept("latent.prior", True
 with st.spinner("t-SNE of the codes (a few seconds, once per model)…") if view == "t-SNE" else st.empty():
     xy, names, to_view = views.view_of(a, pts, view, (d0, d1))
 
+# The classic picture: a few hundred examples drawn at their own codes, thinned so none overlap.
+draw_examples = pts.data.is_image and st.toggle(
+    "Draw the examples at their places", value=widgets.kept("latent.images", False), key="latent.images",
+    help="A few hundred examples, far enough apart not to overlap, each drawn where the encoder puts it "
+         "(in its class colour): see how the style changes across the map. Clicks still pick points.")
+if draw_examples:
+    spacing = tile_size(xy)
+    drawn = thin(xy, spacing)  # (K,) indices of the examples drawn
+
 @st.fragment
 def explorer() -> None:
     """The map and the inspection panel: a click reruns only this part of the page."""
@@ -54,6 +64,8 @@ def explorer() -> None:
         plots.add_ellipses(fig, xy[sel], pts.sigma[sel][:, [d0, d1]], pts.data.y[sel].tolist())
     if selected:
         plots.add_rings(fig, xy[np.array(selected[:50])], radius=0.02 * float(np.ptp(xy[:, 0])))
+    if draw_examples:
+        plots.add_thumbnails(fig, xy[drawn], pts.data.x[drawn].numpy(), pts.data.y[drawn].numpy(), spacing)
 
     left, right = st.columns([3, 2])
     with right:  # the panel first: its deltas and image reach the browser before the map redraws

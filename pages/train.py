@@ -5,6 +5,7 @@ import numpy as np
 import streamlit as st
 
 from ui import decoder, messages, picture, plots, runs, widgets
+from ui.datasets import download_panel
 from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
 from vae_core.data import DATASETS, TOY_SHAPES
 from vae_core.registry import MODELS
@@ -57,6 +58,8 @@ with st.container(border=True):
                                 help="bernoulli: BCE on logits (pixels in [0, 1]); gaussian: MSE with fixed σ")
     spec = MODELS[model]
     st.caption(spec.about)
+    if not download_panel(dataset):  # a dataset that needs files: where from, and a Download button
+        problems.append(f"the {dataset} files are not here yet")
     c = st.columns(4)
     arch = c[0].selectbox("architecture", ["mlp", "conv"], _at(["mlp", "conv"], "train.arch", "mlp"), key="train.arch",
                           help="conv needs images whose side divides by 2^(number of layers)")

@@ -83,10 +83,20 @@ def test_opens_ready_on_a_shipped_model_with_a_populated_map():
     assert at.title[0].value == "Latent space"
     assert active_id(at) == shipped_runs()[0].id  # the default pretrained model
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
-    assert "digits" in sidebar and "latent_dim = 2" in sidebar
+    assert "mnist10k" in sidebar and "latent_dim = 2" in sidebar  # the MNIST VAE is the default
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     n_points = sum(n_values(t["x"]) for t in fig["data"] if t.get("type") == "scattergl")
     assert n_points >= 1000  # the encoded digits, not an empty chart
+
+
+def test_the_examples_can_be_drawn_at_their_places():
+    at = open_app()
+    at.toggle(key="latent.images").set_value(True).run()
+    assert not at.exception
+    fig = json.loads(at.get("plotly_chart")[0].proto.spec)
+    (picture,) = fig["layout"]["images"]  # all the thumbnails in one picture, placed in map units
+    assert picture["source"].startswith("data:image/png;base64,") and picture["xref"] == "x"
+    assert all(t["marker"]["opacity"] < 0.5 for t in fig["data"] if t.get("type") == "scattergl")
 
 
 def test_selecting_a_point_shows_its_reconstruction_and_numbers():
@@ -115,7 +125,7 @@ def test_latent_views_for_a_higher_dimensional_model():
         assert not at.exception and not at.error
         fig = json.loads(at.get("plotly_chart")[0].proto.spec)
         assert fig["layout"]["xaxis"]["title"]["text"].startswith(axis)
-        assert sum(n_values(t["x"]) for t in fig["data"] if t.get("type") == "scattergl") == 1000
+        assert sum(n_values(t["x"]) for t in fig["data"] if t.get("type") == "scattergl") == 10000
 
 
 def test_manifold_grid_responds_to_its_controls():

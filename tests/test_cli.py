@@ -118,6 +118,36 @@ def test_evaluating_a_pickle_is_refused(tmp_path):
     assert not marker.exists()
 
 
+NO_NETWORK = """
+import runpy, socket, sys
+
+def refuse(*args, **kwargs):
+    raise OSError("this test allows no network")
+
+socket.socket.connect = socket.socket.connect_ex = socket.create_connection = refuse
+sys.modules["torchvision"] = None  # no download fallback either
+sys.argv = ["vae_core.train", *sys.argv[1:]]
+runpy.run_module("vae_core.train", run_name="__main__")
+"""
+
+
+def test_train_on_mnist10k_with_no_data_folder_and_no_network(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1",
+           "VAE_CORE_DATA": str(tmp_path / "no-data-here")}
+    out = tmp_path / "m.safetensors"
+    proc = subprocess.run([sys.executable, "-c", NO_NETWORK, "--dataset", "mnist10k", "--model", "vae",
+                           "--latent-dim", "2", "--epochs", "1", "--out", str(out)],
+                          cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert "vae on mnist10k (9000 train / 1000 val)" in proc.stderr
+    result = last_json(proc.stdout)
+    assert result["epochs"] == 1 and result["steps"] == math.ceil(9000 / 128)
+    assert 0 < result["val_loss"] < 543  # better than coding each of the 784 pixels as a fair coin
+    ckpt = checkpoint.load(out)
+    assert ckpt.config.dataset == "mnist10k" and ckpt.image_shape == (1, 28, 28)
+    assert not (tmp_path / "no-data-here").exists() and not (tmp_path / "data").exists()
+
+
 # --- bad values, in-process: the same main() the subprocesses run ------------------------------
 
 

@@ -13,16 +13,21 @@ import numpy as np
 import pytest
 import torch
 
+from vae_core.config import Config
 from vae_core.data import (
     DATASETS,
+    DOWNLOADABLE,
     EMBEDDED,
+    SPECS,
     TOY_SHAPES,
     Dataset,
     DatasetError,
     default_data_dir,
     load_dataset,
+    load_split,
 )
-from vae_core.data.readers import read_cifar_batch, read_idx
+from vae_core.data.embedded import MNIST10K_DIR
+from vae_core.data.readers import content_md5, read_cifar_batch, read_idx
 from vae_core.data.sprites import SCALES, make_sprites
 from vae_core.data.toy2d import make_toy2d
 
@@ -53,9 +58,29 @@ def link_mnist(folder: Path) -> None:
 
 
 def test_registry_names():
-    assert list(DATASETS) == ["digits", "sprites", "toy2d", "mnist", "fashion_mnist", "cifar10"]
-    assert EMBEDDED == ("digits", "sprites", "toy2d")
+    assert list(DATASETS) == ["digits", "mnist10k", "sprites", "toy2d", "mnist", "fashion_mnist", "cifar10"]
+    assert EMBEDDED == ("digits", "mnist10k", "sprites", "toy2d")
+    assert DOWNLOADABLE == ("mnist", "fashion_mnist", "cifar10")
     assert TOY_SHAPES == ("moons", "circles", "spiral")
+
+
+def test_every_registry_entry_is_complete():
+    for name, spec in SPECS.items():
+        assert DATASETS[name] == spec.about and spec.source and spec.licence
+        assert len(spec.classes) in ((0,) if name == "toy2d" else (10, len(spec.classes)))
+        if spec.files:  # downloadable: where to, from where, and what each file's content must be
+            assert spec.folder and spec.mirrors and spec.torchvision
+            assert {f.split for f in spec.files} == {"train", "test"}
+            assert all(len(f.md5) == 32 and int(f.md5, 16) >= 0 for f in spec.files)
+            assert len({f.md5 for f in spec.files}) == len(spec.files)
+    assert "LeCun" in SPECS["mnist10k"].source and SPECS["mnist10k"].licence == "CC BY-SA 3.0"
+
+
+@pytest.mark.parametrize("name", ["digits", "mnist10k", "toy2d:spiral"])
+def test_registry_shape_and_classes_match_what_loads(name):
+    ds, spec = load_dataset(name), SPECS[name.partition(":")[0]]
+    assert ds.image_shape == spec.shape
+    assert spec.classes in ((), ds.class_names)
 
 
 def test_unknown_name_lists_valid_names():
@@ -109,8 +134,59 @@ def test_dataset_rejects_mismatched_shapes():
         Dataset("bad", torch.zeros(4, 2), torch.zeros(3, dtype=torch.long), ("a",), (2,))
 
 
+def test_load_split_follows_the_config():
+    cfg = Config(dataset="digits", seed=3, val_fraction=0.2)
+    train, val = load_split(cfg)
+    ref_train, ref_val = load_dataset("digits").split(0.2, 3)
+    assert torch.equal(val.x, ref_val.x) and torch.equal(train.y, ref_train.y)
+    _, other = load_split(cfg.replace(seed=4))
+    assert not torch.equal(other.x, val.x)
+
+
+def test_mnist10k_split_is_fixed_whatever_the_seed():
+    train, val = load_split(Config(dataset="mnist10k", seed=0))
+    _, val_other_seed = load_split(Config(dataset="mnist10k", seed=123))
+    assert (len(train), len(val)) == (9000, 1000)
+    assert torch.equal(val.x, val_other_seed.x) and torch.equal(val.y, val_other_seed.y)
+    assert sorted(set(val.y.tolist())) == list(range(10))  # shuffled: every digit is in val
+
+
 # ---------------------------------------------------------------------------
 # built-in datasets
+
+
+def test_mnist10k_ships_the_published_bytes(tmp_path, monkeypatch, no_torchvision):
+    monkeypatch.setenv("VAE_CORE_DATA", str(tmp_path / "nothing here"))  # no data folder, no network
+    assert content_md5(MNIST10K_DIR / "t10k-images-idx3-ubyte.gz") == "2646ac647ad5339dbf082846283269ea"
+    assert content_md5(MNIST10K_DIR / "t10k-labels-idx1-ubyte.gz") == "27ae3e4e09519cfbb04c329615203637"
+    readme = (MNIST10K_DIR / "README.md").read_text()
+    assert "Yann LeCun" in readme and "Corinna Cortes" in readme and "CC BY-SA 3.0" in readme
+    ds = load_dataset("mnist10k")
+    assert ds.x.shape == (10000, 1, 28, 28) and ds.x.dtype == torch.float32
+    assert ds.x.min() == 0 and ds.x.max() == 1
+    assert ds.y[:10].tolist() == [7, 2, 1, 0, 4, 1, 4, 9, 5, 9]  # the first test digits, as published
+    assert np.bincount(ds.y.numpy()).tolist() == [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
+    # IDX stores 28x28 uint8 rows in order: pixel (r, c) of image i is byte 16 + 784 i + 28 r + c
+    raw = gzip.decompress((MNIST10K_DIR / "t10k-images-idx3-ubyte.gz").read_bytes())
+    assert ds.x[1234, 0, 14, 9].item() == pytest.approx(raw[16 + 784 * 1234 + 28 * 14 + 9] / 255)
+
+
+def test_a_damaged_mnist10k_is_a_clear_error(tmp_path, monkeypatch):
+    from vae_core.data import embedded
+
+    for name in ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz"):
+        (tmp_path / name).write_bytes((MNIST10K_DIR / name).read_bytes())
+    labels = tmp_path / "t10k-labels-idx1-ubyte.gz"
+    raw = bytearray(gzip.decompress(labels.read_bytes()))
+    raw[100] = (raw[100] + 1) % 10  # a valid label, the wrong one
+    labels.write_bytes(gzip.compress(bytes(raw)))
+    monkeypatch.setattr(embedded, "MNIST10K_DIR", tmp_path)
+    embedded.load_mnist10k.cache_clear()
+    try:
+        with pytest.raises(DatasetError, match="t10k-labels-idx1-ubyte.gz is damaged"):
+            embedded.load_mnist10k()
+    finally:
+        embedded.load_mnist10k.cache_clear()
 
 
 def test_digits():

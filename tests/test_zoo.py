@@ -6,11 +6,13 @@ from pathlib import Path
 import pytest
 
 from vae_core import checkpoint
-from vae_core.data import load_dataset
+from vae_core.data import load_split
 from vae_core.latent import encode
+from vae_core.metrics import evaluate
 from vae_core.zoo import ZOO_DIR, ZooEntry, ZooError, default_entry, load_entry, load_manifest
 
-REQUIRED_IDS = {"digits-vae-2d", "digits-ae-2d", "sprites-betavae"}
+MNIST_IDS = {"mnist-vae-2d", "mnist-ae-2d", "mnist-cvae-2d", "mnist-betavae-16d"}
+REQUIRED_IDS = {"digits-vae-2d", "digits-ae-2d", "sprites-betavae"} | MNIST_IDS
 
 
 @pytest.fixture(scope="module")
@@ -43,14 +45,30 @@ def test_every_sha256_matches_and_files_are_small(entries):
     for e in entries:
         blob = e.path.read_bytes()
         assert hashlib.sha256(blob).hexdigest() == e.sha256
-        assert len(blob) < 2 * 2**20, f"{e.id} is {len(blob)} bytes"
+        assert len(blob) < 2.5 * 2**20, f"{e.id} is {len(blob)} bytes"
         total += len(blob)
-    assert total < 6 * 2**20
+    assert total < 12 * 10**6  # the whole folder, with make.py and the manifest, stays under 12 MB
 
 
-def test_default_is_the_digits_vae(entries):
-    assert [e.id for e in entries if e.default] == ["digits-vae-2d"]
-    assert default_entry(entries).id == "digits-vae-2d"
+def test_default_is_the_mnist_vae(entries):
+    assert [e.id for e in entries if e.default] == ["mnist-vae-2d"]
+    assert default_entry(entries).id == "mnist-vae-2d"
+    assert by_id(entries)["mnist-vae-2d"].dataset == "mnist10k"
+
+
+@pytest.mark.parametrize("ident", sorted(MNIST_IDS))
+def test_mnist_models_score_what_make_py_recorded_with_no_data_folder(entries, ident, tmp_path, monkeypatch):
+    """Rebuilt from the file alone, on the built-in mnist10k (no data folder, no network), each
+    model's validation loss is within 1 nat of the manifest's."""
+    monkeypatch.setenv("VAE_CORE_DATA", str(tmp_path / "absent"))
+    e = by_id(entries)[ident]
+    ckpt = load_entry(e)
+    assert ckpt.config.dataset == "mnist10k"
+    _, val = load_split(ckpt.config)
+    assert len(val) == ckpt.data["n_val"] == 1000
+    got = evaluate(ckpt.build_model(), val.x, val.y, ckpt.config)
+    assert abs(got["val_loss"] - e.metrics["val_loss"]) < 1.0, (got["val_loss"], e.metrics["val_loss"])
+    assert not (tmp_path / "absent").exists()
 
 
 def test_every_checkpoint_loads_and_matches_its_entry(entries):
@@ -68,13 +86,14 @@ def test_every_checkpoint_loads_and_matches_its_entry(entries):
         ckpt.build_model()  # the weights fit the architecture
 
 
-def test_digits_vae_latent_map_separates_classes(entries):
+@pytest.mark.parametrize("ident", ["digits-vae-2d", "mnist-vae-2d"])
+def test_vae_latent_map_separates_classes(entries, ident):
     from sklearn.neighbors import KNeighborsClassifier
 
-    ckpt = load_entry(by_id(entries)["digits-vae-2d"])
+    ckpt = load_entry(by_id(entries)[ident])
     assert ckpt.config.model == "vae" and ckpt.config.latent_dim == 2
     model = ckpt.build_model()
-    train, val = load_dataset("digits").split(ckpt.config.val_fraction, ckpt.config.seed)
+    train, val = load_split(ckpt.config)
     assert (len(train), len(val)) == (ckpt.data["n_train"], ckpt.data["n_val"])
     mu_train, _ = encode(model, train.x)
     mu_val, _ = encode(model, val.x)
@@ -123,8 +142,9 @@ def test_bad_entries_are_reported_one_by_one(zoo_copy):
     manifest = zoo_copy / "manifest.json"
     doc = json.loads(manifest.read_text())
     models = doc["models"]
-    del models[1]["sha256"]                      # digits-ae-2d: a required key missing
-    models[0]["file"] = "../digits-vae-2d.safetensors"  # digits-vae-2d: a path out of the folder
+    vae, ae = (next(i for i, m in enumerate(models) if m["id"] == name) for name in ("digits-vae-2d", "digits-ae-2d"))
+    del models[ae]["sha256"]                                # a required key missing
+    models[vae]["file"] = "../digits-vae-2d.safetensors"  # a path out of the folder
     models.append("not an object")
     models.append(dict(models[2]))               # a duplicate id
     manifest.write_text(json.dumps(doc))
@@ -132,7 +152,7 @@ def test_bad_entries_are_reported_one_by_one(zoo_copy):
     found = load_manifest(zoo_copy)
     problems = [e.problem for e in found]
     assert all(problems)
-    assert "sha256" in problems[1] and "inside the zoo folder" in problems[0]
+    assert "sha256" in problems[ae] and "inside the zoo folder" in problems[vae]
     assert "not a JSON object" in problems[-2] and "twice" in problems[-1]
     assert default_entry(found) is None
 

@@ -147,3 +147,40 @@ def points_2d(xy: np.ndarray, labels=None, height: int = 360, title: str = "") -
     fig.update_layout(height=height, title=title, margin=dict(l=10, r=10, t=30, b=10))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
     return fig
+
+
+# --- the digits drawn at their places -------------------------------------------------------
+
+
+def add_thumbnails(fig: go.Figure, xy: np.ndarray, images: np.ndarray, labels: np.ndarray, spacing: float,
+                   dim_points: float = 0.04) -> go.Figure:
+    """Draw each image (K, C, H, W) in [0, 1] centred on its map point xy (K, 2) as a square of side
+    `spacing` map units (the points must be `spacing` apart: vae_core.thinning.thin). All of them
+    go into one transparent RGBA picture, a single layout image: the browser draws one image, not
+    hundreds. Grey images are drawn in their class colour, ink opaque and background clear; the
+    scatter points fade to `dim_points` opacity behind them."""
+    from PIL import Image  # plotly turns a PIL image into a PNG data URI
+
+    if len(xy) == 0:
+        return fig
+    px = -(-24 // images.shape[-1]) * images.shape[-1]  # whole-pixel upscaling to at least 24 px
+    tiles = to_uint8(images, px)  # (K, px, px) or (K, px, px, 3)
+    x0, y0 = xy.min(axis=0) - spacing / 2
+    x1, y1 = xy.max(axis=0) + spacing / 2
+    width, height = (round((x1 - x0) / spacing * px) + px, round((y1 - y0) / spacing * px) + px)
+    canvas = np.zeros((height, width, 4), np.uint8)  # rows go down, y goes up
+    cols = np.round((xy[:, 0] - spacing / 2 - x0) / spacing * px).astype(int)
+    rows = np.round((y1 - xy[:, 1] - spacing / 2) / spacing * px).astype(int)
+    for r, c, tile, label in zip(rows, cols, tiles, labels):
+        if tile.ndim == 2:  # grey: the class colour, with the grey level as opacity
+            rgb = np.array([int(color(label)[i:i + 2], 16) for i in (1, 3, 5)], np.uint8)
+            tile = np.dstack([np.broadcast_to(rgb, (px, px, 3)), tile])
+        else:
+            tile = np.dstack([tile, np.full((px, px), 255, np.uint8)])
+        region = canvas[r:r + px, c:c + px]
+        np.maximum(region, tile[:region.shape[0], :region.shape[1]], out=region)
+    fig.add_layout_image(source=Image.fromarray(canvas, "RGBA"), xref="x", yref="y", x=x0, y=y1,
+                         sizex=width * spacing / px, sizey=height * spacing / px, sizing="stretch",
+                         xanchor="left", yanchor="top", layer="above")
+    fig.update_traces(marker_opacity=dim_points, selector=dict(type="scattergl"))
+    return fig

@@ -11,15 +11,16 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core.data import Dataset, load_dataset
+from vae_core.config import Config
+from vae_core.data import Dataset, load_split
 from vae_core.latent import encode
 from vae_core.metrics import example_terms
 
 from . import runs
 from .runs import Active
 
-MAP_MIN_VAL = 1000    # below this many validation points, the map shows the whole dataset
-MAP_MAX_POINTS = 5000
+MAP_MIN_VAL = 5000    # below this many validation points, the map shows the whole dataset
+MAP_MAX_POINTS = 10_000  # all of mnist10k (WebGL draws them; see bench/bench_latency.py)
 
 
 @dataclass(frozen=True)
@@ -36,7 +37,7 @@ class Points:
 @st.cache_resource(max_entries=8)
 def split(dataset: str, seed: int, val_fraction: float) -> tuple[Dataset, Dataset]:
     """(train, val) exactly as the model was trained on; may raise DatasetError."""
-    return load_dataset(dataset).split(val_fraction, seed)
+    return load_split(Config(dataset=dataset, seed=seed, val_fraction=val_fraction))
 
 
 @st.cache_resource(max_entries=16)

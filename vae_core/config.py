@@ -10,6 +10,7 @@ import math
 from dataclasses import dataclass
 
 from .corruption import CORRUPTIONS
+from .registry import MODELS
 
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
@@ -91,8 +92,6 @@ class Config:
 
     def validate(self) -> "Config":
         """Raise ValueError with a one-line message for any impossible value; return self."""
-        from .registry import MODELS  # the registry imports this module
-
         def need(ok: bool, msg: str) -> None:
             if not ok:
                 raise ValueError(msg)

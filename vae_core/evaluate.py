@@ -12,7 +12,7 @@ import sys
 
 from . import checkpoint
 from .cli import Parser, run_cli
-from .data import load_dataset
+from .data import load_split
 from .device import pick_device
 from .metrics import evaluate
 
@@ -31,7 +31,7 @@ def run(args) -> int:
         raise ValueError(f"--k must be >= 1, got {args.k}")
     ckpt = checkpoint.load(args.checkpoint)
     cfg = ckpt.config
-    _, val = load_dataset(cfg.dataset, args.data_dir).split(cfg.val_fraction, cfg.seed)
+    _, val = load_split(cfg, args.data_dir)
     if tuple(val.image_shape) != ckpt.image_shape:
         raise ValueError(f"dataset {cfg.dataset} has shape {val.image_shape}, the checkpoint {ckpt.image_shape}")
     device = pick_device(args.device)

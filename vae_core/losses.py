@@ -9,12 +9,15 @@ for the VAE family; `penalty` for the regularised autoencoders.
 from __future__ import annotations
 
 import math
+from typing import TYPE_CHECKING
 
 import torch
 import torch.nn.functional as F
 
-from .config import Config
 from .corruption import corrupt
+
+if TYPE_CHECKING:  # annotations only: config imports the registry, which imports this module
+    from .config import Config
 
 
 def recon_nll(out: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 0.1) -> torch.Tensor:

@@ -13,6 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import Config
+from .registry import MODELS
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -113,8 +114,6 @@ class Autoencoder(nn.Module):
 
     def __init__(self, cfg: Config, shape: tuple[int, ...], n_classes: int):
         super().__init__()
-        from .registry import MODELS
-
         spec = MODELS[cfg.model]
         self.variational = spec.variational
         self.sigmoid_code = spec.sigmoid_code(cfg)  # sparse AE with KL(rho || rho_hat) needs codes in (0, 1)

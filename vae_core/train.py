@@ -16,7 +16,7 @@ from pathlib import Path
 from . import checkpoint, threads
 from .cli import Parser, fail, run_cli
 from .config import Config, parse_hidden
-from .data import load_dataset
+from .data import load_split
 from .device import describe
 from .metrics import evaluate
 from .registry import MODELS
@@ -85,8 +85,7 @@ class ProgressBar:
 def run(args) -> int:
     resume = checkpoint.load(args.resume) if args.resume else None
     cfg = make_config(args, resume.config if resume else None)
-    data = load_dataset(cfg.dataset, args.data_dir)
-    train, val = data.split(cfg.val_fraction, cfg.seed)
+    train, val = load_split(cfg, args.data_dir)
     trainer = Trainer(cfg, train, val, args.device, resume)
     threads.use(threads.worker_threads(threads.step_flops(trainer.model, trainer.x, trainer.y if trainer.model.n_cond else None,
                                                           cfg.batch_size)))  # the policy a worker follows

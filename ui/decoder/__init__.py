@@ -113,7 +113,7 @@ def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray]
 
 def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None, base_name: str | None = None,
                label: int | None = None, enabled: bool = True, key: str = "decoder.hover") -> bool:
-    """The Latent space and Manifold pages: `hover` beside their map of `pts` (ui.state.Points).
+    """The Latent space and Manifold pages: `hover` beside their map of `pts` (ui.views.Points).
     Other dims are held at `base` (None: 0) named `base_name` where the page chooses them, else at
     the first selected example's mu or 0, a toggle. A conditional model decodes with `label` where the page
     chooses it, else with a label picked beside the picture (the selected example's at first)."""

@@ -1,14 +1,14 @@
 """Readers for datasets stored as files: MNIST / Fashion-MNIST (IDX) and CIFAR-10 (pickle).
 
-Files are looked for under a data folder in the layouts people usually have
-(our own `mnist/`, torchvision's `MNIST/raw/`, ...). If nothing is found and
-torchvision happens to be installed, it is used to download the files; otherwise
-the error says exactly which files to put where.
+Files are looked for under a data folder in the layouts people usually have (our own `mnist/`,
+torchvision's `MNIST/raw/`, ...). Reading never touches the network: when nothing is found, the
+error names the files, the folder, and the command that downloads them (see download.py).
 """
 
 from __future__ import annotations
 
 import gzip
+import hashlib
 import pickle
 from pathlib import Path
 
@@ -23,6 +23,18 @@ from .dataset import Dataset, DatasetError
 # uint32 per dim, then the values in C order, big-endian.
 
 _IDX_DTYPES = {0x08: ">u1", 0x09: ">i1", 0x0B: ">i2", 0x0C: ">i4", 0x0D: ">f4", 0x0E: ">f8"}
+
+
+def content_md5(path: str | Path) -> str:
+    """md5 of a file's content: of its decompressed bytes when it is gzipped (mirrors may recompress,
+    so this is the checksum that identifies the data)."""
+    digest = hashlib.md5()
+    with open(path, "rb") as raw:
+        gzipped = raw.read(2) == b"\x1f\x8b"
+    with (gzip.open if gzipped else open)(path, "rb") as f:
+        for block in iter(lambda: f.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
 
 
 def read_idx(path: str | Path) -> np.ndarray:
@@ -54,6 +66,19 @@ def read_idx(path: str | Path) -> np.ndarray:
 MNIST_FILES = {  # split -> (images, labels), each may also end in .gz
     "train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
     "t10k": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"),
+}
+# md5 of each file's decompressed bytes, as first published (mirrors may recompress the .gz files)
+MNIST_MD5 = {
+    "train-images-idx3-ubyte": "6bbc9ace898e44ae57da46a324031adb",
+    "train-labels-idx1-ubyte": "a25bea736e30d166cdddb491f175f624",
+    "t10k-images-idx3-ubyte": "2646ac647ad5339dbf082846283269ea",
+    "t10k-labels-idx1-ubyte": "27ae3e4e09519cfbb04c329615203637",
+}
+FASHION_MD5 = {
+    "train-images-idx3-ubyte": "f4a8712d7a061bf5bd6d2ca38dc4d50a",
+    "train-labels-idx1-ubyte": "9018921c3c673c538a1fc5bad174d6f9",
+    "t10k-images-idx3-ubyte": "8181f5470baa50b63fa0f6fddb340f0a",
+    "t10k-labels-idx1-ubyte": "15d484375f8d13e6eb1aabb0c3f46965",
 }
 MNIST_CLASSES = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
@@ -89,11 +114,9 @@ def _find_mnist_pair(folders: list[Path]) -> tuple[str, Path, Path] | None:
 def load_mnist(data_dir: str | Path, fashion: bool = False) -> Dataset:
     """MNIST or Fashion-MNIST as (N, 1, 28, 28) in [0, 1]: the train split if present, else t10k."""
     data_dir = Path(data_dir)
-    name, tv_name = ("fashion_mnist", "FashionMNIST") if fashion else ("mnist", "MNIST")
+    name = "fashion_mnist" if fashion else "mnist"
     folders = mnist_folders(data_dir, fashion)
     found = _find_mnist_pair(folders)
-    if found is None and _download_with_torchvision(tv_name, data_dir, _mnist_help(name, folders)):
-        found = _find_mnist_pair(folders)
     if found is None:
         raise DatasetError(_mnist_help(name, folders))
 
@@ -122,7 +145,7 @@ def _mnist_help(name: str, folders: list[Path]) -> str:
     return (
         f"{name} files not found: put {images}.gz and {labels}.gz (or {test_images}.gz and "
         f"{test_labels}.gz; unzipped also works) in {folders[0]}/ (also searched: {others}), "
-        f"or install torchvision so they can be downloaded"
+        f"or download them: python -m vae_core.data download {name} --dest {folders[0].parent}"
     )
 
 
@@ -189,6 +212,15 @@ def read_cifar_batch(path: str | Path) -> tuple[np.ndarray, np.ndarray]:
 
 
 CIFAR_FOLDER = "cifar-10-batches-py"
+CIFAR_ARCHIVE = "cifar-10-python.tar.gz"  # holds CIFAR_FOLDER/<batch> for each batch below
+CIFAR_MD5 = {  # md5 of each batch file as it comes out of the archive
+    "data_batch_1": "c99cafc152244af753f735de768cd75f",
+    "data_batch_2": "d4bba439e000b95fd0a9bffe97cbabec",
+    "data_batch_3": "54ebc095f3ab1f0389bbae665268c751",
+    "data_batch_4": "634d18415352ddfa80567beed471001a",
+    "data_batch_5": "482c414d41f54cd18b22e5b47cb7c3cb",
+    "test_batch": "40351d587109b95175f43aff81a1287e",
+}
 CIFAR_CLASSES = (
     "airplane", "automobile", "bird", "cat", "deer",
     "dog", "frog", "horse", "ship", "truck",
@@ -209,11 +241,10 @@ def load_cifar10(data_dir: str | Path) -> Dataset:
     folder = data_dir / CIFAR_FOLDER
     help_text = (
         f"cifar10 files not found: put data_batch_1 .. data_batch_5 (or test_batch) in {folder}/ "
-        f"(unpack cifar-10-python.tar.gz into {data_dir}/), or install torchvision so they can be downloaded"
+        f"(unpack {CIFAR_ARCHIVE} into {data_dir}/), or download them: "
+        f"python -m vae_core.data download cifar10 --dest {data_dir}"
     )
     batches = _find_cifar_batches(folder)
-    if not batches and _download_with_torchvision("CIFAR10", data_dir, help_text):
-        batches = _find_cifar_batches(folder)
     if not batches:
         raise DatasetError(help_text)
 
@@ -228,19 +259,3 @@ def load_cifar10(data_dir: str | Path) -> Dataset:
         image_shape=(3, 32, 32),
         source=f"{folder}/ ({', '.join(p.name for p in batches)})",
     )
-
-
-# ---------------------------------------------------------------------------
-
-
-def _download_with_torchvision(class_name: str, root: Path, help_text: str) -> bool:
-    """Download with torchvision.datasets.<class_name> into root; False if torchvision is unavailable."""
-    try:
-        import torchvision.datasets  # optional, and never needed for the built-in datasets
-    except Exception:  # not installed, or installed but broken against this torch
-        return False
-    try:
-        getattr(torchvision.datasets, class_name)(root=str(root), download=True)
-    except Exception as e:  # typically no network
-        raise DatasetError(f"downloading {class_name} with torchvision failed ({e}); {help_text}") from e
-    return True

@@ -28,7 +28,7 @@ import torch
 
 from .. import checkpoint, threads
 from ..config import Config
-from ..data import load_dataset
+from ..data import load_split
 from ..device import describe
 from ..latent import decode, encode, reconstruct
 from ..metrics import evaluate
@@ -127,7 +127,7 @@ def run_job(spec: JobSpec, control: Control, emit: Callable[[dict], None]) -> No
 def _setup(spec: JobSpec):
     cfg = spec.config
     resume = checkpoint.from_bytes(spec.resume) if spec.resume else None
-    train, val = load_dataset(cfg.dataset, spec.data_dir).split(cfg.val_fraction, cfg.seed)
+    train, val = load_split(cfg, spec.data_dir)
     return Trainer(cfg, train, val, spec.device, resume), val
 
 
