@@ -4,17 +4,17 @@
 """
 import streamlit as st
 
-from ui import sidebar, state
+from ui import concept, sidebar, state
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
 state.init()
 
-pages = st.navigation([
+pages = st.navigation({"Explore": [
     st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", default=True),
     st.Page("pages/manifold.py", title="Manifold", icon=":material/grid_view:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-])
+], "Concepts": concept.pages()})
 sidebar.render()
 try:
     pages.run()
