@@ -101,7 +101,7 @@ def gap(grid: PosteriorGrid, mu, sigma) -> torch.Tensor:
 
 
 @torch.no_grad()
-def elbo(model: Autoencoder, x: torch.Tensor, cfg: Config, mu, sigma, nodes: int = 24) -> dict[str, float]:
+def elbo(model: Autoencoder, x: torch.Tensor, cfg: Config, mu, sigma, nodes: int = 48) -> dict[str, float]:
     """ELBO(q) = E_q[log p(x|z)] - KL(q || N(0, I)) for q = N(mu, diag(sigma^2)), in nats.
 
     E_q by a nodes x nodes Gauss-Hermite product rule; the KL in closed form (losses.gaussian_kl).

@@ -6,7 +6,9 @@ KL(q || p) ("reverse", the direction of the VAE's ELBO, with p = p(z|x)) has no 
 minimised numerically from several starting points. q pays log q/p wherever it puts mass, so when
 p's modes are far apart q settles on one of them (mode-seeking), and each mode is a local optimum.
 
-Expectations under a Gaussian use Gauss-Hermite quadrature: E_N(m, s^2)[f] = sum_i w_i f(m + s t_i).
+Expectations under a Gaussian are sums over a fine grid of standard-normal nodes,
+E_N(m, s^2)[f] = sum_i w_i f(m + s t_i): log p has a near-kink between far-apart modes, where
+Gauss-Hermite quadrature converges slowly (0.006 nats off with 96 nodes), a fine grid does not.
 """
 from __future__ import annotations
 
@@ -16,8 +18,9 @@ from dataclasses import dataclass
 import numpy as np
 from scipy.optimize import minimize
 
-_T, _W = np.polynomial.hermite_e.hermegauss(96)  # nodes and weights for the weight exp(-t^2 / 2)
-_W = _W / math.sqrt(2 * math.pi)                  # now sum(_W) = 1: an expectation under N(0, 1)
+_T = np.linspace(-9, 9, 1201)  # standard-normal nodes, dt = 0.015
+_W = np.exp(-0.5 * _T**2)
+_W = _W / _W.sum()             # sum(_W) = 1: an expectation under N(0, 1), mass beyond 9 sd dropped
 HALF_LOG_2PI_E = 0.5 * math.log(2 * math.pi * math.e)  # entropy of N(0, 1)
 
 
@@ -44,17 +47,17 @@ class Mixture:
 
     def log_pdf(self, x) -> np.ndarray:
         """log p(x), stable far in the tails (log-sum-exp over components)."""
-        a = self._terms(x)
-        top = a.max(-1, keepdims=True)
-        return (top + np.log(np.exp(a - top).sum(-1, keepdims=True)))[..., 0]
+        return self.log_pdf_and_grad(x)[0]
 
-    def grad_log_pdf(self, x) -> np.ndarray:
-        """d/dx log p(x) = sum_k r_k(x) (m_k - x) / s_k^2, r_k the responsibilities."""
-        a = self._terms(x)
-        r = np.exp(a - a.max(-1, keepdims=True))
-        r /= r.sum(-1, keepdims=True)
+    def log_pdf_and_grad(self, x) -> tuple[np.ndarray, np.ndarray]:
+        """log p(x), and d/dx log p(x) = sum_k r_k(x) (m_k - x) / s_k^2 with r_k the responsibilities."""
+        a = self._terms(x)                     # (..., K)
+        top = a.max(-1, keepdims=True)
+        e = np.exp(a - top)
+        total = e.sum(-1, keepdims=True)
         m, s = np.asarray(self.means), np.asarray(self.sigmas)
-        return (r * (m - np.asarray(x, dtype=float)[..., None]) / s**2).sum(-1)
+        grad = ((e / total) * (m - np.asarray(x, dtype=float)[..., None]) / s**2).sum(-1)
+        return (top + np.log(total))[..., 0], grad
 
     @property
     def mean(self) -> float:
@@ -123,17 +126,20 @@ def _reverse_objective(theta: np.ndarray, p: Mixture) -> tuple[float, np.ndarray
     """KL(q || p) and its gradient in theta = (mu, log sigma); x = mu + sigma t (reparameterized):
     d/dmu = -E[g(x)], d/dlog sigma = -1 - sigma E[t g(x)], g = d log p / dx."""
     mu, sigma = theta[0], math.exp(theta[1])
-    x = mu + sigma * _T
-    g = p.grad_log_pdf(x)
-    value = -theta[1] - HALF_LOG_2PI_E - float(_W @ p.log_pdf(x))
+    log_p, g = p.log_pdf_and_grad(mu + sigma * _T)
+    value = -theta[1] - HALF_LOG_2PI_E - float(_W @ log_p)
     return value, np.array([-(_W @ g), -1.0 - sigma * (_W @ (_T * g))])
+
+
+def _descend(p: Mixture, mu0: float, sigma0: float, gtol: float = 1e-9):
+    """BFGS on KL(q || p) over (mu, log sigma) from (mu0, sigma0): scipy's result."""
+    return minimize(_reverse_objective, np.array([mu0, math.log(sigma0)]), args=(p,), jac=True,
+                    method="BFGS", options={"gtol": gtol, "maxiter": 500})
 
 
 def _minimum(p: Mixture, mu0: float, sigma0: float) -> np.ndarray | None:
     """A local minimum of KL(q || p) from (mu0, sigma0) as (mu, log sigma); None at a saddle."""
-    res = minimize(_reverse_objective, np.array([mu0, math.log(sigma0)]), args=(p,), jac=True,
-                   method="BFGS", options={"gtol": 1e-9, "maxiter": 500})
-    theta = res.x
+    theta = _descend(p, mu0, sigma0).x
     # a start on a symmetry axis can stall on a saddle: keep only points where the Hessian
     # (central differences of the exact gradient) is positive definite
     h = 1e-4
@@ -142,14 +148,19 @@ def _minimum(p: Mixture, mu0: float, sigma0: float) -> np.ndarray | None:
     return theta if np.linalg.eigvalsh(0.5 * (hess + hess.T)).min() > 1e-9 else None
 
 
-def reverse_fits(p: Mixture) -> list[Fit]:
-    """Every local minimum of KL(q || p) reached from starts on each component and on the moment
-    match (nudged off the middle), best (lowest KL(q || p)) first, duplicates merged."""
+def _starts(p: Mixture) -> list[tuple[float, float]]:
+    """On each component, and on the moment match nudged off the middle (a symmetric start would
+    stay on the symmetry axis)."""
     spread = math.sqrt(p.var)
-    starts = [(m, s) for m, s in zip(p.means, p.sigmas)]
-    starts += [(p.mean + 0.05 * spread, spread), (p.mean - 0.05 * spread, 0.5 * spread)]
+    return [*zip(p.means, p.sigmas), (p.mean + 0.05 * spread, spread), (p.mean - 0.05 * spread, 0.5 * spread)]
+
+
+def reverse_fits(p: Mixture) -> list[Fit]:
+    """Every local minimum of KL(q || p) reached from `_starts`, best (lowest KL(q || p)) first,
+    duplicates merged."""
+    spread = math.sqrt(p.var)
     found: list[np.ndarray] = []
-    for mu0, s0 in starts:
+    for mu0, s0 in _starts(p):
         theta = _minimum(p, mu0, s0)
         if theta is not None and not any(np.allclose(theta, t, atol=1e-3 * max(spread, 1e-3)) for t in found):
             found.append(theta)
@@ -160,13 +171,16 @@ def reverse_fits(p: Mixture) -> list[Fit]:
 def switch_separation(w1: float, s1: float, s2: float, tol: float = 0.02) -> float | None:
     """The distance between the two means beyond which the best reverse fit picks one mode instead
     of straddling both (bisection on `straddles`); None if it still straddles at 30 widths apart."""
-    def picks_one(d: float) -> bool:
+    def picks_one(d: float) -> bool:  # the lowest point reached from the starts, looser tolerance
         p = two_gaussians(w1, -d / 2, s1, d / 2, s2)
-        return not straddles(p, reverse_fits(p)[0])
+        best = min((_descend(p, mu0, s0, gtol=1e-6) for mu0, s0 in _starts(p)), key=lambda r: r.fun)
+        return not straddles(p, Fit(best.x[0], math.exp(best.x[1]), math.nan, best.fun))
 
-    lo, hi = 0.0, 30 * max(s1, s2)
+    lo, hi = 0.0, 12 * max(s1, s2)
     if not picks_one(hi):
-        return None
+        lo, hi = hi, 30 * max(s1, s2)
+        if not picks_one(hi):
+            return None
     while hi - lo > tol * max(s1, s2):
         mid = (lo + hi) / 2
         lo, hi = (lo, mid) if picks_one(mid) else (mid, hi)
