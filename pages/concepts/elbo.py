@@ -88,7 +88,7 @@ c[1].metric("ELBO", f"{terms['elbo']:.3f}", help=f"E_q[log p(x|z)] = {terms['exp
             f"(Gauss-Hermite quadrature), minus KL(q‖p(z)) = {terms['kl_prior']:.3f} (closed form)")
 c[2].metric("gap KL(q‖p(z|x))", f"{gap:.3f}", help="by the grid")
 c[3].metric("ELBO + gap", f"{terms['elbo'] + gap:.3f}", delta=f"{terms['elbo'] + gap - grid.log_px:+.4f} vs log p(x)",
-            delta_color="off")
+            delta_color="off", delta_arrow="off")
 c[4].markdown(f"In nats, for this **{val.class_names[int(val.y[i])]}**. The ELBO and the gap are computed apart "
               f"(quadrature and closed form vs a sum over {len(grid.axis)}² grid points), yet they add up to log p(x).")
 
@@ -146,5 +146,8 @@ with right:
     st.dataframe(pd.DataFrame({"k": ks, "L_k": [r["bound"] for r in iwae], "± SE": [r["se"] for r in iwae],
                                "log p(x) − L_k": [grid.log_px - r["bound"] for r in iwae]}).round(3),
                  hide_index=True, key="elbo.iwae_table")
+    st.caption("Each L_k is random: shown is the mean of several estimates (up to 8,000 decoder calls per k) with its "
+               "standard error. Its expectation is a lower bound that climbs to log p(x) as k grows; the mean of a "
+               "few estimates can overshoot by a standard error or two.")
 if grid.edge_mass() > 1e-4:
     st.warning(f"{grid.edge_mass():.1%} of this posterior lies on the edge of the grid: log p(x) is underestimated.")

@@ -30,16 +30,17 @@ exact = float(K.closed_form(mu, sigma))
 mc, se = K.monte_carlo(mu, sigma, n, seed)
 ref = float(torch.distributions.kl_divergence(torch.distributions.Normal(mu, sigma), torch.distributions.Normal(0.0, 1.0)))
 
-left, right = st.columns([2, 3])
+left, right = st.columns([1, 1])
 with left:
     m = st.columns(3)
     m[0].metric("closed form", f"{exact:.4f}")
-    m[1].metric(f"Monte Carlo, n = {n}", f"{mc:.4f}", delta=f"± {se:.4f} (1 SE)", delta_color="off")
+    m[1].metric(f"Monte Carlo, n = {n}", f"{mc:.4f}", delta=f"± {se:.4f} (1 SE)", delta_color="off",
+                delta_arrow="off")
     m[2].metric("torch.distributions", f"{ref:.4f}")
     st.markdown(f"The Monte Carlo estimate is off by **{abs(mc - exact) / se:.1f}** standard errors; "
                 "more samples shrink the error as 1/√n, the closed form has none.")
     st.markdown("The line in `vae_core/losses.py`, with this μ and log σ² substituted (in nats):")
-    st.code("\n".join(K.code_line(mu, sigma)), language="python")
+    st.code("\n".join(K.code_line(mu, sigma)), language="python", wrap_lines=True)
 with right:
     mus, sigmas = np.linspace(-3, 3, 61), np.linspace(0.05, 3, 60)
     fig = go.Figure(go.Surface(x=mus, y=sigmas, z=K.surface(mus, sigmas), colorscale="Viridis", opacity=0.9,

@@ -60,25 +60,27 @@ with left:
                       legend=dict(orientation="h", y=-0.2), title="p and the two best Gaussians")
     st.plotly_chart(fig, key="kl.plot")
 with right:
-    rows = [("moment match, argmin KL(p‖q)", forward)] + [
-        ("best reverse fit" if i == 0 else f"reverse local optimum {i + 1}", f) for i, f in enumerate(reverse)]
-    st.dataframe(pd.DataFrame({"fit": [r[0] for r in rows], "μ": [f.mu for _, f in rows],
-                               "σ": [f.sigma for _, f in rows], "KL(p‖q)": [f.forward for _, f in rows],
-                               "KL(q‖p)": [f.reverse for _, f in rows]}).round(3),
-                 hide_index=True, key="kl.table")
+    names = ["moment match"] + ["reverse: best" if i == 0 else
+                                ("reverse: equally good" if f.reverse - best.reverse < 1e-6 else f"reverse: local {i + 1}")
+                                for i, f in enumerate(reverse)]
+    fitted = [forward, *reverse]
+    st.dataframe(pd.DataFrame({"fit": names, "μ": [f.mu for f in fitted], "σ": [f.sigma for f in fitted],
+                               "KL(p‖q)": [f.forward for f in fitted], "KL(q‖p)": [f.reverse for f in fitted]}),
+                 hide_index=True, key="kl.table",
+                 column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("μ", "σ", "KL(p‖q)", "KL(q‖p)")})
     a, b = st.columns(2)
     a.metric("KL(p‖q) of the moment match", f"{forward.forward:.3f} nats",
              help="the smallest KL(p‖q) any Gaussian reaches")
     b.metric("KL(q‖p) of the best reverse fit", f"{best.reverse:.3f} nats",
              help="the smallest KL(q‖p) any Gaussian reaches")
-    share = kd.shares(p, best)
+    mass = kd.shares(p, best) * np.array(p.weights)  # the fraction of q's mass on each mode
     if d_star is None:
         where = "With these weights and widths the best reverse fit straddles both modes however far apart they are."
     else:
         now = "straddles both modes" if kd.straddles(p, best) else "picks one mode"
         where = (f"With these weights and widths the best reverse fit straddles both modes while the means are less "
                  f"than **{d_star:.2f}** apart and picks one mode beyond that; they are **{d:.2f}** apart now, so it "
-                 f"**{now}** (it covers {share[0]:.0%} and {share[1]:.0%} of what each mode would get from an exact fit).")
+                 f"**{now}** (it puts {mass[0]:.0%} of its mass on mode 1 and {mass[1]:.0%} on mode 2).")
     st.markdown(where + " Far apart, the space between the modes has almost no p, and log q/p there is huge: "
                 "q pulls in to one mode. The moment match always spans both, even where p is nearly zero.")
 st.caption(f"{len(reverse)} local optim{'um' if len(reverse) == 1 else 'a'} of KL(q‖p) found by quasi-Newton (BFGS) "

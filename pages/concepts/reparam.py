@@ -32,7 +32,7 @@ draws = R.reparameterize(mu, sigma, n, seed)
 est = R.estimators(mu, sigma, n, seed)
 exact, var = R.exact_gradient(mu, sigma), R.analytic_variance(mu, sigma)
 
-left, right = st.columns([2, 3])
+left, right = st.columns([1, 1])
 with left:
     st.markdown("**The first draws**, with each sample's gradients taken by autograd through z = μ + σε:")
     st.dataframe(pd.DataFrame({"ε": draws["eps"][:6], "z = μ + σε": draws["z"][:6], "∂z/∂μ": draws["dz_dmu"][:6],
@@ -42,9 +42,13 @@ with left:
     rows = []
     for name, key in (("reparameterized", "reparam"), ("score function", "score")):
         for j, p in enumerate(("μ", "σ")):
-            rows.append({"estimator": name, "∂/∂": p, "exact": exact[j], f"mean of {n}": est.mean(key)[j],
+            rows.append({"estimator": name, "∂/∂": p, "exact": exact[j], "mean": est.mean(key)[j],
                          "variance": est.var(key)[j], "exact variance": var[key][j]})
-    st.dataframe(pd.DataFrame(rows).round(3), hide_index=True, key="rep.table")
+    st.dataframe(pd.DataFrame(rows), hide_index=True, key="rep.table",
+                 column_config={k: st.column_config.NumberColumn(format="%.3f")
+                                for k in ("exact", "mean", "variance", "exact variance")})
+    st.caption(f"mean and variance over the {n} draws; the variance is that of one draw's estimate "
+               f"(the mean of {n} has 1/{n} of it)")
     ratio = var["score"] / var["reparam"]
     st.markdown(f"Both are unbiased, but one score-function sample is **{ratio[0]:.0f}×** (for μ) and "
                 f"**{ratio[1]:.0f}×** (for σ) as variable as a reparameterized one: it would need that many more "

@@ -35,10 +35,11 @@ with right:
     else:
         concept.keep("sp.acts", acts)
         st.dataframe(pd.DataFrame({"unit": [f"j = {k + 1}" for k in range(len(acts))] + ["sum"],
-                                   "ρ̂": [*table["rho_hat"], np.nan],
+                                   "ρ̂": [f"{a:.3f}" for a in table["rho_hat"]] + [""],
                                    "KL(ρ‖ρ̂)": [*table["kl"], table["kl_total"]],
-                                   "L1": [*table["l1"], table["l1_total"]]}).round(4),
-                     hide_index=True, key="sp.table")
+                                   "L1": [*table["l1"], table["l1_total"]]}),
+                     hide_index=True, key="sp.table",
+                     column_config={k: st.column_config.NumberColumn(format="%.4f") for k in ("KL(ρ‖ρ̂)", "L1")})
         st.markdown(f"Total KL penalty **{table['kl_total']:.4f}** nats; most of it from the unit that is on "
                     f"{table['rho_hat'][np.argmax(table['kl'])]:.0%} of the time instead of {rho:.0%}.")
 with left:
@@ -48,7 +49,8 @@ with left:
     fig.add_trace(go.Scatter(x=grid, y=S.l1_penalty(grid), name="L1: ρ̂", line=dict(color="#1f77b4", width=2, dash="dash")))
     if table is not None:
         fig.add_trace(go.Scatter(x=table["rho_hat"], y=table["kl"], mode="markers+text", name="the units",
-                                 text=[f"j={k + 1}" for k in range(len(acts))], textposition="top center",
+                                 text=[f"j={k + 1}" for k in range(len(acts))],
+                                 textposition=[("top left", "top right")[k % 2] for k in range(len(acts))],
                                  marker=dict(color="black", size=10)))
     fig.add_vline(x=rho, line=dict(color="gray", dash="dot"), annotation_text=f"ρ = {rho:.2f}")
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="mean activation ρ̂",

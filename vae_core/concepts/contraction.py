@@ -1,7 +1,8 @@
 """Denoising and contraction on 2-D points, where the input plane can be drawn.
 
-A denoising AE learns r(x~) ~ E[x | x~]: from a corrupted point it points back towards the data,
-but only where training put corrupted points, i.e. near the data. A contractive AE penalises
+A denoising AE learns r(x~) ~ E[x | x~]: from a corrupted point it points back onto the data, but
+only where training put corrupted points, i.e. within a few noise widths of the data; from farther
+away its arrows still head for the data but land wide of it. A contractive AE penalises
 ||J_f(x)||_F^2, J_f = d code / d x (Rifai et al. 2011): its encoder flattens the plane except along
 the data, where the code must still tell points apart.
 """
@@ -17,7 +18,8 @@ from ..latent import decode, device_of, encode
 from ..losses import jacobian_sq_norm
 from ..models import Autoencoder
 
-PLANE = (-0.3, 1.3)  # the drawn input plane; the toy2d data lie in [0.05, 0.95]^2
+PLANE = (-0.3, 1.3)       # the input plane of the Jacobian maps; the toy2d data lie in [0.05, 0.95]^2
+WIDE_PLANE = (-1.0, 2.0)  # the plane the denoising arrows start from, reaching far from the data
 
 
 def toy_config(model: str, noise: float = 0.1, contractive_weight: float = 0.0, epochs: int = 40) -> Config:
@@ -50,6 +52,24 @@ def plane(n: int, lo: float = PLANE[0], hi: float = PLANE[1]) -> tuple[torch.Ten
 def distance_to(points: torch.Tensor, data: torch.Tensor) -> torch.Tensor:
     """Each point's distance to the nearest data point, (N,)."""
     return torch.cdist(points, data).min(1).values
+
+
+def arrows(model: Autoencoder, starts: torch.Tensor, data: torch.Tensor) -> dict[str, torch.Tensor]:
+    """Where the model sends each start point (N, 2), and how far from the data each end lands:
+    {"start", "end" (N, 2), "d_start", "d_end" (N,)}."""
+    end = reconstruct(model, starts)
+    return {"start": starts, "end": end, "d_start": distance_to(starts, data), "d_end": distance_to(end, data)}
+
+
+def by_distance(d_start: torch.Tensor, d_end: torch.Tensor, edges) -> list[dict]:
+    """Mean landing distance of the arrows whose start lies in each band (edges[i], edges[i+1]]."""
+    rows = []
+    for lo, hi in zip(edges, edges[1:]):
+        m = (d_start > lo) & (d_start <= hi)
+        if m.any():
+            rows.append({"from": lo, "to": hi, "n": int(m.sum()), "d_start": float(d_start[m].mean()),
+                         "d_end": float(d_end[m].mean())})
+    return rows
 
 
 def jacobian_norm(model: Autoencoder, points: torch.Tensor) -> torch.Tensor:

@@ -51,7 +51,7 @@ def code_line(mu: float, sigma: float) -> list[str]:
     kl = -0.5 * (1 + lv - mu**2 - math.exp(lv))
     return [
         f"kl = {CODE}",
-        f"   = -0.5 * sum(1 + ({lv:.4f}) - ({mu:.4f})**2 - exp({lv:.4f}))",
-        f"   = -0.5 * (1 + ({lv:.4f}) - {mu**2:.4f} - {math.exp(lv):.4f})",
+        f"   = -0.5 * sum(1 + ({lv:.3f}) - ({mu:.3f})**2 - exp({lv:.3f}))",
+        f"   = -0.5 * (1 + ({lv:.3f}) - {mu**2:.3f} - {math.exp(lv):.3f})",
         f"   = {kl:.4f}",
     ]
