@@ -99,30 +99,31 @@ with left:
     fig = make_subplots(1, 2, subplot_titles=("the whole latent plane", "zoomed in on x's posterior"),
                         horizontal_spacing=0.08)
     axis = grid.axis.numpy()
-    # each density as a "radius": sqrt(-2 log(density / max)), so contours 1, 2, 3 are its 1σ, 2σ, 3σ lines
-    radius = lambda logd: np.sqrt(np.maximum(-2 * (logd - logd.max()), 0))
-    z0, z1 = np.meshgrid(axis, axis)
-    log_prior = -0.5 * (z0**2 + z1**2)
+    # the posterior as a "radius" sqrt(-2 log(p / max p)): its contours 1, 2, 3 are the 1σ, 2σ, 3σ lines
+    # of a Gaussian; prior and q are Gaussians, drawn exactly as circles and ellipses
     log_post = grid.log_posterior.numpy()
-    log_qd = E.log_q(grid.axis, mu, sigma).numpy()
-    for col, sl in ((1, slice(None, None, 2)), (2, slice(None))):
-        a = axis[sl]
-        if col == 2:  # crop to the zoom window
-            keep = (a >= pm[0] - half) & (a <= pm[0] + half), (a >= pm[1] - half) & (a <= pm[1] + half)
-        for name, logd, color in (("prior p(z)", log_prior, "#7f7f7f"), ("true posterior p(z|x)", log_post, "#222222"),
-                                  ("q(z|x)", log_qd, "#d62728")):
-            r = radius(logd[sl, sl])
-            xs, ys = a, a
-            if col == 2:
-                r, xs, ys = r[np.ix_(keep[1], keep[0])], a[keep[0]], a[keep[1]]
-            fig.add_trace(go.Contour(x=xs, y=ys, z=r, contours=dict(start=1, end=3, size=1, coloring="none"),
-                                     line=dict(color=color, width=2.5 if "q" in name else 1.8,
-                                               dash="dot" if "prior" in name else "solid"),
-                                     showscale=False, name=name, showlegend=col == 1, hoverinfo="skip"), 1, col)
+    radius = np.sqrt(np.maximum(-2 * (log_post - log_post.max()), 0))
+    inside = [(axis >= pm[d] - half) & (axis <= pm[d] + half) for d in range(2)]
+    for col, (xs, ys, r) in ((1, (axis[::3], axis[::3], radius[::3, ::3])),
+                             (2, (axis[inside[0]], axis[inside[1]], radius[np.ix_(inside[1], inside[0])]))):
+        fig.add_trace(go.Contour(x=xs, y=ys, z=r, contours=dict(start=1, end=3, size=1, coloring="none"),
+                                 line=dict(color="#222222", width=1.8), showscale=False, name="true posterior p(z|x)",
+                                 showlegend=col == 1, hoverinfo="skip"), 1, col)
+        for k in (1, 2, 3):
+            fig.add_shape(type="circle", x0=-k, x1=k, y0=-k, y1=k, row=1, col=col,
+                          line=dict(color="#7f7f7f", width=1.2, dash="dot"))
+            fig.add_shape(type="circle", x0=mu[0] - k * sigma[0], x1=mu[0] + k * sigma[0], row=1, col=col,
+                          y0=mu[1] - k * sigma[1], y1=mu[1] + k * sigma[1], line=dict(color="#d62728", width=2.2))
         fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", marker=dict(color="#d62728", size=8),
-                                 name="q's μ", showlegend=col == 1), 1, col)
+                                 name="q(z|x): μ and 1, 2, 3σ", showlegend=col == 1), 1, col)
         fig.add_trace(go.Scatter(x=[mu_enc[0]], y=[mu_enc[1]], mode="markers", name="encoder's μ",
                                  marker=dict(color="black", symbol="x", size=9), showlegend=col == 1), 1, col)
+    fig.add_trace(go.Scatter(x=[None], y=[None], mode="lines", name="prior p(z): 1, 2, 3σ",
+                             line=dict(color="#7f7f7f", dash="dot")), 1, 1)
+    fig.update_xaxes(range=[-4.5, 4.5], row=1, col=1)
+    fig.update_yaxes(range=[-4.5, 4.5], row=1, col=1)
+    fig.update_xaxes(range=[pm[0] - half, pm[0] + half], row=1, col=2)
+    fig.update_yaxes(range=[pm[1] - half, pm[1] + half], row=1, col=2)
     fig.update_xaxes(title_text="z₀")
     fig.update_yaxes(title_text="z₁", col=1)
     fig.update_yaxes(scaleanchor="x", row=1, col=1)

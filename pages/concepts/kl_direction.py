@@ -53,16 +53,17 @@ with left:
                              line=dict(color="#444", width=2), fillcolor="rgba(120,120,120,0.25)"))
     fig.add_trace(go.Scatter(x=x, y=normal(forward), name="argmin KL(p‖q): moment match",
                              line=dict(color="#1f77b4", width=3)))
+    names = ["moment match"] + ["reverse: best" if i == 0 else
+                                ("reverse: equally good" if f.reverse - best.reverse < 1e-6 else f"reverse: local {i + 1}")
+                                for i, f in enumerate(reverse)]
     for i, f in enumerate(reverse):
-        fig.add_trace(go.Scatter(x=x, y=normal(f), name="argmin KL(q‖p): best" if i == 0 else f"KL(q‖p): local optimum {i + 1}",
+        fig.add_trace(go.Scatter(x=x, y=normal(f), name=f"argmin KL(q‖p), {names[i + 1]}" if i == 0 else
+                                 f"KL(q‖p), {names[i + 1]}",
                                  line=dict(color="#d62728", width=3 if i == 0 else 1.5, dash="solid" if i == 0 else "dash")))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="x", yaxis_title="density",
                       legend=dict(orientation="h", y=-0.2), title="p and the two best Gaussians")
     st.plotly_chart(fig, key="kl.plot")
 with right:
-    names = ["moment match"] + ["reverse: best" if i == 0 else
-                                ("reverse: equally good" if f.reverse - best.reverse < 1e-6 else f"reverse: local {i + 1}")
-                                for i, f in enumerate(reverse)]
     fitted = [forward, *reverse]
     st.dataframe(pd.DataFrame({"fit": names, "μ": [f.mu for f in fitted], "σ": [f.sigma for f in fitted],
                                "KL(p‖q)": [f.forward for f in fitted], "KL(q‖p)": [f.reverse for f in fitted]}),

@@ -69,10 +69,17 @@ weight = concept.keep("sp.w", c[1].select_slider("penalty weight β", [0.1, 0.3,
                                                  concept.kept("sp.w", 1.0), key="sp.w"))
 models = concept.trained({"the sparse AE": S.sparse_config(rho_t, weight),
                           "the same AE without the penalty": S.sparse_config(0.05, 0.0)})
+
+
+@st.cache_resource(max_entries=32)
+def activations(key: str, _model):
+    return S.mean_activations(_model, load_dataset("digits").x)
+
+
 if models is not None:
     sparse, plain = models.values()
-    x = load_dataset("digits").x
-    a_sparse, a_plain = S.mean_activations(sparse, x), S.mean_activations(plain, x)
+    a_sparse = activations(concept.key_of(S.sparse_config(rho_t, weight)), sparse)
+    a_plain = activations(concept.key_of(S.sparse_config(0.05, 0.0)), plain)
     fig = go.Figure()
     bins = dict(start=0, end=1, size=0.02)
     fig.add_trace(go.Histogram(x=a_plain, xbins=bins, name="no penalty", marker_color="#7f7f7f", opacity=0.6))
@@ -82,10 +89,10 @@ if models is not None:
     fig.update_layout(barmode="overlay", height=320, margin=dict(l=10, r=10, t=30, b=10), xaxis_range=[0, 1],
                       xaxis_title="mean activation ρ̂ⱼ of a code unit", yaxis_title="units",
                       legend=dict(orientation="h", y=-0.25))
-    m = st.columns([1, 1, 2])
+    m = st.columns([1, 3])
     m[0].metric("mean ρ̂, with the penalty", f"{a_sparse.mean():.3f}",
                 help=f"its KL penalty: {S.kl_penalty(rho_t, np.clip(a_sparse, 1e-6, 1 - 1e-6)).sum():.2f} nats")
-    m[1].metric("mean ρ̂, without", f"{a_plain.mean():.3f}",
+    m[0].metric("mean ρ̂, without", f"{a_plain.mean():.3f}",
                 help=f"the KL penalty it would pay: {S.kl_penalty(rho_t, np.clip(a_plain, 1e-6, 1 - 1e-6)).sum():.2f} nats")
-    with m[2]:
+    with m[1]:
         st.plotly_chart(fig, key="sp.hist")

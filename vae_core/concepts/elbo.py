@@ -13,6 +13,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import torch
+from scipy.optimize import minimize
 
 from ..config import Config
 from ..latent import device_of, encode
@@ -95,9 +96,18 @@ def log_q(axis: torch.Tensor, mu, sigma) -> torch.Tensor:
 
 
 def gap(grid: PosteriorGrid, mu, sigma) -> torch.Tensor:
-    """KL(q || p(z|x)) = sum over the grid of q (log q - log p(z|x)) dA."""
-    lq = log_q(grid.axis, mu, sigma)
-    return (lq.exp() * (lq - grid.log_posterior)).sum() * grid.cell
+    """KL(q || p(z|x)) = sum over the grid of q (log q - log p(z|x)) dA.
+
+    q is a product q0(z0) q1(z1), so the sum factorises: sum q log q = (sum q0 log q0)(sum q1) +
+    (sum q1 log q1)(sum q0), and sum q log p(z|x) = q1^T log p(z|x) q0, an O(n^2) matrix product
+    instead of n^2 exponentials (the same number as the full double sum, much faster)."""
+    mu, sigma = torch.as_tensor(mu, dtype=torch.float64), torch.as_tensor(sigma, dtype=torch.float64)
+    h = grid.axis[1] - grid.axis[0]
+    l0 = -0.5 * ((grid.axis - mu[0]) / sigma[0]) ** 2 - torch.log(sigma[0]) - 0.5 * LOG_2PI  # (n,) log q0
+    l1 = -0.5 * ((grid.axis - mu[1]) / sigma[1]) ** 2 - torch.log(sigma[1]) - 0.5 * LOG_2PI  # (n,) log q1
+    q0, q1 = l0.exp() * h, l1.exp() * h  # cell masses along each axis
+    neg_entropy = (q0 * l0).sum() * q1.sum() + (q1 * l1).sum() * q0.sum()
+    return neg_entropy - q1 @ grid.log_posterior @ q0
 
 
 @torch.no_grad()
@@ -124,22 +134,19 @@ def encoder_q(model: Autoencoder, x: torch.Tensor) -> tuple[np.ndarray, np.ndarr
     return mu[0].double().cpu().numpy(), (0.5 * logvar[0]).exp().double().cpu().numpy()
 
 
-def best_gaussian(grid: PosteriorGrid, mu0, sigma0, steps: int = 60) -> tuple[np.ndarray, np.ndarray]:
+def best_gaussian(grid: PosteriorGrid, mu0, sigma0) -> tuple[np.ndarray, np.ndarray]:
     """The diagonal Gaussian closest to the grid posterior, argmin KL(q || p(z|x)) (the best q an
-    encoder could output for this x), by L-BFGS from (mu0, sigma0)."""
-    mu = torch.tensor(np.asarray(mu0, dtype=float), requires_grad=True)
-    log_sigma = torch.tensor(np.log(np.asarray(sigma0, dtype=float)), requires_grad=True)
-    opt = torch.optim.LBFGS([mu, log_sigma], max_iter=steps, line_search_fn="strong_wolfe",
-                            tolerance_grad=1e-9, tolerance_change=1e-12)
+    encoder could output for this x), by BFGS over (mu, log sigma) from (mu0, sigma0), with the
+    gradient of the grid sum from autograd."""
+    def objective(theta: np.ndarray) -> tuple[float, np.ndarray]:
+        t = torch.tensor(theta, requires_grad=True)
+        value = gap(grid, t[:2], t[2:].exp())
+        (g,) = torch.autograd.grad(value, t)
+        return value.item(), g.numpy()
 
-    def closure():
-        opt.zero_grad()
-        loss = gap(grid, mu, log_sigma.exp())
-        loss.backward()
-        return loss
-
-    opt.step(closure)
-    return mu.detach().numpy(), log_sigma.detach().exp().numpy()
+    start = np.concatenate([np.asarray(mu0, dtype=float), np.log(np.asarray(sigma0, dtype=float))])
+    theta = minimize(objective, start, jac=True, method="BFGS", options={"gtol": 1e-7}).x
+    return theta[:2], np.exp(theta[2:])
 
 
 def iwae_curve(model: Autoencoder, x: torch.Tensor, cfg: Config, ks=(1, 10, 100, 1000), draws: int = 8000,
