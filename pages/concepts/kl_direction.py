@@ -65,7 +65,7 @@ with left:
     st.plotly_chart(fig, key="kl.plot")
 with right:
     fitted = [forward, *reverse]
-    st.dataframe(pd.DataFrame({"fit": names, "μ": [f.mu for f in fitted], "σ": [f.sigma for f in fitted],
+    st.dataframe(pd.DataFrame({"fit": names, "μ": [round(f.mu, 6) + 0.0 for f in fitted], "σ": [f.sigma for f in fitted],
                                "KL(p‖q)": [f.forward for f in fitted], "KL(q‖p)": [f.reverse for f in fitted]}),
                  hide_index=True, key="kl.table",
                  column_config={k: st.column_config.NumberColumn(format="%.3f") for k in ("μ", "σ", "KL(p‖q)", "KL(q‖p)")})
