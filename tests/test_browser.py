@@ -5,13 +5,11 @@ Skipped where Chromium is missing, except in CI (CI=true), where that is a failu
 """
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, ROOT, app_server, browser_page, goto_page, point_position, wait_idle
+from browser_support import ROOT, app_server, browser_page, goto_page, point_position, require_chromium, wait_idle
 
 SCREENS = ROOT / "artifacts" / "screens"
 
@@ -20,11 +18,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def page():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     SCREENS.mkdir(parents=True, exist_ok=True)
     with app_server() as url, browser_page(height=2000) as page:  # tall: Streamlit scrolls inside the page
         page.set_default_timeout(60_000)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, ROOT, app_server, browser_page, goto_page, wait_idle
+from browser_support import ROOT, app_server, browser_page, goto_page, require_chromium, wait_idle
 
 SHOTS = Path(os.environ.get("CONCEPT_SHOTS") or ROOT / "artifacts" / "screens" / "concepts")
 
@@ -19,11 +19,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def page():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     SHOTS.mkdir(parents=True, exist_ok=True)
     with app_server() as url, browser_page(height=1900) as page:
         page.set_default_timeout(60_000)

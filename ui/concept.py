@@ -47,6 +47,33 @@ def keep(key: str, value):
     return value
 
 
+def slider(where, label: str, lo: float, hi: float, default: float, step: float, key: str, **kw) -> float:
+    """A slider in `where` (a column, or st) that keeps its value across page visits."""
+    return keep(key, where.slider(label, lo, hi, kept(key, default), step, key=key, **kw))
+
+
+def steps(where, label: str, options: list, default, key: str, **kw):
+    """A select slider over a few values that keeps its value across page visits."""
+    return keep(key, where.select_slider(label, options, kept(key, default), key=key, **kw))
+
+
+def gaussian_draws(key: str, mu: float, sigma: float, sigma_min: float, step: float, sizes: list[int],
+                   label: str = "samples n") -> tuple[float, float, int, int]:
+    """One row of controls for n draws from q = N(mu, sigma^2): mu, sigma, n and a "new draws"
+    button; returns (mu, sigma, n, seed)."""
+    c = st.columns([2, 2, 2, 1])
+    return (slider(c[0], "μ", -3.0, 3.0, mu, step, f"{key}.mu"), slider(c[1], "σ", sigma_min, 3.0, sigma, step, f"{key}.sigma"),
+            steps(c[2], label, sizes, 1000, f"{key}.n"), redraws(c[3], key))
+
+
+def redraws(where, key: str) -> int:
+    """A "new draws" button: the random seed, one higher after each click."""
+    seed = st.session_state.setdefault(f"{key}.seed", 0)
+    if where.button("new draws", key=f"{key}.redraw", width="stretch"):
+        seed = st.session_state[f"{key}.seed"] = seed + 1
+    return seed
+
+
 # --- trainings --------------------------------------------------------------------------------
 
 

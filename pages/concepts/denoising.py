@@ -3,7 +3,6 @@ contractive AE's encoder reacts to its input compared with a plain AE's."""
 import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
-import torch
 from plotly.subplots import make_subplots
 
 from ui import concept
@@ -22,13 +21,11 @@ concept.start(
 DATA = "toy2d:moons"
 LANDED = 0.05  # an arrow "lands on the data" when its end is this close to a data point
 c = st.columns(4)
-noise = concept.keep("den.noise", c[0].select_slider("DAE noise σ", [0.05, 0.1, 0.2], concept.kept("den.noise", 0.05),
-                                                     key="den.noise"))
+noise = concept.steps(c[0], "DAE noise σ", [0.05, 0.1, 0.2], 0.05, "den.noise")
 FROM = ["a grid over the plane", "corrupted data"]
 starts = concept.keep("den.from", c[1].radio("arrows from", FROM, FROM.index(concept.kept("den.from", FROM[0])),
                                               key="den.from", horizontal=True))
-lam = concept.keep("den.lam", c[2].select_slider("contractive weight λ", [0.01, 0.1, 1.0], concept.kept("den.lam", 0.1),
-                                                 key="den.lam"))
+lam = concept.steps(c[2], "contractive weight λ", [0.01, 0.1, 1.0], 0.1, "den.lam")
 dae_cfg, cae_cfg, ae_cfg = (C.toy_config("dae", noise=noise), C.toy_config("contractive_ae", contractive_weight=lam),
                             C.toy_config("ae"))
 models = concept.trained({"a denoising AE": dae_cfg, "a contractive AE": cae_cfg, "a plain AE": ae_cfg})

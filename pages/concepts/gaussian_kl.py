@@ -17,14 +17,8 @@ concept.start(
     r"-\tfrac12\left(1 + \log\sigma^2 - \mu^2 - \sigma^2\right) = "
     r"\mathbb{E}_q\!\left[\log q(z) - \log p(z)\right]")
 
-c = st.columns([2, 2, 2, 1])
-mu = concept.keep("gkl.mu", c[0].slider("μ", -3.0, 3.0, concept.kept("gkl.mu", 0.5), 0.05, key="gkl.mu"))
-sigma = concept.keep("gkl.sigma", c[1].slider("σ", 0.05, 3.0, concept.kept("gkl.sigma", 0.8), 0.05, key="gkl.sigma"))
-n = concept.keep("gkl.n", c[2].select_slider("Monte Carlo samples", [10, 100, 1000, 10000, 100000],
-                                             concept.kept("gkl.n", 1000), key="gkl.n"))
-seed = st.session_state.setdefault("gkl.seed", 0)
-if c[3].button("new draws", key="gkl.redraw", width="stretch"):
-    seed = st.session_state["gkl.seed"] = seed + 1
+mu, sigma, n, seed = concept.gaussian_draws("gkl", 0.5, 0.8, 0.05, 0.05, [10, 100, 1000, 10000, 100000],
+                                            "Monte Carlo samples")
 
 exact = float(K.closed_form(mu, sigma))
 mc, se = K.monte_carlo(mu, sigma, n, seed)

@@ -32,11 +32,11 @@ def switch(w1: float, s1: float, s2: float):
 
 
 c = st.columns(5)
-w1 = concept.keep("kl.w1", c[0].slider("weight of mode 1", 0.05, 0.95, concept.kept("kl.w1", 0.5), 0.05, key="kl.w1"))
-m1 = concept.keep("kl.m1", c[1].slider("mean 1", -6.0, 6.0, concept.kept("kl.m1", -3.0), 0.1, key="kl.m1"))
-s1 = concept.keep("kl.s1", c[2].slider("width 1 (σ)", 0.2, 3.0, concept.kept("kl.s1", 1.0), 0.1, key="kl.s1"))
-m2 = concept.keep("kl.m2", c[3].slider("mean 2", -6.0, 6.0, concept.kept("kl.m2", 3.0), 0.1, key="kl.m2"))
-s2 = concept.keep("kl.s2", c[4].slider("width 2 (σ)", 0.2, 3.0, concept.kept("kl.s2", 1.0), 0.1, key="kl.s2"))
+w1 = concept.slider(c[0], "weight of mode 1", 0.05, 0.95, 0.5, 0.05, "kl.w1")
+m1 = concept.slider(c[1], "mean 1", -6.0, 6.0, -3.0, 0.1, "kl.m1")
+s1 = concept.slider(c[2], "width 1 (σ)", 0.2, 3.0, 1.0, 0.1, "kl.s1")
+m2 = concept.slider(c[3], "mean 2", -6.0, 6.0, 3.0, 0.1, "kl.m2")
+s2 = concept.slider(c[4], "width 2 (σ)", 0.2, 3.0, 1.0, 0.1, "kl.s2")
 
 p = kd.two_gaussians(w1, m1, s1, m2, s2)
 forward, reverse = fits(w1, m1, s1, m2, s2)

@@ -20,13 +20,7 @@ concept.start(
     r"\quad\text{or}\quad \underbrace{f(z)\,\nabla_\theta \log q(z;\theta)}_{\text{score function}}"
     r"\qquad \nabla_{\mu,\sigma}\,\mathbb{E}_q[z^2] = (2\mu,\;2\sigma)")
 
-c = st.columns([2, 2, 2, 1])
-mu = concept.keep("rep.mu", c[0].slider("μ", -3.0, 3.0, concept.kept("rep.mu", 1.0), 0.1, key="rep.mu"))
-sigma = concept.keep("rep.sigma", c[1].slider("σ", 0.1, 3.0, concept.kept("rep.sigma", 1.0), 0.1, key="rep.sigma"))
-n = concept.keep("rep.n", c[2].select_slider("samples n", [10, 100, 1000, 10000], concept.kept("rep.n", 1000), key="rep.n"))
-seed = st.session_state.setdefault("rep.seed", 0)
-if c[3].button("new draws", key="rep.redraw", width="stretch"):
-    seed = st.session_state["rep.seed"] = seed + 1
+mu, sigma, n, seed = concept.gaussian_draws("rep", 1.0, 1.0, 0.1, 0.1, [10, 100, 1000, 10000])
 
 draws = R.reparameterize(mu, sigma, n, seed)
 est = R.estimators(mu, sigma, n, seed)

@@ -18,7 +18,7 @@ concept.start(
     r"\qquad \Omega_{L1} = \sum_j \mathbb{E}_x|a_j(x)| = \sum_j \hat\rho_j \;\;(0 < a_j < 1)"
     r"\qquad \hat\rho_j = \mathbb{E}_x[a_j(x)]")
 
-rho = concept.keep("sp.rho", st.slider("target ρ", 0.01, 0.5, concept.kept("sp.rho", S.WORKED_RHO), 0.01, key="sp.rho"))
+rho = concept.slider(st, "target ρ", 0.01, 0.5, S.WORKED_RHO, 0.01, "sp.rho")
 left, right = st.columns([3, 2])
 with right:
     st.markdown("**Mean activations** of the hidden units (edit them, add rows):")
@@ -63,10 +63,8 @@ st.markdown("A 64-unit MLP encoder with a code of 32 sigmoid units on the 8×8 d
             "with the KL penalty (weight β below), and the same network trained without it. Each bar counts units "
             "by their mean activation over the digits: the penalty herds them towards ρ.")
 c = st.columns(3)
-rho_t = concept.keep("sp.rho_t", c[0].select_slider("target ρ for training", [0.02, 0.05, 0.1, 0.2],
-                                                    concept.kept("sp.rho_t", 0.05), key="sp.rho_t"))
-weight = concept.keep("sp.w", c[1].select_slider("penalty weight β", [0.1, 0.3, 1.0, 3.0],
-                                                 concept.kept("sp.w", 1.0), key="sp.w"))
+rho_t = concept.steps(c[0], "target ρ for training", [0.02, 0.05, 0.1, 0.2], 0.05, "sp.rho_t")
+weight = concept.steps(c[1], "penalty weight β", [0.1, 0.3, 1.0, 3.0], 1.0, "sp.w")
 models = concept.trained({"the sparse AE": S.sparse_config(rho_t, weight),
                           "the same AE without the penalty": S.sparse_config(0.05, 0.0)})
 

@@ -8,7 +8,6 @@ the data, where the code must still tell points apart.
 """
 from __future__ import annotations
 
-import numpy as np
 import torch
 
 from ..config import Config
