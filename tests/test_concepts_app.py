@@ -145,3 +145,12 @@ def test_denoising_page_trains_its_models_and_draws_arrows_and_jacobians():
     assert "lands" in texts(at)
     at.radio(key="den.from").set_value("corrupted data").run()
     assert not at.exception and charts(at)[0] != arrows
+
+
+def test_a_concept_page_keeps_its_settings_across_a_visit_elsewhere():
+    at = open_page("kl_direction")
+    at.slider(key="kl.m1").set_value(-1.5).run()
+    at.switch_page("pages/concepts/gaussian_kl.py").run()
+    at.switch_page("pages/concepts/kl_direction.py").run()
+    assert not at.exception
+    assert at.slider(key="kl.m1").value == -1.5
