@@ -76,7 +76,8 @@ for k, v in zip(keys, [*mu_enc, *sigma_enc]):
 mu = [top[1].slider("q: μ₀", -2.5, 2.5, step=0.01, key=keys[0]), top[2].slider("q: μ₁", -2.5, 2.5, step=0.01, key=keys[1])]
 sigma = [top[3].slider("q: σ₀", 0.05, 0.6, step=0.01, key=keys[2]), top[4].slider("q: σ₁", 0.05, 0.6, step=0.01, key=keys[3])]
 with top[5]:
-    st.button("q = the encoder's output", on_click=snap, args=(mu_enc, sigma_enc), key="elbo.reset", width="stretch")
+    st.button("q = the encoder's output", on_click=snap, args=(mu_enc, sigma_enc), key="elbo.reset", width="stretch",
+              help="μ and σ as the encoder returns them for this x, rounded to the sliders' steps of 0.01")
     st.button("q = the best Gaussian", on_click=snap_best, key="elbo.best", width="stretch",
               help="argmin of KL(q‖p(z|x)) on the grid over diagonal Gaussians: the best any encoder could do for this x")
 
