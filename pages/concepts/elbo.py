@@ -105,16 +105,17 @@ with left:
     log_post = grid.log_posterior.numpy()
     radius = np.sqrt(np.maximum(-2 * (log_post - log_post.max()), 0))
     inside = [(axis >= pm[d] - half) & (axis <= pm[d] + half) for d in range(2)]
+    shapes = []
     for col, (xs, ys, r) in ((1, (axis[::3], axis[::3], radius[::3, ::3])),
                              (2, (axis[inside[0]], axis[inside[1]], radius[np.ix_(inside[1], inside[0])]))):
         fig.add_trace(go.Contour(x=xs, y=ys, z=r, contours=dict(start=1, end=3, size=1, coloring="none"),
                                  line=dict(color="#222222", width=1.8), showscale=False, name="true posterior p(z|x)",
                                  showlegend=col == 1, hoverinfo="skip"), 1, col)
-        for k in (1, 2, 3):
-            fig.add_shape(type="circle", x0=-k, x1=k, y0=-k, y1=k, row=1, col=col,
-                          line=dict(color="#7f7f7f", width=1.2, dash="dot"))
-            fig.add_shape(type="circle", x0=mu[0] - k * sigma[0], x1=mu[0] + k * sigma[0], row=1, col=col,
-                          y0=mu[1] - k * sigma[1], y1=mu[1] + k * sigma[1], line=dict(color="#d62728", width=2.2))
+        ref = dict(xref="x" if col == 1 else "x2", yref="y" if col == 1 else "y2", type="circle")
+        for k in (1, 2, 3):  # collected and set at once: fig.add_shape rebuilds the layout each call
+            shapes.append(dict(ref, x0=-k, x1=k, y0=-k, y1=k, line=dict(color="#7f7f7f", width=1.2, dash="dot")))
+            shapes.append(dict(ref, x0=mu[0] - k * sigma[0], x1=mu[0] + k * sigma[0], y0=mu[1] - k * sigma[1],
+                               y1=mu[1] + k * sigma[1], line=dict(color="#d62728", width=2.2)))
         fig.add_trace(go.Scatter(x=[mu[0]], y=[mu[1]], mode="markers", marker=dict(color="#d62728", size=8),
                                  name="q(z|x): μ and 1, 2, 3σ", showlegend=col == 1), 1, col)
         fig.add_trace(go.Scatter(x=[mu_enc[0]], y=[mu_enc[1]], mode="markers", name="encoder's μ",
@@ -129,7 +130,8 @@ with left:
     fig.update_yaxes(title_text="z₁", col=1)
     fig.update_yaxes(scaleanchor="x", row=1, col=1)
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
-    fig.update_layout(height=430, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.18))
+    fig.update_layout(height=430, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.18),
+                      shapes=shapes)
     st.plotly_chart(fig, key="elbo.contours")
     st.caption("Contours at 1, 2 and 3 standard deviations of each density (for the non-Gaussian posterior: "
                "where it falls to e^(−½), e^(−2), e^(−4.5) of its peak).")
@@ -139,11 +141,11 @@ with right:
     fig = go.Figure()
     fig.add_trace(go.Scatter(x=ks, y=[r["bound"] for r in iwae], mode="lines+markers", name="IWAE L_k",
                              error_y=dict(type="data", array=[2 * r["se"] for r in iwae]), line=dict(color="#9467bd")))
-    fig.add_hline(y=grid.log_px, line=dict(color="black", dash="dash"), annotation_text="log p(x)",
-                  annotation_position="bottom right")
+    fig.add_trace(go.Scatter(x=[ks[0], ks[-1]], y=[grid.log_px] * 2, mode="lines", name="log p(x), by the grid",
+                             line=dict(color="black", dash="dash")))
     fig.update_xaxes(type="log", title_text="k (samples from the encoder's q)")
-    fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="nats",
-                      title="IWAE bound, encoder's q (± 2 SE)")
+    fig.update_layout(height=290, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="nats",
+                      title="IWAE bound, encoder's q (± 2 SE)", legend=dict(orientation="h", y=-0.35))
     st.plotly_chart(fig, key="elbo.iwae")
     st.dataframe(pd.DataFrame({"k": ks, "L_k": [r["bound"] for r in iwae], "± SE": [r["se"] for r in iwae],
                                "log p(x) − L_k": [grid.log_px - r["bound"] for r in iwae]}).round(3),

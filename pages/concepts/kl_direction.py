@@ -80,7 +80,7 @@ with right:
     else:
         now = "straddles both modes" if kd.straddles(p, best) else "picks one mode"
         where = (f"With these weights and widths the best reverse fit straddles both modes while the means are less "
-                 f"than **{d_star:.2f}** apart and picks one mode beyond that; they are **{d:.2f}** apart now, so it "
+                 f"than about **{d_star:.1f}** apart and picks one mode beyond that; they are **{d:.2f}** apart now, so it "
                  f"**{now}** (it puts {mass[0]:.0%} of its mass on mode 1 and {mass[1]:.0%} on mode 2).")
     st.markdown(where + " Far apart, the space between the modes has almost no p, and log q/p there is huge: "
                 "q pulls in to one mode. The moment match always spans both, even where p is nearly zero.")

@@ -168,7 +168,7 @@ def reverse_fits(p: Mixture) -> list[Fit]:
     return sorted(fits, key=lambda f: f.reverse)
 
 
-def switch_separation(w1: float, s1: float, s2: float, tol: float = 0.02) -> float | None:
+def switch_separation(w1: float, s1: float, s2: float, tol: float = 0.05) -> float | None:
     """The distance between the two means beyond which the best reverse fit picks one mode instead
     of straddling both (bisection on `straddles`); None if it still straddles at 30 widths apart."""
     def picks_one(d: float) -> bool:  # the lowest point reached from the starts, looser tolerance
