@@ -1,0 +1,128 @@
+"""What the Concepts pages share: their place in the navigation, their opening, kept widget values,
+and the few-second trainings (run in a thread, shared by all sessions, cached by config)."""
+from __future__ import annotations
+
+import json
+import threading
+import time
+
+import streamlit as st
+
+from vae_core.concepts import live
+from vae_core.config import Config
+from vae_core.data import load_dataset
+from vae_core.models import Autoencoder
+
+PAGES = [  # (file, title, icon), in teaching order
+    ("kl_direction", "Forward vs reverse KL", ":material/compare_arrows:"),
+    ("elbo", "The ELBO is a bound", ":material/vertical_align_top:"),
+    ("reparam", "Reparameterization", ":material/call_split:"),
+    ("gaussian_kl", "Gaussian KL", ":material/functions:"),
+    ("sparsity", "Sparsity", ":material/blur_on:"),
+    ("denoising", "Denoising and contraction", ":material/compress:"),
+]
+
+
+def pages() -> list:
+    """The st.Page of every concept page, for st.navigation's "Concepts" section."""
+    return [st.Page(f"pages/concepts/{name}.py", title=title, icon=icon) for name, title, icon in PAGES]
+
+
+def start(title: str, explanation: str, formula: str) -> None:
+    """Title, a few plain sentences, and the formula the page computes."""
+    st.title(title)
+    st.markdown(explanation)
+    st.latex(formula)
+
+
+# Streamlit forgets a widget's value when its page is left; these pages keep their own copy.
+def kept(key: str, default):
+    """A widget's last value on this page (this session), else `default`."""
+    return st.session_state.setdefault("concepts.kept", {}).get(key, default)
+
+
+def keep(key: str, value):
+    """Remember a widget's value for the next visit; returns it."""
+    st.session_state.setdefault("concepts.kept", {})[key] = value
+    return value
+
+
+def slider(where, label: str, lo: float, hi: float, default: float, step: float, key: str, **kw) -> float:
+    """A slider in `where` (a column, or st) that keeps its value across page visits."""
+    return keep(key, where.slider(label, lo, hi, kept(key, default), step, key=key, **kw))
+
+
+def steps(where, label: str, options: list, default, key: str, **kw):
+    """A select slider over a few values that keeps its value across page visits."""
+    return keep(key, where.select_slider(label, options, kept(key, default), key=key, **kw))
+
+
+def gaussian_draws(key: str, mu: float, sigma: float, sigma_min: float, step: float, sizes: list[int],
+                   label: str = "samples n") -> tuple[float, float, int, int]:
+    """One row of controls for n draws from q = N(mu, sigma^2): mu, sigma, n and a "new draws"
+    button; returns (mu, sigma, n, seed)."""
+    c = st.columns([2, 2, 2, 1])
+    return (slider(c[0], "μ", -3.0, 3.0, mu, step, f"{key}.mu"), slider(c[1], "σ", sigma_min, 3.0, sigma, step, f"{key}.sigma"),
+            steps(c[2], label, sizes, 1000, f"{key}.n"), redraws(c[3], key))
+
+
+def redraws(where, key: str) -> int:
+    """A "new draws" button: the random seed, one higher after each click."""
+    seed = st.session_state.setdefault(f"{key}.seed", 0)
+    if where.button("new draws", key=f"{key}.redraw", width="stretch"):
+        seed = st.session_state[f"{key}.seed"] = seed + 1
+    return seed
+
+
+# --- trainings --------------------------------------------------------------------------------
+
+
+class _Run:
+    """One training of one config, in its own thread, so that a rerun (a slider moved while it
+    trains) does not stop it: the next run of the page finds it and waits for it again."""
+
+    def __init__(self, cfg: Config):
+        self.fraction, self.model, self.error = 0.0, None, None
+        self.thread = threading.Thread(target=self._train, args=(cfg,), daemon=True)
+        self.thread.start()
+
+    def _train(self, cfg: Config) -> None:
+        try:
+            self.model = live.train(cfg, load_dataset(cfg.dataset), progress=self._progress)
+        except Exception as e:  # shown on the page; the run is dropped so that it can be tried again
+            self.error = f"{type(e).__name__}: {e}"
+
+    def _progress(self, fraction: float) -> None:
+        self.fraction = fraction
+
+
+@st.cache_resource(max_entries=24)
+def _run(key: str) -> _Run:
+    return _Run(Config.from_dict(json.loads(key)))
+
+
+def key_of(cfg: Config) -> str:
+    """A config as the cache key of its training (and of what is computed from the model)."""
+    return json.dumps(cfg.to_dict(), sort_keys=True)
+
+
+def trained(cfgs: dict[str, Config]) -> dict[str, Autoencoder] | None:
+    """The models the configs describe ({what: cfg}), each trained once, all at the same time, under
+    one progress bar; None, with a message on the page, if a training failed."""
+    runs = {what: (key_of(cfg), _run(key_of(cfg))) for what, cfg in cfgs.items()}
+    waiting = [run for _, run in runs.values() if run.thread.is_alive()]
+    if waiting:
+        text = f"Training {' and '.join(cfgs)} (a few seconds, once)…"
+        bar = st.progress(0.0, text=text)
+        while any(run.thread.is_alive() for run in waiting):
+            bar.progress(min(sum(run.fraction for run in waiting) / len(waiting), 1.0), text=text)
+            time.sleep(0.1)
+        bar.empty()
+    failed = {what: run.error for what, (_, run) in runs.items() if run.error is not None}
+    for what, (key, run) in runs.items():
+        if run.error is not None:
+            _run.clear(key)  # a failed run is dropped: the next visit trains again
+    if failed:
+        st.error("Training failed: " + "; ".join(f"{what}: {err}" for what, err in failed.items()))
+        return None
+    return {what: run.model for what, (_, run) in runs.items()}
