@@ -24,7 +24,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
 from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 
-from browser_support import ROOT, app_server, browser_page, goto_page, point_position, wait_idle  # noqa: E402
+from browser_support import ROOT, app_server, browser_page, goto_page, pick_run, point_position, wait_idle  # noqa: E402
 
 
 def pct(xs: list[float], p: float) -> float:
@@ -126,8 +126,7 @@ def pick_model(page, dataset: str) -> None:
         raise SystemExit(f"no shipped 2-D VAE on {dataset!r} in checkpoints/manifest.json")
     title = "() => { const g = document.querySelector('.js-plotly-plot'); return g && g._fullLayout ? g._fullLayout.title.text : null; }"
     before = page.evaluate(title)
-    page.get_by_label("Active model").click()
-    page.get_by_role("option", name=entry["title"]).first.click()
+    pick_run(page, entry["title"])
     page.get_by_text(f"on {dataset}").first.wait_for()
     page.wait_for_function(f"() => ![null, {json.dumps(before)}].includes(({title})())")  # the new model's map
     wait_idle(page)

@@ -103,3 +103,9 @@ def point_position(page, chart_index: int = 0, trace: int = 0, point: int = 0) -
             const t = gd._fullData[ti], x = t.x[pi], y = t.y[pi];
             return [box.left + xa._offset + xa.l2p(x), box.top + ya._offset + ya.l2p(y)];
         }""", [chart_index, trace, point])
+
+
+def pick_run(page, name: str) -> None:
+    """Make a run (a pretrained model's title, or a trained run's name) the active model, through the
+    sidebar's run list."""
+    page.locator('[data-testid="stSidebar"] [role="radiogroup"]').get_by_text(name, exact=True).first.click()

@@ -13,7 +13,7 @@ import numpy as np
 import pytest
 import torch
 
-from browser_support import app_server, browser_page, goto_page, require_chromium, wait_idle
+from browser_support import app_server, browser_page, goto_page, pick_run, require_chromium, wait_idle
 from vae_core.latent import decode
 from vae_core.zoo import load_entry, load_manifest
 
@@ -41,8 +41,7 @@ def picture(page):
 
 def use_model(page, entry) -> None:
     """Pick a model in the sidebar and wait for its first decoding in the page."""
-    page.get_by_role("combobox", name="Active model").click()
-    page.get_by_role("option", name=entry.title).first.click()
+    pick_run(page, entry.title)
     wait_idle(page)
     page.wait_for_function("(key) => [...document.querySelectorAll('*')].some(e => e.shadowRoot && "
                            "e.shadowRoot.querySelector(`canvas.picture[data-model='${key}']`))", arg=entry.sha256)

@@ -21,7 +21,7 @@ PRECISIONS = ("fp32", "bf16")
 # read by Config.validate and shown by the app next to each field
 RANGES: dict[str, tuple[float, float, bool, bool]] = {
     "latent_dim": (1, 1024, True, True),
-    "sigma": (0, math.inf, False, True),
+    "sigma": (1e-3, math.inf, True, True),   # below a thousandth of a pixel the loss is ~1e12 nats: no signal
     "beta": (0, 1e6, True, True),
     "kl_warmup": (0, 10_000_000, True, True),
     "sparsity_weight": (0, 1e6, True, True),
