@@ -117,7 +117,7 @@ def main() -> None:
     args = ap.parse_args()
     with app_server() as url, browser_page() as page:
         page.set_default_timeout(60_000)
-        page.goto(url)
+        page.goto(url + "/latent")  # the root is the first screen
         if args.while_training:
             start_training(page.context.browser.new_page(), url)
         page.bring_to_front()

@@ -51,6 +51,8 @@ def test_every_page_renders_without_error(page):
 
 def test_opens_ready_on_a_shipped_model_with_a_populated_map():
     at = open_app()
+    assert at.title[0].value == "Latent Explorer"  # the first screen (ui/home.py) ...
+    at.switch_page("pages/latent.py").run()          # ... its first step: the map
     assert at.title[0].value == "Latent space"
     active = at.session_state["model.active"]
     assert active is not None
@@ -62,13 +64,13 @@ def test_opens_ready_on_a_shipped_model_with_a_populated_map():
 
 
 def test_selecting_a_point_shows_its_reconstruction_and_numbers():
-    at = open_app()
+    at = open_app("pages/latent.py")
     key = at.session_state["model.active"]
     at.session_state[f"latent.selected.{key}"] = [5, 9]
     at.run()
     assert not at.exception
     assert "Example #5" in texts(at)
-    assert len(pictures(at)) == 1
+    assert len(pictures(at)) == 2  # the first one's panel, and both selected (tests/test_teacher.py)
     labels = [m.label for m in at.metric]
     assert any("recon" in label for label in labels) and any("KL" in label for label in labels)
 
@@ -78,7 +80,7 @@ def test_latent_views_for_a_higher_dimensional_model():
     from vae_core import zoo
 
     sprites = next(e for e in zoo.load_manifest() if e.id == "sprites-betavae")
-    at = open_app()
+    at = open_app("pages/latent.py")
     at.session_state["model.active"] = sprites.sha256
     at.run()
     assert len(at.selectbox(key="latent.d0").options) == 8
