@@ -47,6 +47,11 @@ if data.factors is not None:  # sprites: colour by any true factor
 
 xy, names, to_view = state.view_of(a, pts, view, (d0, d1))
 values = None if colour_by == "label" else data.factors[:, data.factor_names.index(colour_by)].numpy()
+if values is not None:
+    st.caption(f"Colour: each sprite's true **{colour_by}**"
+               + (" (radians)" if colour_by == "rotation" else " (0 … 1 across the image)" if colour_by.startswith("pos")
+                  else "") + ", one of the factors it was drawn from; the model never saw it. A smooth colour "
+               "gradient along one axis means that latent dim encodes this factor.")
 
 
 @st.fragment
@@ -114,14 +119,16 @@ def panel(selected: list[int]) -> None:
 
 
 def gallery(selected: list[int]) -> None:
-    """Every selected example (up to SHOWN): what a region of the map holds."""
-    shown = np.array(selected[:SHOWN])
-    more = f"the first {SHOWN} of {len(selected)}" if len(selected) > SHOWN else f"all {len(selected)}"
-    st.markdown(f"**{len(selected)} selected** · showing {more}")
+    """Every selected example, or SHOWN of them spread evenly over the selection: what a region holds."""
+    chosen = np.array(selected)
+    shown = chosen[np.linspace(0, len(chosen) - 1, min(SHOWN, len(chosen))).round().astype(int)]
+    counts = np.bincount(data.y[chosen].numpy(), minlength=len(data.class_names))
+    mix = " · ".join(f"{data.class_names[k]} ×{c}" for k, c in sorted(enumerate(counts), key=lambda kc: -kc[1]) if c)
+    more = f"{len(shown)} of {len(chosen)}, spread evenly over the selection" if len(chosen) > SHOWN else f"all {len(chosen)}"
+    st.markdown(f"**{len(chosen)} selected** · showing {more}  \nlabels in the selection: {mix}")
     if data.is_image:
-        picture.show(data.x[shown].numpy(), f"the selected examples, in the order of the selection (labels: "
-                     + ", ".join(str(data.class_names[k]) for k in data.y[shown[:12]].tolist())
-                     + (" …)" if len(shown) > 12 else ")"), cols=min(len(shown), 16), size=48)
+        picture.show(data.x[shown].numpy(), "the selected examples, as the data hold them",
+                     cols=min(len(shown), 16), size=48)
     else:
         st.dataframe({"example": shown, "label": [data.class_names[k] for k in data.y[shown].tolist()],
                       "x₁": data.x[shown, 0].numpy(), "x₂": data.x[shown, 1].numpy()},

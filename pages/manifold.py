@@ -84,40 +84,44 @@ def all_labels_view() -> None:
                "thickness: the style) stays. Along a row only z changes.")
 
 
+def grid_view() -> None:
+    """The n x n grid decoded (left) and laid over the map (right)."""
+    images, z = manifold_grid(a.model, (d0, d1), n, span, spacing, base, y)
+    images = images.cpu().numpy()
+    vals = z[0, :, d0].numpy()  # the column coordinates, increasing
+
+    left, right = st.columns(2)
+    with left:
+        if pts.data.is_image:
+            picture.show(images, f"decoded grid · others at {base_note}", size=max(16, 640 // n), stretch=True)
+        else:
+            st.plotly_chart(plots.points_2d(images.reshape(-1, 2), None, title="decoded grid in input space"),
+                            key="manifold.points")
+    with right:
+        fig = plots.latent_map(pts.mu[:, [d0, d1]], pts.data.y.numpy(), names,
+                               axis_names=(f"z{d0}", f"z{d1}"), size=4, opacity=0.6, title="grid over the map")
+        if pts.data.is_image and spacing == "linear":
+            h = (vals[-1] - vals[0]) / max(n - 1, 1)  # one cell: tiles are centred on the grid codes
+            tiles = Image.fromarray(plots.tile(images, size=max(16, 640 // n), pad=0))
+            fig.add_layout_image(source=tiles, xref="x", yref="y", x=vals[0] - h / 2, y=vals[-1] + h / 2,
+                                 sizex=vals[-1] - vals[0] + h, sizey=vals[-1] - vals[0] + h, sizing="stretch",
+                                 opacity=0.55, layer="below")
+        gz = z.reshape(-1, z.shape[-1]).numpy()
+        fig.add_trace(go.Scattergl(x=gz[:, d0], y=gz[:, d1], mode="markers", name="grid codes", hoverinfo="skip",
+                                   marker=dict(symbol="cross", size=5, color="black", opacity=0.5)))
+        lim = max(float(np.abs(vals).max()), float(np.abs(pts.mu[:, [d0, d1]]).max())) * 1.05
+        fig.update_xaxes(range=[-lim, lim])
+        fig.update_yaxes(range=[-lim, lim])
+        st.plotly_chart(fig, key="manifold.map")
+    if pts.data.is_image:
+        st.caption("Left: the decoded grid, top row = highest z%d, left column = lowest z%d. Right: the same grid "
+                   "(faded, crosses mark its codes) under the encoded data." % (d1, d0))
+    else:
+        st.caption("Left: the grid's decoded points in input space. Right: the grid's codes (crosses) over the "
+                   "encoded data.")
+
+
 if all_labels:
     all_labels_view()
-    st.stop()
-
-images, z = manifold_grid(a.model, (d0, d1), n, span, spacing, base, y)
-images = images.cpu().numpy()
-vals = z[0, :, d0].numpy()  # the column coordinates, increasing
-
-left, right = st.columns(2)
-with left:
-    if pts.data.is_image:
-        picture.show(images, f"decoded grid · others at {base_note}", size=max(16, 640 // n), stretch=True)
-    else:
-        st.plotly_chart(plots.points_2d(images.reshape(-1, 2), None, title="decoded grid in input space"),
-                        key="manifold.points")
-with right:
-    fig = plots.latent_map(pts.mu[:, [d0, d1]], pts.data.y.numpy(), names,
-                           axis_names=(f"z{d0}", f"z{d1}"), size=4, opacity=0.6, title="grid over the map")
-    if pts.data.is_image and spacing == "linear":
-        h = (vals[-1] - vals[0]) / max(n - 1, 1)  # one cell: tiles are centred on the grid codes
-        tiles = Image.fromarray(plots.tile(images, size=max(16, 640 // n), pad=0))
-        fig.add_layout_image(source=tiles, xref="x", yref="y", x=vals[0] - h / 2, y=vals[-1] + h / 2,
-                             sizex=vals[-1] - vals[0] + h, sizey=vals[-1] - vals[0] + h, sizing="stretch",
-                             opacity=0.55, layer="below")
-    gz = z.reshape(-1, z.shape[-1]).numpy()
-    fig.add_trace(go.Scattergl(x=gz[:, d0], y=gz[:, d1], mode="markers", name="grid codes", hoverinfo="skip",
-                               marker=dict(symbol="cross", size=5, color="black", opacity=0.5)))
-    lim = max(float(np.abs(vals).max()), float(np.abs(pts.mu[:, [d0, d1]]).max())) * 1.05
-    fig.update_xaxes(range=[-lim, lim])
-    fig.update_yaxes(range=[-lim, lim])
-    st.plotly_chart(fig, key="manifold.map")
-if pts.data.is_image:
-    st.caption("Left: the decoded grid, top row = highest z%d, left column = lowest z%d. Right: the same grid "
-               "(faded, crosses mark its codes) under the encoded data." % (d1, d0))
 else:
-    st.caption("Left: the grid's decoded points in input space. Right: the grid's codes (crosses) over the "
-               "encoded data.")
+    grid_view()

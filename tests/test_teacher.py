@@ -238,4 +238,4 @@ def test_a_box_selection_shows_every_selected_example():
     assert len(pictures) == 2  # the first example's panel, and all thirty
     at.session_state[f"latent.selected.{key}"] = list(range(100))
     at.run()
-    assert "the first 48 of 100" in main_texts(at)
+    assert "48 of 100, spread evenly" in main_texts(at)
