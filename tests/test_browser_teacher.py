@@ -134,3 +134,11 @@ def test_a_box_selection_shows_all_selected_examples(app):
     assert page.locator("img.picture").count() >= 2
     no_error(page)
     shot(page, "box-selection")
+
+
+def test_a_train_link_sets_the_forms_beta(app):
+    url, page = app
+    open_view(page, f"{url}/train?beta=3.5", "Train")
+    no_error(page)
+    assert page.get_by_label("β (KL weight)").input_value() == "3.50"
+    assert parse_qs(urlsplit(page.url).query)["beta"] == ["3.5"]

@@ -239,3 +239,11 @@ def test_a_box_selection_shows_every_selected_example():
     at.session_state[f"latent.selected.{key}"] = list(range(100))
     at.run()
     assert "48 of 100, spread evenly" in main_texts(at)
+
+
+def test_the_switch_turns_presentation_mode_on():  # (a Train link's β: tests/test_browser_teacher.py)
+    page = open_link("pages/latent.py")
+    assert not page.get("html") or not any("font-size: 22px" in h.proto.body for h in page.get("html"))
+    page.toggle(key="view.present.toggle").set_value(True).run()
+    assert any("font-size: 22px" in h.proto.body for h in page.get("html")) and param(page, "present") == "1"
+    assert chart(page)["layout"]["font"]["size"] == 20

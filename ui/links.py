@@ -225,7 +225,7 @@ def _restore_ends(link: dict[str, str], limits: Limits) -> list[str]:
 
 
 def _train_beta_key() -> str:
-    model = st.session_state.get("train.model", st.session_state["widgets.kept"].get("train.model", "beta_vae"))
+    model = st.session_state.get("train.model", st.session_state["widgets.kept"].get("train.model", "vae"))  # as the form
     return f"train.beta.{model}"
 
 
