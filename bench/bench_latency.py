@@ -12,6 +12,8 @@ that shows the result. Targets on a 2-core machine: p50 <= 300 ms for click and 
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -141,6 +143,9 @@ def main() -> None:
         target = "-" if name.startswith("page") else "300"
         ok = "" if target == "-" else ("  PASS" if pct(xs, 0.5) <= 300 else "  FAIL")
         print(f"{name:30s} {len(xs):3d} {missed:6d} {pct(xs, 0.5):8.0f} {pct(xs, 0.95):8.0f} {target:>8s}{ok}")
+    print(json.dumps({name.split(" ")[0]: {"p50_ms": round(pct(xs, 0.5)), "p95_ms": round(pct(xs, 0.95)),
+                                           "missed": sum(x != x for x in xs)} for name, xs in results.items()}
+                     | {"loadavg_1min": round(os.getloadavg()[0], 2)}))
 
 
 if __name__ == "__main__":
