@@ -51,10 +51,17 @@ def style() -> Style:
 
 
 def apply() -> None:
-    """Once per run, before the page: the page CSS and a collapsed sidebar when the mode is on."""
+    """Once per run, before the page: the page CSS when the mode is on, and the sidebar collapsed on the
+    run that turns it on (not on every run: a teacher who opens the sidebar to switch models keeps it)."""
+    collapsed = f"{KEY}.collapsed"
     if is_on():
-        st.set_page_config(initial_sidebar_state="collapsed")
+        if not st.session_state.get(collapsed):
+            st.set_page_config(initial_sidebar_state="collapsed")
+            st.session_state[collapsed] = True
         st.html(CSS)
+    elif st.session_state.get(collapsed):
+        st.set_page_config(initial_sidebar_state="auto")
+        st.session_state[collapsed] = False
 
 
 def _flip() -> None:
