@@ -11,16 +11,20 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
 import torch
-from sklearn.manifold import trustworthiness
 
-from vae_core import zoo
-from vae_core.data import load_dataset
-from vae_core.latent import encode
-from vae_core.projection import tsne
+# this checkout's vae_core, not the one the editable install points at
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+from vae_core import zoo  # noqa: E402
+from vae_core.data import load_dataset  # noqa: E402
+from vae_core.latent import encode  # noqa: E402
+from vae_core.projection import tsne  # noqa: E402
 
 
 def main() -> None:
@@ -41,8 +45,11 @@ def main() -> None:
         times.append(time.perf_counter() - t0)
         cpu.append(time.process_time() - c0)
         print(f"t-SNE of {len(z)} codes ({z.shape[1]}-D): {times[-1]:.2f} s wall, {cpu[-1]:.2f} s CPU", flush=True)
+    from sklearn.manifold import trustworthiness
+
     trust = trustworthiness(z, emb, n_neighbors=10)
-    print(json.dumps({"points": len(z), "dims": z.shape[1], "seconds_median": round(float(np.median(times)), 2),
+    print(json.dumps({"tsne": f"{tsne.__module__} ({Path(sys.modules[tsne.__module__].__file__).parent.parent.name})",
+                      "points": len(z), "dims": z.shape[1], "seconds_median": round(float(np.median(times)), 2),
                       "seconds_min": round(min(times), 2),
                       "cpu_seconds_median": round(float(np.median(cpu)), 2), "trustworthiness_10": round(float(trust), 3),
                       "loadavg_1min": round(os.getloadavg()[0], 2), "cpus": os.cpu_count()}))

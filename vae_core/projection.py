@@ -32,8 +32,8 @@ class PCA:
 # openTSNE's two phases (Linderman & Steinerberger 2019; Policar et al. 2024): early exaggeration
 # to form the clusters, then the plain t-SNE objective. Fewer iterations than openTSNE's default
 # (250 + 500): a few thousand codes have settled by then, and the map must come in seconds.
-EXAGGERATION_ITERS = 150
-PLAIN_ITERS = 350
+EXAGGERATION_ITERS = 125
+PLAIN_ITERS = 275
 
 
 def tsne(z: np.ndarray, seed: int = 0, progress: Callable[[float], None] | None = None) -> np.ndarray:
