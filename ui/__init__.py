@@ -4,6 +4,7 @@ Every page imports this package first, so the one guard below runs before any pa
 """
 import streamlit as st
 from streamlit.runtime.pages_manager import PagesManager
+from streamlit.runtime.scriptrunner import get_script_run_ctx
 
 # Deep links on a fresh server (streamlit pinned to 1.67.0). Streamlit sees the `pages/` folder
 # beside app.py and sets PagesManager.uses_pages_directory, a process-wide class attribute; until
@@ -17,7 +18,7 @@ from streamlit.runtime.pages_manager import PagesManager
 
 def run_app_first() -> None:
     """Rerun through app.py when Streamlit ran a page script alone (the old pages/ scheme)."""
-    if PagesManager.uses_pages_directory:
+    if PagesManager.uses_pages_directory and get_script_run_ctx() is not None:  # (not in a plain import)
         PagesManager.uses_pages_directory = False
         st.rerun()
 
