@@ -4,20 +4,33 @@
 """
 import streamlit as st
 
-from ui import concept, runs, sidebar, widgets
+from ui import concept, home, links, presentation, runs, sidebar, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
 widgets.init()
 runs.init()
+link = links.read()  # a lesson link just opened: its model, presentation mode, hidden parts
+presentation.apply()
 
-pages = st.navigation({"Explore": [
-    st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:", default=True),
+explore = [
+    st.Page(home.render, title="Start here", icon=":material/home:", url_path="home", default=True),
+    st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
     st.Page("pages/manifold.py", title="Manifold", icon=":material/grid_view:"),
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-], "Concepts": concept.pages()})
+]
+page = st.navigation({"Explore": [p for p in explore if p.title != "Train" or not links.hidden("train")],
+                      "Concepts": concept.pages()},
+                     position="hidden" if links.hidden("nav") else "sidebar")
+links.restore(link, page.url_path)  # ... and its settings for this page, before its widgets are drawn
+if links.hidden("sidebar"):
+    st.html('<style>[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none}</style>')
 sidebar.render()
 try:
-    pages.run()
+    page.run()
+    links.write(page.url_path)  # the address bar: a link to what is on screen
+    with st.sidebar:
+        links.share()
+        presentation.toggle()
 finally:  # also when a page stops early (st.stop) or reruns
     widgets.remember()

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -149,7 +150,7 @@ def main() -> None:
     args = ap.parse_args()
     with app_server() as url, browser_page() as page:
         page.set_default_timeout(60_000)
-        page.goto(url)
+        page.goto(url + "/latent")  # the root is the first screen
         if args.while_training:
             start_training(page.context.browser.new_page(), url)
         page.bring_to_front()
@@ -179,7 +180,7 @@ def main() -> None:
         print(f"{name:30s} {len(xs):3d} {missed:6d} {pct(xs, 0.5):8.0f} {pct(xs, 0.95):8.0f} {target:>8s}{ok}")
     print(json.dumps({**{name: {"p50": round(pct(xs, 0.5)), "p95": round(pct(xs, 0.95)), "n": len(xs),
                                 "missed": sum(x != x for x in xs)} for name, xs in results.items()},
-                      "points": points}))
+                      "points": points, "loadavg_1min": round(os.getloadavg()[0], 2)}))
 
 
 if __name__ == "__main__":

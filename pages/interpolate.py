@@ -3,16 +3,19 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, page, picture, plots, views, widgets
+from ui import decoder, links, page, picture, plots, views, widgets
+from ui.presentation import style
 from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
 
-a, pts = page.start(
-    "Interpolate",
+a, pts = page.start("Interpolate", lambda a, pts: (
     "Pick two examples A and B. Their codes z_A and z_B are joined by a path and every point on it is "
     "decoded. **Linear**: z(t) = (1 − t) z_A + t z_B. **Spherical** (slerp) follows the arc between the two "
-    "directions, which keeps |z| typical of a Gaussian prior in many dimensions, where the straight line "
-    "passes through the unlikely region near 0. Smooth, plausible frames all the way mean the space between "
-    "the examples is filled with meaningful codes.")
+    "directions"
+    + (", which keeps |z| typical of a Gaussian prior in many dimensions, where the straight line passes "
+       "through the unlikely region near 0. " if a.model.variational else ", the length of z changing evenly. ")
+    + ("Smooth, plausible frames all the way mean the space between the examples is filled with meaningful codes."
+       if pts.data.is_image else
+       "Decoded points that move smoothly from A's to B's mean the space between them is filled with meaningful codes.")))
 N, D = pts.mu.shape
 names = pts.data.class_names
 labels = pts.data.y.numpy()
@@ -51,7 +54,10 @@ xy, axes, to_view = views.view_of(a, pts, "PCA" if D > 2 else "two dims", (0, mi
 @st.fragment
 def slider_view() -> None:
     """Only this reruns as t moves: one decode, one image."""
-    t = st.slider("t", 0.0, 1.0, 0.5, 0.01, key="interp.t", help="0 = A, 1 = B; the image decodes as you move")
+    t = st.slider("t", 0.0, 1.0, 0.5, 0.01, key="interp.t",
+                  help="0 = A, 1 = B; the output decodes as you move")
+    if st.session_state.get(links.SEEN, {}).get("t") not in (None, f"{t:.2f}"):
+        links.write()  # only this fragment reran: keep the address bar's t current
     if decoder.path(a, "interp.t", z_a, z_b, method, y, names, None if pts.data.is_image else pts.data.x):
         return  # decoded in the page while the slider moves
     img = decode(a.model, PATHS[method](z_a, z_b, torch.tensor([t])), y).cpu().numpy()
@@ -71,19 +77,21 @@ with right:
     path = to_view(interpolate(z_a, z_b, 32, method).numpy())
     fig = plots.latent_map(xy, labels, names, axis_names=axes, size=4, opacity=0.35, height=420,
                            title="the path on the map" + (" (PCA of the codes)" if D > 2 else ""))
-    fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines", name=f"{method} path", line=dict(color="black", width=3))
+    fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines", name=f"{method} path",
+                    line=dict(color=style().ink, width=3 * style().line))
     plots.add_marks(fig, to_view(np.stack([pts.mu[ia], pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
     st.plotly_chart(fig, key=map_key, on_select="rerun", selection_mode=("points",))
 
-frames = st.slider("frames in the strip", 3, 16, widgets.kept("interp.frames", 10), key="interp.frames")
-strip = decode(a.model, interpolate(z_a, z_b, frames, method), y).cpu().numpy()
-if pts.data.is_image:
+if pts.data.is_image:  # 2-D points have no strip of frames: the path on the map shows them
+    frames = st.slider("frames in the strip", 3, 16, widgets.kept("interp.frames", 10), key="interp.frames")
+    strip = decode(a.model, interpolate(z_a, z_b, frames, method), y).cpu().numpy()
     picture.show(np.concatenate([pts.data.x[ia:ia + 1].numpy(), strip, pts.data.x[ib:ib + 1].numpy()]),
                  "original A · the decoded path from z_A to z_B · original B", size=96)
 
 st.subheader("Latent knobs")
 st.markdown("One slider per latent dimension, starting at A's code. Move one and watch which property of the "
-            "output it controls; in a disentangled (β-)VAE each knob tends to change one thing.")
+            "output it controls" + ("; in a disentangled (β-)VAE each knob tends to change one thing."
+                                    if a.model.variational else "."))
 
 
 @st.fragment

@@ -1,4 +1,4 @@
-"""Latent space: every encoded example as a point; click one to see what the model makes of it."""
+"""Latent space: every encoded example as a point; click one (or select many) to see what the model makes of it."""
 import numpy as np
 import streamlit as st
 import torch
@@ -7,29 +7,52 @@ from ui import decoder, page, picture, plots, views, widgets
 from vae_core.latent import decode
 from vae_core.thinning import thin, tile_size
 
-a, pts = page.start(
-    "Latent space",
-    "Each dot is one example **x**, placed at its code **z** = μ(x), the centre of what the encoder "
-    "returns, and coloured by its label (which the model never saw, except a conditional VAE). "
-    "Classes that form their own islands mean the code has learned what tells them apart. "
-    "For a VAE, q(z|x) = N(μ, σ²): the shaded ellipses show μ ± σ of the selected points, and the dotted "
-    "circles the prior p(z) = N(0, I) that the KL term pulls every ellipse towards. "
-    "**Click a point** (or box / lasso-select several) to see its reconstruction.")
-D = pts.mu.shape[1]
+SHOWN = 48  # selected examples shown at once
 
-c1, c2, c3, c4 = st.columns([2, 1, 1, 2])
+
+def code(a) -> str:
+    return "μ(x)" if a.model.variational else "enc(x)"
+
+
+a, pts = page.start("Latent space", lambda a, pts: (
+    f"Each dot is one example **x**, placed at its code **z** = {code(a)}, where the encoder puts it, and coloured "
+    + ("by its label (which this conditional VAE is also given as an input). " if a.model.n_cond else
+       "by its label, which the model never saw. ")
+    + "Classes that form their own islands mean "
+    "the code has learned what tells them apart. "
+    + ("For a VAE, q(z|x) = N(μ, σ²): the shaded ellipses show μ ± σ of the selected points, and the dotted "
+       "circles the prior p(z) = N(0, I) that the KL term pulls every ellipse towards. " if a.model.variational else
+       "A plain autoencoder has no prior: nothing pulls its codes towards any particular region. ")
+    + "**Click a point** (or box / lasso-select several) to see its reconstruction."))
+D = pts.mu.shape[1]
+data = pts.data
+
+c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1.4, 1.6])
 view_options = views.VIEWS if D > 2 else views.VIEWS[:1]
 view = c1.radio("View", view_options, widgets.kept_index(view_options, "latent.view", view_options[0]), horizontal=True, key="latent.view",
                 help="Two chosen dims show true coordinates; PCA the best linear 2-D shadow; "
                      "t-SNE keeps neighbourhoods only (its axes mean nothing).")
-d0 = c2.selectbox("x axis", range(D), index=0, format_func=lambda i: f"z{i}", key="latent.d0", disabled=view != "two dims")
-d1 = c3.selectbox("y axis", range(D), index=min(1, D - 1), format_func=lambda i: f"z{i}", key="latent.d1",
-                  disabled=view != "two dims")
-show_prior = c4.toggle("Prior contours", value=widgets.kept("latent.prior", True) and a.model.variational, key="latent.prior",
-                       disabled=not a.model.variational or view != "two dims")
+d0, d1 = page.two_dims(D, "latent", (c2, c3), disabled=view != "two dims")
+if a.model.variational:
+    show_prior = c4.toggle("Prior contours", widgets.kept("latent.prior", True), key="latent.prior",
+                           disabled=view != "two dims") and view == "two dims"
+else:  # a plain autoencoder has no prior: the switch is shown off, and greyed out
+    show_prior = c4.toggle("Prior contours", False, key="latent.prior.none", disabled=True,
+                           help="A plain autoencoder has no prior p(z) to draw.")
+colour_by = "label"
+if data.factors is not None:  # sprites: colour by any true factor
+    options = ["label", *data.factor_names[1:]] if data.factor_names[0] == "shape" else ["label", *data.factor_names]
+    colour_by = c5.selectbox("Colour by", options, widgets.kept_index(options, "latent.colour", "label"),
+                             key="latent.colour", format_func=lambda o: "shape (label)" if o == "label" else o,
+                             help="The true factors the sprites were drawn from: does a latent direction follow one?")
 
-with st.spinner("t-SNE of the codes (a few seconds, once per model)…") if view == "t-SNE" else st.empty():
-    xy, names, to_view = views.view_of(a, pts, view, (d0, d1))
+xy, names, to_view = views.view_of(a, pts, view, (d0, d1))
+values = None if colour_by == "label" else data.factors[:, data.factor_names.index(colour_by)].numpy()
+if values is not None:
+    st.caption(f"Colour: each sprite's true **{colour_by}**"
+               + (" (radians)" if colour_by == "rotation" else " (0 … 1 across the image)" if colour_by.startswith("pos")
+                  else "") + ", one of the factors it was drawn from; the model never saw it. A smooth colour "
+               "gradient along one axis means that latent dim encodes this factor.")
 
 # The classic picture: a few hundred examples drawn at their own codes, thinned so none overlap.
 draw_examples = pts.data.is_image and st.toggle(
@@ -39,6 +62,7 @@ draw_examples = pts.data.is_image and st.toggle(
 if draw_examples:
     spacing = tile_size(xy)
     drawn = thin(xy, spacing)  # (K,) indices of the examples drawn
+
 
 @st.fragment
 def explorer() -> None:
@@ -52,16 +76,16 @@ def explorer() -> None:
         st.session_state[sel_key] = picked
     selected = st.session_state.get(sel_key, [])
 
-    fig = plots.latent_map(xy, pts.data.y.numpy(), pts.data.class_names, axis_names=names,
-                           title=f"{len(xy)} points · {pts.which}")
+    fig = plots.latent_map(xy, data.y.numpy(), data.class_names, axis_names=names, values=values,
+                           value_name=colour_by, title=f"{len(xy)} points · {pts.which}")
     # the points only change with the model and the view: with the same datarevision, Plotly.react
     # redraws just the shapes (ellipses, rings) on a click, not thousands of WebGL points
-    fig.update_layout(datarevision=f"{a.key}/{view}/{d0}/{d1}", uirevision=a.key)
-    if show_prior and view == "two dims":
+    fig.update_layout(datarevision=f"{a.key}/{view}/{d0}/{d1}/{colour_by}", uirevision=a.key)
+    if show_prior:
         plots.add_prior_contours(fig)
     if selected and pts.sigma is not None and view == "two dims":
         sel = np.array(selected[:50])
-        plots.add_ellipses(fig, xy[sel], pts.sigma[sel][:, [d0, d1]], pts.data.y[sel].tolist())
+        plots.add_ellipses(fig, xy[sel], pts.sigma[sel][:, [d0, d1]], data.y[sel].tolist())
     if selected:
         plots.add_rings(fig, xy[np.array(selected[:50])], radius=0.02 * float(np.ptp(xy[:, 0])))
     if draw_examples:
@@ -74,30 +98,54 @@ def explorer() -> None:
     with left:
         st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                         config={"scrollZoom": True})
+    if len(selected) > 1:
+        gallery(selected)
 
 
 def panel(selected: list[int]) -> None:
     """The first selected example: original, reconstruction, its numbers, mu and sigma per dim."""
     if not selected:
-        st.info("Click a point on the map to inspect it.")
+        st.info("Click a point on the map to inspect it, or pick the box / lasso tool above the map and "
+                "drag over a region to see all its examples.")
         return
     i = selected[0]
-    x, y = pts.data.x[i:i + 1], pts.data.y[i:i + 1]
-    label = pts.data.class_names[int(y)]
+    x, y = data.x[i:i + 1], data.y[i:i + 1]
+    label = data.class_names[int(y)]
     mu = torch.from_numpy(pts.mu[i:i + 1])
     recon = decode(a.model, mu, y if a.model.n_cond else None).cpu().numpy()
     st.markdown(f"**Example #{i}** · label **{label}**" + (f" · {len(selected)} selected" if len(selected) > 1 else ""))
-    if pts.data.is_image:
-        picture.show(np.concatenate([x.numpy(), recon]), "original x  ·  reconstruction from z = μ(x)", size=128)
+    if data.is_image:
+        picture.show(np.concatenate([x.numpy(), recon]), f"original x  ·  reconstruction from z = {code(a)}", size=128)
     else:
         st.markdown(f"x = ({x[0, 0]:.3f}, {x[0, 1]:.3f}) → x̂ = ({recon[0, 0]:.3f}, {recon[0, 1]:.3f})")
     m = st.columns(3)
-    m[0].metric("recon, nats", f"{pts.recon[i]:.2f}", help="−log p(x | z = μ(x))")
+    m[0].metric("recon, nats", f"{pts.recon[i]:.2f}", help=f"−log p(x | z = {code(a)})")
     if pts.kl is not None:
         m[1].metric("KL, nats", f"{pts.kl[i]:.2f}", help="KL(q(z|x) ‖ p(z)), summed over dims")
         m[2].metric("mean σ", f"{pts.sigma[i].mean():.3f}")
     st.plotly_chart(plots.per_dim_bars(pts.mu[i], None if pts.sigma is None else pts.sigma[i]), key="latent.bars")
-    st.caption("μ is where the encoder puts this example; σ how unsure it is. A dim whose σ ≈ 1 and μ ≈ 0 "
-               "for every example carries no information (an inactive unit).")
+    if a.model.variational:
+        st.caption("μ is where the encoder puts this example; σ how unsure it is. A dim whose σ ≈ 1 and μ ≈ 0 "
+                   "for every example carries no information (an inactive unit).")
+    else:
+        st.caption("The code z is where the encoder puts this example, one number per latent dim.")
+
+
+def gallery(selected: list[int]) -> None:
+    """Every selected example, or SHOWN of them spread evenly over the selection: what a region holds."""
+    chosen = np.array(selected)
+    shown = chosen[np.linspace(0, len(chosen) - 1, min(SHOWN, len(chosen))).round().astype(int)]
+    counts = np.bincount(data.y[chosen].numpy(), minlength=len(data.class_names))
+    mix = " · ".join(f"{data.class_names[k]} ×{c}" for k, c in sorted(enumerate(counts), key=lambda kc: -kc[1]) if c)
+    more = f"{len(shown)} of {len(chosen)}, spread evenly over the selection" if len(chosen) > SHOWN else f"all {len(chosen)}"
+    st.markdown(f"**{len(chosen)} selected** · showing {more}  \nlabels in the selection: {mix}")
+    if data.is_image:
+        picture.show(data.x[shown].numpy(), "the selected examples, as the data hold them",
+                     cols=min(len(shown), 16), size=48)
+    else:
+        st.dataframe({"example": shown, "label": [data.class_names[k] for k in data.y[shown].tolist()],
+                      "x₁": data.x[shown, 0].numpy(), "x₂": data.x[shown, 1].numpy()},
+                     hide_index=True, height=240)
+
 
 explorer()

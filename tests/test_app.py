@@ -80,17 +80,19 @@ def test_every_page_renders_without_error(page):
 
 def test_opens_ready_on_a_shipped_model_with_a_populated_map():
     at = open_app()
+    assert at.title[0].value == "Latent Explorer"  # the first screen (ui/home.py) ...
+    at.switch_page("pages/latent.py").run()          # ... its first step: the map
     assert at.title[0].value == "Latent space"
     assert active_id(at) == shipped_runs()[0].id  # the default pretrained model
     sidebar = " ".join(m.value for m in at.sidebar.markdown)
     assert "mnist10k" in sidebar and "latent_dim = 2" in sidebar  # the MNIST VAE is the default
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
     n_points = sum(n_values(t["x"]) for t in fig["data"] if t.get("type") == "scattergl")
-    assert n_points >= 1000  # the encoded digits, not an empty chart
+    assert n_points == 10_000  # all of mnist10k encoded, not an empty chart
 
 
 def test_the_examples_can_be_drawn_at_their_places():
-    at = open_app()
+    at = open_app("pages/latent.py")
     at.toggle(key="latent.images").set_value(True).run()
     assert not at.exception
     fig = json.loads(at.get("plotly_chart")[0].proto.spec)
@@ -100,19 +102,19 @@ def test_the_examples_can_be_drawn_at_their_places():
 
 
 def test_selecting_a_point_shows_its_reconstruction_and_numbers():
-    at = open_app()
+    at = open_app("pages/latent.py")
     at.session_state[f"latent.selected.{default_key()}"] = [5, 9]
     at.run()
     assert not at.exception
     assert "Example #5" in texts(at)
-    assert len(pictures(at)) == 1
+    assert len(pictures(at)) == 2  # the first one's panel, and both selected (tests/test_teacher.py)
     labels = [m.label for m in at.metric]
     assert any("recon" in label for label in labels) and any("KL" in label for label in labels)
 
 
 def test_latent_views_for_a_higher_dimensional_model():
     """The sprites beta-VAE (8 latent dims): choose two dims, then PCA, then t-SNE."""
-    at = open_app()
+    at = open_app("pages/latent.py")
     workspace(at).active = "zoo.sprites-betavae"
     at.run()
     assert len(at.selectbox(key="latent.d0").options) == 8

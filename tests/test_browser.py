@@ -22,7 +22,7 @@ def page():
     SCREENS.mkdir(parents=True, exist_ok=True)
     with app_server() as url, browser_page(height=2000) as page:  # tall: Streamlit scrolls inside the page
         page.set_default_timeout(60_000)
-        page.goto(url)
+        page.goto(url + "/latent")  # the root is the first screen (ui/home.py)
         yield page
 
 

@@ -18,7 +18,7 @@ def decoders(at) -> dict[str, dict]:
 
 
 def test_weights_go_to_the_page_once_per_model():
-    at = open_app()
+    at = open_app("pages/latent.py")
     first = decoders(at)["map"]
     model = default_key()
     assert first["model"] == model and first["payload"] == 4 * first["spec"]["size"] > 0
@@ -34,7 +34,7 @@ def test_other_dims_follow_the_selected_example():
     from vae_core import zoo
 
     sprites = next(e for e in zoo.load_manifest() if e.id == "sprites-betavae")
-    at = open_app()
+    at = open_app("pages/latent.py")
     workspace(at).active = f"zoo.{sprites.id}"
     at.run()
     bases = decoders(at)["map"]["bases"]

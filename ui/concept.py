@@ -96,7 +96,7 @@ class _Run:
         self.fraction = fraction
 
 
-@st.cache_resource(max_entries=24)
+@st.cache_resource(max_entries=24, show_spinner=False)  # its own progress bar
 def _run(key: str) -> _Run:
     return _Run(Config.from_dict(json.loads(key)))
 

@@ -5,13 +5,29 @@ import numpy as np
 import pandas  # noqa: F401  imported whole here: plotly imports it lazily, and two sessions' threads
 import plotly.graph_objects as go  # asking at once found it half-initialised ("no attribute 'Series'")
 
-COLORS = ["#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f",
-          "#bcbd22", "#17becf"]
+from .presentation import style
+
 TERM_COLORS = {"loss": "#222222", "recon": "#1f77b4", "kl": "#d62728", "penalty": "#9467bd", "beta": "#7f7f7f"}
 
 
 def color(label: int) -> str:
-    return COLORS[int(label) % len(COLORS)]
+    colors = style().colors
+    return colors[int(label) % len(colors)]
+
+
+def styled(fig: go.Figure) -> go.Figure:
+    """The session's look (ui.presentation): font size, marker sizes and line widths scaled. Every
+    figure function here returns through it; the add_* functions scale their own shapes."""
+    s = style()
+    fig.update_layout(font=dict(size=s.font, color=s.ink))
+    if s.marker != 1 or s.line != 1:
+        for trace in fig.data:
+            marker, line = getattr(trace, "marker", None), getattr(trace, "line", None)
+            if marker is not None and isinstance(marker.size, (int, float)):
+                marker.size = marker.size * s.marker
+            if line is not None and isinstance(line.width, (int, float)):
+                line.width = line.width * s.line
+    return fig
 
 
 # --- pictures --------------------------------------------------------------------------------
@@ -51,32 +67,44 @@ def tile(images: np.ndarray, cols: int | None = None, pad: int = 1, size: int = 
 
 def latent_map(xy: np.ndarray, labels: np.ndarray, class_names, *, index: np.ndarray | None = None,
                title: str = "", axis_names=("z0", "z1"), height: int = 520, size: int = 6,
-               opacity: float = 0.75) -> go.Figure:
-    """WebGL scatter of (N, 2) points, one trace per class; customdata holds each point's index."""
+               opacity: float = 0.75, values: np.ndarray | None = None, value_name: str = "") -> go.Figure:
+    """WebGL scatter of (N, 2) points; customdata holds each point's index.
+
+    One trace per class, coloured by label; or, given `values` (N,) (a true factor such as a
+    sprite's rotation), one trace coloured along a colour scale with a colour bar."""
     index = np.arange(len(xy)) if index is None else index
+    xy_text = f"({axis_names[0]}, {axis_names[1]}) = (%{{x:.2f}}, %{{y:.2f}})"
     fig = go.Figure()
-    for c, name in enumerate(class_names):
+    if values is not None:
+        names = np.asarray(class_names, dtype=object)[labels]
+        fig.add_trace(go.Scattergl(
+            x=xy[:, 0], y=xy[:, 1], mode="markers", name=value_name, customdata=np.stack([index, values, names], 1),
+            marker=dict(size=size, color=values, colorscale="Viridis", opacity=opacity, showscale=True,
+                        colorbar=dict(title=dict(text=value_name), thickness=14)),
+            hovertemplate=f"<b>%{{customdata[2]}}</b> #%{{customdata[0]}}<br>{value_name} = %{{customdata[1]:.2f}}"
+                          f"<br>{xy_text}<extra></extra>"))
+    for c, name in enumerate(class_names if values is None else ()):
         m = labels == c
         if not m.any():
             continue
         fig.add_trace(go.Scattergl(
             x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(name), customdata=index[m],
             marker=dict(size=size, color=color(c), opacity=opacity),
-            hovertemplate=f"<b>{name}</b> #%{{customdata}}<br>({axis_names[0]}, {axis_names[1]}) = (%{{x:.2f}}, %{{y:.2f}})<extra></extra>"))
+            hovertemplate=f"<b>{name}</b> #%{{customdata}}<br>{xy_text}<extra></extra>"))
     fig.update_layout(title=title, height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                       xaxis_title=axis_names[0], yaxis_title=axis_names[1], legend_title_text="label",
                       clickmode="event+select", dragmode="pan")
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return fig
+    return styled(fig)
 
 
 def add_prior_contours(fig: go.Figure, radii=(1, 2, 3)) -> go.Figure:
     """Contours of p(z) = N(0, I) in two latent dims: circles at 1, 2, 3 standard deviations."""
     for r in radii:
         fig.add_shape(type="circle", x0=-r, y0=-r, x1=r, y1=r, layer="below",
-                      line=dict(color="rgba(80,80,80,0.5)", width=1, dash="dot"))
+                      line=dict(color="rgba(80,80,80,0.5)", width=style().line, dash="dot"))
     fig.add_annotation(x=radii[-1] * 0.71, y=radii[-1] * 0.71, text="prior 1σ/2σ/3σ", showarrow=False,
-                       font=dict(size=10, color="gray"))
+                       font=dict(size=style().font - 2, color="gray"))
     return fig
 
 
@@ -84,7 +112,7 @@ def add_ellipses(fig: go.Figure, centers: np.ndarray, sigmas: np.ndarray, labels
     """Posterior mu +- sigma ellipses (axis-aligned: q is a diagonal Gaussian), (K, 2) each."""
     for (x, y), (sx, sy), c in zip(centers, sigmas, labels):
         fig.add_shape(type="circle", x0=x - sx, x1=x + sx, y0=y - sy, y1=y + sy,
-                      line=dict(color=color(c), width=2), fillcolor=color(c), opacity=0.25)
+                      line=dict(color=color(c), width=2 * style().line), fillcolor=color(c), opacity=0.25)
     return fig
 
 
@@ -93,14 +121,16 @@ def add_rings(fig: go.Figure, xy: np.ndarray, radius: float) -> go.Figure:
     figure without redrawing its (WebGL) traces, which keeps a click on a big map fast."""
     for x, y in xy:
         fig.add_shape(type="circle", x0=x - radius, x1=x + radius, y0=y - radius, y1=y + radius,
-                      line=dict(color="black", width=2))
+                      line=dict(color=style().ink, width=2 * style().line))
     return fig
 
 
 def add_marks(fig: go.Figure, xy: np.ndarray, text=None, name: str = "selected", symbol: str = "x") -> go.Figure:
     fig.add_trace(go.Scatter(x=xy[:, 0], y=xy[:, 1], mode="markers+text" if text else "markers", text=text,
                              textposition="top center", name=name, hoverinfo="skip",
-                             marker=dict(symbol=symbol, size=14, color="black", line=dict(width=2))))
+                             textfont=dict(size=style().font + 2),
+                             marker=dict(symbol=symbol, size=14 * style().marker, color=style().ink,
+                                         line=dict(width=2 * style().line))))
     return fig
 
 
@@ -120,7 +150,7 @@ def curves(train: dict, val: dict | None = None, height: int = 320) -> go.Figure
                                      marker=dict(color=TERM_COLORS[name], size=8, symbol="diamond")))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
                       yaxis_title="nats per example", legend=dict(orientation="h", y=1.12))
-    return fig
+    return styled(fig)
 
 
 def per_dim_bars(mu: np.ndarray, sigma: np.ndarray | None, height: int = 260) -> go.Figure:
@@ -131,13 +161,13 @@ def per_dim_bars(mu: np.ndarray, sigma: np.ndarray | None, height: int = 260) ->
     fig.add_hline(y=0, line_color="gray", line_width=1)
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
                       title="μ per dimension" + (" (± σ)" if sigma is not None else ""))
-    return fig
+    return styled(fig)
 
 
 def kl_bars(kl_per_dim, height: int = 220) -> go.Figure:
     fig = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim, marker_color=TERM_COLORS["kl"]))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title="KL per latent dim (nats)")
-    return fig
+    return styled(fig)
 
 
 def points_2d(xy: np.ndarray, labels=None, height: int = 360, title: str = "") -> go.Figure:
@@ -146,7 +176,7 @@ def points_2d(xy: np.ndarray, labels=None, height: int = 360, title: str = "") -
                                  marker=dict(size=5, color=[color(l) for l in labels] if labels is not None else "#1f77b4")))
     fig.update_layout(height=height, title=title, margin=dict(l=10, r=10, t=30, b=10))
     fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return fig
+    return styled(fig)
 
 
 # --- the digits drawn at their places -------------------------------------------------------

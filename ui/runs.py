@@ -21,18 +21,18 @@ from vae_core.runs import Run, RunStore, RunStoreError, Workspace, make_executor
 from vae_core.runs.executor import Executor
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def store() -> RunStore:
     return RunStore()  # runs/ or $VAE_CORE_RUNS
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def executor() -> Executor:
     """One executor for the whole server: the global cap on concurrent jobs holds across sessions."""
     return make_executor(store())
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner=False)
 def device() -> torch.device:
     threads.use(threads.UI_THREADS)  # the app's own inference: see vae_core/threads.py
     return pick_device()
@@ -97,7 +97,7 @@ class Active:
         return self.ckpt.config
 
 
-@st.cache_resource(max_entries=32)
+@st.cache_resource(max_entries=32, show_spinner="Loading the model…")
 def _load(key: str, _ws: Workspace, run_id: str) -> tuple[Checkpoint, Autoencoder]:
     ckpt = _ws.checkpoint(run_id).without_optimizer()
     return ckpt, ckpt.build_model(device())

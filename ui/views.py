@@ -34,21 +34,22 @@ class Points:
     kl: np.ndarray | None      # (N,) KL(q(z|x) || p(z)), nats
 
 
-@st.cache_resource(max_entries=8)
+@st.cache_resource(max_entries=8, show_spinner="Loading the dataset…")
 def split(dataset: str, seed: int, val_fraction: float) -> tuple[Dataset, Dataset]:
     """(train, val) exactly as the model was trained on; may raise DatasetError."""
     return load_split(Config(dataset=dataset, seed=seed, val_fraction=val_fraction))
 
 
-@st.cache_resource(max_entries=16)
+@st.cache_resource(max_entries=16, show_spinner="Encoding the data with this model…")
 def _points(key: str, _active: Active) -> Points:
     cfg = _active.cfg
     train, val = split(cfg.dataset, cfg.seed, cfg.val_fraction)
     if len(val) >= MAP_MIN_VAL:
         data, which = val, "validation split"
     else:
+        factors = None if val.factors is None else torch.cat([train.factors, val.factors])
         data = Dataset(val.name, torch.cat([train.x, val.x]), torch.cat([train.y, val.y]), val.class_names,
-                       val.image_shape, source=val.source)
+                       val.image_shape, factors=factors, factor_names=val.factor_names, source=val.source)
         which = "whole dataset"
     if len(data) > MAP_MAX_POINTS:
         data = data.subset(torch.randperm(len(data), generator=torch.Generator().manual_seed(0))[:MAP_MAX_POINTS])
@@ -70,16 +71,34 @@ def points(a: Active) -> Points:
 VIEWS = ("two dims", "PCA", "t-SNE")
 
 
-@st.cache_resource(max_entries=16)
+@st.cache_resource(max_entries=16, show_spinner=False)
 def _pca(key: str, _mu: np.ndarray):
     from vae_core.projection import PCA
     return PCA.fit(_mu)
 
 
-@st.cache_resource(max_entries=8)
-def _tsne(key: str, _mu: np.ndarray) -> np.ndarray:
-    from vae_core.projection import tsne
-    return tsne(_mu)
+TSNE_KEPT = 8  # t-SNE maps kept, most recent last
+
+
+@st.cache_resource(show_spinner=False)
+def _tsne_maps() -> dict[str, np.ndarray]:
+    """model key -> its t-SNE map, shared by all sessions. Not an st.cache_resource of the t-SNE
+    itself: its progress bar, drawn from inside, would be replayed on every later cache hit."""
+    return {}
+
+
+def tsne_map(a: Active, pts: Points) -> np.ndarray:
+    """The t-SNE map of the model's codes (N, 2): computed once per model with a progress bar."""
+    maps = _tsne_maps()
+    if a.key not in maps:
+        from vae_core.projection import tsne
+        bar = st.progress(0.0, text=f"t-SNE of {len(pts.mu):,} codes, once per model…")
+        maps[a.key] = tsne(pts.mu, progress=lambda f: bar.progress(f, text=f"t-SNE of {len(pts.mu):,} codes, "
+                                                                           f"once per model: {100 * f:.0f}%"))
+        bar.empty()
+        while len(maps) > TSNE_KEPT:
+            maps.pop(next(iter(maps)))
+    return maps[a.key]
 
 
 def view_of(a: Active, pts: Points, view: str, dims: tuple[int, int]):
@@ -91,7 +110,7 @@ def view_of(a: Active, pts: Points, view: str, dims: tuple[int, int]):
         pca = _pca(a.key, pts.mu)
         names = tuple(f"PC{i + 1} ({100 * e:.0f}% var)" for i, e in enumerate(pca.explained))
         return pca.apply(pts.mu), names, pca.apply
-    return _tsne(a.key, pts.mu), ("t-SNE 1", "t-SNE 2"), None
+    return tsne_map(a, pts), ("t-SNE 1", "t-SNE 2"), None
 
 
 def require() -> tuple[Active, Points] | None:

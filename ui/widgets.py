@@ -8,8 +8,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-KEPT = ("latent.view", "latent.prior", "latent.images", "manifold.n", "manifold.span", "manifold.spacing", "interp.how",
-        "interp.method", "interp.frames")
+KEPT = ("latent.view", "latent.prior", "latent.images", "latent.colour", "manifold.n", "manifold.span",
+        "manifold.spacing", "manifold.labels", "interp.how", "interp.method", "interp.frames")
 KEPT_PREFIX = "train."
 NOT_KEPT = ("train.start", "train.stop", "train.run", "train.live_beta", "train.seen_status")
 

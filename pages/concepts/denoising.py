@@ -36,7 +36,7 @@ dae, cae, ae = models.values()
 N_GRID = 60
 
 
-@st.cache_resource(max_entries=16)
+@st.cache_resource(max_entries=16, show_spinner="Sending points through the autoencoder…")
 def arrows(key: str, starts: str, noise: float, _model):
     data = load_dataset(DATA).x
     if starts == "corrupted data":
@@ -48,7 +48,7 @@ def arrows(key: str, starts: str, noise: float, _model):
     return {k: v.numpy() for k, v in got.items()}, bands
 
 
-@st.cache_resource(max_entries=16)
+@st.cache_resource(max_entries=16, show_spinner="Measuring the encoder's Jacobian over the plane…")
 def jacobian_map(key: str, _model):
     axis, pts = C.plane(N_GRID)
     data = load_dataset(DATA).x

@@ -10,7 +10,7 @@ from plotly.subplots import make_subplots
 from ui import concept, picture
 from vae_core import zoo
 from vae_core.concepts import elbo as E
-from vae_core.data import load_dataset
+from vae_core.data import load_split
 
 MODEL_ID = "digits-vae-2d"
 
@@ -25,7 +25,7 @@ concept.start(
     r"\;+\; \underbrace{\mathrm{KL}(q(z|x)\,\|\,p(z|x))}_{\text{gap}\;\ge\;0}")
 
 
-@st.cache_resource
+@st.cache_resource(show_spinner="Loading the digits VAE…")
 def setup():
     """The shipped digits VAE (eval mode, CPU) and the validation examples it never trained on."""
     entry = next((e for e in zoo.load_manifest() if e.id == MODEL_ID), None)
@@ -34,10 +34,10 @@ def setup():
     ckpt = zoo.load_entry(entry)
     cfg = ckpt.config
     model = ckpt.build_model(torch.device("cpu")).eval()
-    return model, cfg, load_dataset(cfg.dataset).split(cfg.val_fraction, cfg.seed)[1]
+    return model, cfg, load_split(cfg)[1]
 
 
-@st.cache_resource(max_entries=32)
+@st.cache_resource(max_entries=32, show_spinner="Integrating over the latent grid for this example…")
 def example(i: int):
     """Everything that depends on the example only: its grid posterior, encoder q and IWAE curve."""
     model, cfg, val = setup()

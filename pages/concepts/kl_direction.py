@@ -20,13 +20,13 @@ concept.start(
     r"\mathrm{KL}(q\,\|\,p) = \int q(x)\log\frac{q(x)}{p(x)}\,dx \qquad q = \mathcal{N}(\mu, \sigma^2)")
 
 
-@st.cache_data(max_entries=256)
+@st.cache_data(max_entries=256, show_spinner="Fitting both Gaussians…")
 def fits(w1: float, m1: float, s1: float, m2: float, s2: float):
     p = kd.two_gaussians(w1, m1, s1, m2, s2)
     return kd.moment_match(p), kd.reverse_fits(p)
 
 
-@st.cache_data(max_entries=256)
+@st.cache_data(max_entries=256, show_spinner="Finding where the reverse fit switches…")
 def switch(w1: float, s1: float, s2: float):
     return kd.switch_separation(w1, s1, s2)
 

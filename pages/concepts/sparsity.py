@@ -69,7 +69,7 @@ models = concept.trained({"the sparse AE": S.sparse_config(rho_t, weight),
                           "the same AE without the penalty": S.sparse_config(0.05, 0.0)})
 
 
-@st.cache_resource(max_entries=32)
+@st.cache_resource(max_entries=32, show_spinner="Measuring the units' mean activations…")
 def activations(key: str, _model):
     return S.mean_activations(_model, load_dataset("digits").x)
 

@@ -1,0 +1,144 @@
+"""A real browser, as a teacher uses the app (issue 7): the first screen, a lesson link that restores its
+view (and the link the app gives back), presentation mode, the cVAE's all-labels grid, sprites coloured
+by rotation, a box selection. Screenshots go to $SHOTS (default artifacts/screens/)."""
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from urllib.parse import parse_qs, urlsplit
+
+import pytest
+
+from browser_support import CHROMIUM, ROOT, app_server, browser_page, wait_idle
+
+pytestmark = pytest.mark.browser
+SHOTS = Path(os.environ.get("SHOTS", ROOT / "artifacts" / "screens"))
+
+
+@pytest.fixture(scope="module")
+def app():
+    if not Path(CHROMIUM).exists():
+        if os.environ.get("CI"):
+            pytest.fail(f"{CHROMIUM} is missing")
+        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    with app_server() as url, browser_page(height=1400) as page:
+        page.set_default_timeout(90_000)
+        yield url, page
+
+
+def open_view(page, url: str, title: str, chart: bool = False) -> None:
+    page.goto(url)
+    page.get_by_role("heading", name=title).first.wait_for()
+    wait_idle(page)
+    if chart:
+        page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout")
+    page.wait_for_timeout(800)  # Plotly draws after the script is done
+
+
+def shot(page, name: str) -> None:
+    wait_idle(page)
+    page.wait_for_timeout(600)
+    page.screenshot(path=str(SHOTS / f"{name}.png"))
+
+
+def no_error(page) -> None:
+    body = page.locator("body").inner_text()
+    assert "encountered an error" not in body and "Traceback" not in body
+
+
+def test_the_first_screen(app):
+    url, page = app
+    open_view(page, url, "Latent Explorer")
+    main = page.locator('[data-testid="stMain"]')
+    for name in ("Explore the map", "Open the manifold", "Train with a different β"):
+        main.get_by_role("link", name=re.compile(name)).first.wait_for()
+    shot(page, "first-screen")
+    main.get_by_role("link", name=re.compile("Explore the map")).first.click()
+    page.get_by_role("heading", name="Latent space").first.wait_for()
+    no_error(page)
+
+
+def view_of(page) -> dict:
+    """What the Manifold page shows: its dims, grid size and spacing, read from the widgets."""
+    main = page.locator('[data-testid="stMain"]')
+    spacing = main.locator('[data-testid="stRadio"] label:has(input:checked)').first.inner_text()
+    return {"x": main.get_by_role("combobox", name="x axis").input_value(),
+            "y": main.get_by_role("combobox", name="y axis").input_value(),
+            "n": main.get_by_role("slider", name="grid size").input_value(), "spacing": spacing.strip()}
+
+
+def test_a_lesson_link_restores_its_view_and_the_app_gives_it_back(app):
+    url, page = app
+    open_view(page, f"{url}/manifold?model=sprites-betavae&x=2&y=5&n=9&spacing=quantile&ws=room-12", "Manifold")
+    no_error(page)
+    view = view_of(page)
+    assert view == {"x": "z2", "y": "z5", "n": "9", "spacing": "Gaussian quantile"}, view
+    assert "β-VAE" in page.locator('[data-testid="stSidebar"]').inner_text() or "sprites" in \
+        page.locator('[data-testid="stSidebar"]').inner_text()
+    query = parse_qs(urlsplit(page.url).query)
+    assert query["ws"] == ["room-12"] and query["n"] == ["9"] and query["model"] == ["sprites-betavae"]
+    # the link the app offers, opened in a fresh session, shows the same view
+    page.get_by_text("Link to this view").first.click()
+    link = page.locator('[data-testid="stSidebar"] [data-testid="stCode"] code').first.inner_text().strip()
+    assert link.startswith(url + "/manifold?")
+    shot(page, "lesson-link-restored")
+    other = page.context.browser.new_page(viewport={"width": 1500, "height": 1400})  # a session of its own
+    open_view(other, link, "Manifold")
+    assert view_of(other) == view
+    other.close()
+
+
+def test_presentation_mode(app):
+    url, page = app
+    open_view(page, f"{url}/latent?model=digits-vae-2d&present=1", "Latent space", chart=True)
+    assert page.evaluate("() => getComputedStyle(document.documentElement).fontSize") == "22px"
+    assert page.locator('[data-testid="stSidebar"]').get_attribute("data-collapsed") == "true"
+    assert page.evaluate("() => document.querySelector('.js-plotly-plot')._fullLayout.font.size") == 20
+    shot(page, "presentation-mode")
+
+
+def test_the_cvae_all_labels_grid(app):
+    url, page = app
+    open_view(page, f"{url}/manifold?model=digits-cvae-2d&labels=all&n=10", "Manifold")
+    page.get_by_text("row = label").first.wait_for()
+    page.locator("img.picture").first.wait_for()
+    no_error(page)
+    shot(page, "cvae-all-labels")
+
+
+def test_sprites_coloured_by_rotation(app):
+    url, page = app
+    open_view(page, f"{url}/latent?model=sprites-betavae&colour=rotation", "Latent space", chart=True)
+    bar = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData[0].marker.colorbar.title.text")
+    assert bar == "rotation"
+    shot(page, "sprites-by-rotation")
+
+
+def test_a_box_selection_shows_all_selected_examples(app):
+    url, page = app
+    open_view(page, f"{url}/latent?model=digits-vae-2d", "Latent space", chart=True)
+    chart = page.locator(".js-plotly-plot").first
+    chart.hover()
+    page.locator('.modebar-btn[data-val="select"]').first.click()
+    box = page.evaluate("""() => { const gd = document.querySelector('.js-plotly-plot'), L = gd._fullLayout;
+        const r = gd.getBoundingClientRect();
+        return [r.left + L.xaxis._offset, r.top + L.yaxis._offset, L.xaxis._length, L.yaxis._length]; }""")
+    left, top, width, height = box
+    page.mouse.move(left + 0.40 * width, top + 0.40 * height)
+    page.mouse.down()
+    page.mouse.move(left + 0.55 * width, top + 0.55 * height, steps=8)
+    page.mouse.up()
+    page.get_by_text(re.compile(r"\d+ selected · showing")).first.wait_for()
+    assert page.locator("img.picture").count() >= 2
+    no_error(page)
+    shot(page, "box-selection")
+
+
+def test_a_train_link_sets_the_forms_beta(app):
+    url, page = app
+    open_view(page, f"{url}/train?beta=3.5", "Train")
+    no_error(page)
+    assert page.get_by_label("β (KL weight)").input_value() == "3.50"
+    assert parse_qs(urlsplit(page.url).query)["beta"] == ["3.5"]

@@ -1,0 +1,251 @@
+"""Issue 7, what a teacher hit: pages that fit the model, honest spinners, the first screen, lesson
+links, presentation mode, t-SNE, the cVAE's all-labels grid, sprites coloured by a factor, selections.
+AppTest through app.py, as a browser session runs it (ui.page.start reruns a page through app.py)."""
+from __future__ import annotations
+
+import ast
+import json
+import tomllib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from streamlit.testing.v1 import AppTest
+
+from test_app import default_key, workspace
+from vae_core import zoo
+
+ROOT = Path(__file__).resolve().parents[1]
+ZOO = {e.id: e for e in zoo.load_manifest()}
+
+
+def open_link(page: str | None = None, **params) -> AppTest:
+    """The app opened at a link: its first run is the page, with the query parameters."""
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    for k, v in params.items():
+        at.query_params[k] = str(v)
+    if page:
+        at.switch_page(page)
+    at.run()
+    assert not at.exception, at.exception
+    return at
+
+
+def main_texts(at: AppTest) -> str:
+    return " ".join(m.value for m in [*at.main.markdown, *at.main.caption, *at.main.info, *at.main.warning])
+
+
+def param(at: AppTest, name: str) -> str:
+    """A query parameter's (last) value; AppTest keeps those it was given as text, those the app set as lists."""
+    value = at.query_params[name]
+    return value[-1] if isinstance(value, list) else value
+
+
+def chart(at: AppTest, i: int = 0) -> dict:
+    return json.loads(at.get("plotly_chart")[i].proto.spec)
+
+
+def widget_labels(at: AppTest) -> list[str]:
+    return [w.label for w in [*at.slider, *at.selectbox, *at.radio, *at.toggle, *at.number_input]]
+
+
+# --- fault 5: pages that fit the model --------------------------------------------------------
+
+
+def test_the_autoencoders_map_has_no_prior_and_its_switch_is_off():
+    at = open_link("pages/latent.py", model="digits-ae-2d")
+    at.session_state["latent.prior"] = True  # as left by a VAE visited before
+    at.run()
+    (switch,) = [t for t in at.toggle if t.label == "Prior contours"]
+    assert switch.value is False and switch.disabled
+    fig = chart(at)
+    assert not [s for s in fig["layout"].get("shapes", []) if s.get("line", {}).get("dash") == "dot"]
+    assert not any("prior" in a.get("text", "") for a in fig["layout"].get("annotations", []))
+    vae = open_link("pages/latent.py", model="digits-vae-2d")  # the VAE still draws them
+    assert any(s.get("line", {}).get("dash") == "dot" for s in chart(vae)["layout"]["shapes"])
+
+
+@pytest.mark.parametrize("page", ["pages/latent.py", "pages/manifold.py", "pages/interpolate.py"])
+def test_a_2d_points_autoencoder_is_not_spoken_of_as_images_or_a_vae(page):
+    at = open_link(page, model="toy2d-ae-2d")
+    words = (main_texts(at) + " " + " ".join(widget_labels(at)) + " "
+             + " ".join(w.help or "" for w in [*at.slider, *at.radio])).lower()
+    for word in ("image", "vae", "pixel", "frame"):
+        assert word not in words, (word, words)
+    assert "frames in the strip" not in widget_labels(at)  # no slider that does nothing
+
+
+@pytest.mark.parametrize("page, prefix", [("pages/latent.py", "latent"), ("pages/manifold.py", "manifold")])
+def test_x_and_y_are_never_the_same_latent_dim(page, prefix):
+    at = open_link(page, model="sprites-betavae")
+    x, y = at.selectbox(key=f"{prefix}.d0"), at.selectbox(key=f"{prefix}.d1")
+    assert x.value not in y.options and len(y.options) == 7
+    y.set_value(4).run()
+    at.selectbox(key=f"{prefix}.d0").set_value(4).run()  # x takes y's dim: y moves on
+    x, y = at.selectbox(key=f"{prefix}.d0"), at.selectbox(key=f"{prefix}.d1")
+    assert x.value == 4 and y.value != 4 and "z4" not in y.options
+    assert not at.exception and not at.warning
+
+
+# --- fault 7: the quantile grid's caption; fault 8: spinners; fault 9: the file watcher --------
+
+
+def test_the_span_slider_says_it_does_not_apply_to_the_quantile_grid():
+    at = open_link("pages/manifold.py", spacing="quantile", n=15)
+    assert at.slider(key="manifold.span").disabled
+    assert "±1.83 for n = 15" in main_texts(at) and "span slider does not apply" in main_texts(at)
+
+
+def cache_decorators():
+    for path in [*ROOT.glob("ui/*.py"), *ROOT.glob("pages/*.py"), ROOT / "app.py"]:
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef)):
+                for d in node.decorator_list:
+                    target = d.func if isinstance(d, ast.Call) else d
+                    if ast.unparse(target) in ("st.cache_resource", "st.cache_data"):
+                        yield f"{path.name}:{node.name}", d
+
+
+def test_no_spinner_shows_an_internal_function_name():
+    found = list(cache_decorators())
+    assert len(found) >= 6
+    for name, d in found:  # Streamlit's default spinner is "Running `_points(...)`."
+        spinner = {k.arg: k.value for k in getattr(d, "keywords", [])}.get("show_spinner")
+        assert spinner is not None, f"{name}: st.cache_* without show_spinner shows the function's name"
+        value = ast.literal_eval(spinner)
+        assert value is False or (isinstance(value, str) and "_" not in value and "(" not in value), name
+
+
+def test_the_tsne_view_promises_nothing_and_shows_progress():
+    source = (ROOT / "pages/latent.py").read_text() + (ROOT / "ui/views.py").read_text()
+    assert "a few seconds" not in source
+    at = open_link("pages/latent.py", model="sprites-betavae", view="tsne")
+    assert at.radio(key="latent.view").value == "t-SNE" and not at.exception
+    assert chart(at)["layout"]["xaxis"]["title"]["text"] == "t-SNE 1"
+
+
+def test_the_file_watcher_is_off_for_serving_and_the_readme_says_how_to_turn_it_on():
+    config = tomllib.loads((ROOT / ".streamlit/config.toml").read_text())
+    assert config["server"]["fileWatcherType"] == "none"
+    assert "--server.fileWatcherType auto" in (ROOT / "README.md").read_text()
+
+
+# --- feature 1: the first screen ----------------------------------------------------------------
+
+
+def test_the_first_screen_names_the_app_and_links_three_first_steps():
+    at = open_link()
+    assert at.title[0].value == "Latent Explorer"
+    links = at.get("page_link")
+    targets = [json.loads(json.dumps(l.proto.page)) for l in links]
+    labels = [l.proto.label for l in links]
+    assert len(links) == 3, labels
+    assert ["map" in labels[0], "manifold" in labels[1], "β" in labels[2]] == [True] * 3
+    assert [t.rsplit("/", 1)[-1] for t in targets] == ["latent", "manifold", "train"]
+
+
+# --- feature 3: lesson links --------------------------------------------------------------------
+
+
+def test_a_lesson_link_restores_the_view_and_keeps_unknown_parameters():
+    at = open_link("pages/manifold.py", model="sprites-betavae", x=2, y=5, n=9, span=2.5, spacing="linear", room="12")
+    assert workspace(at).active == "zoo.sprites-betavae"
+    assert (at.selectbox(key="manifold.d0").value, at.selectbox(key="manifold.d1").value) == (2, 5)
+    assert at.slider(key="manifold.n").value == 9 and at.slider(key="manifold.span").value == 2.5
+    assert param(at, "room") == "12" and param(at, "ws")  # parameters this module does not own stay
+    # a change is written back to the address bar, and the link reproduces it
+    at.slider(key="manifold.n").set_value(12).run()
+    assert param(at, "n") == "12" and param(at, "room") == "12"
+    again = open_link("pages/manifold.py", **{k: param(at, k) for k in at.query_params})
+    assert again.slider(key="manifold.n").value == 12 and again.selectbox(key="manifold.d1").value == 5
+
+
+def test_interpolation_end_points_and_path_come_from_the_link():
+    at = open_link("pages/interpolate.py", model="digits-vae-2d", a=7, b=42, path="spherical", t=0.3)
+    key = ZOO["digits-vae-2d"].sha256
+    assert at.session_state[f"interp.ends.{key}"] == [7, 42]
+    assert at.radio(key="interp.method").value == "spherical" and at.slider(key="interp.t").value == 0.3
+    assert "#7" in main_texts(at) and "#42" in main_texts(at)
+
+
+def test_a_bad_value_in_a_link_is_named_and_the_rest_applies():
+    at = open_link("pages/manifold.py", x=0, y=9, n=8, model="no-such-model")
+    warning = " ".join(w.value for w in at.warning)
+    assert "y=9" in warning and "0 … 1" in warning and "no-such-model" in warning
+    assert at.slider(key="manifold.n").value == 8 and not at.exception
+
+
+def test_hide_flags_drop_the_train_page_and_the_explanations():
+    at = open_link("pages/latent.py", hide="train,explain")
+    assert "Each dot is one example" not in main_texts(at)
+    assert param(at, "hide") == "explain,train"
+    with pytest.raises(ValueError):  # not a registered page any more
+        at.switch_page("pages/train.py").run()
+
+
+# --- feature 4: presentation mode ---------------------------------------------------------------
+
+
+def test_presentation_mode_enlarges_text_markers_and_lines():
+    normal = chart(open_link("pages/latent.py"))
+    at = open_link("pages/latent.py", present=1)
+    big = chart(at)
+    assert big["layout"]["font"]["size"] > normal["layout"]["font"]["size"] >= 12
+    assert big["data"][0]["marker"]["size"] > normal["data"][0]["marker"]["size"]
+    assert big["data"][0]["marker"]["color"] != normal["data"][0]["marker"]["color"]  # the projector palette
+    assert any("font-size" in h.proto.body for h in at.get("html"))
+    assert param(at, "present") == "1"
+
+
+# --- features 6, 7, 8 ---------------------------------------------------------------------------
+
+
+def test_the_conditional_vaes_all_labels_grid():
+    at = open_link("pages/manifold.py", model="digits-cvae-2d", labels="all", n=8)
+    assert at.radio(key="manifold.labels").value == "all labels"
+    assert "row = label" in main_texts(at)
+    (img,) = [m.value for m in at.main.markdown if "data:image/png" in m.value]
+    from test_app import pictures  # noqa: F401 (the same inline-picture convention)
+    import base64, io
+    from PIL import Image
+    png = Image.open(io.BytesIO(base64.b64decode(img.split("base64,")[1].split('"')[0])))
+    side = max(24, 720 // 8) // 8 * 8 + 1  # tile pitch: 8x8 digits scaled by whole pixels, 1 px border
+    assert (png.height - 1) // side == 10 and (png.width - 1) // side == 8  # 10 labels x 8 codes
+
+
+def test_sprites_coloured_by_rotation():
+    at = open_link("pages/latent.py", model="sprites-betavae", colour="rotation")
+    (trace,) = chart(at)["data"]
+    idx = np.array([int(c[0]) for c in trace["customdata"]])
+    colours = np.array(trace["marker"]["color"] if isinstance(trace["marker"]["color"], list) else
+                       np.frombuffer(__import__("base64").b64decode(trace["marker"]["color"]["bdata"]),
+                                     trace["marker"]["color"]["dtype"]))
+    from ui import views  # the map's points: the same cached split the page shows
+    train, val = views.split("sprites", 0, 0.1)  # the map shows the whole dataset: train, then val
+    factors = val.factors if len(val) >= views.MAP_MIN_VAL else torch.cat([train.factors, val.factors])
+    rotation = factors[:, list(val.factor_names).index("rotation")].numpy()
+    np.testing.assert_allclose(colours, rotation[idx], rtol=1e-6)
+    assert trace["marker"]["colorbar"]["title"]["text"] == "rotation"
+
+
+def test_a_box_selection_shows_every_selected_example():
+    at = open_link("pages/latent.py")
+    key = default_key()
+    at.session_state[f"latent.selected.{key}"] = list(range(30))
+    at.run()
+    text = main_texts(at)
+    assert "30 selected" in text and "all 30" in text
+    pictures = [m.value for m in at.main.markdown if "data:image/png" in m.value]
+    assert len(pictures) == 2  # the first example's panel, and all thirty
+    at.session_state[f"latent.selected.{key}"] = list(range(100))
+    at.run()
+    assert "48 of 100, spread evenly" in main_texts(at)
+
+
+def test_the_switch_turns_presentation_mode_on():  # (a Train link's β: tests/test_browser_teacher.py)
+    page = open_link("pages/latent.py")
+    assert not page.get("html") or not any("font-size: 22px" in h.proto.body for h in page.get("html"))
+    page.toggle(key="view.present.toggle").set_value(True).run()
+    assert any("font-size: 22px" in h.proto.body for h in page.get("html")) and param(page, "present") == "1"
+    assert chart(page)["layout"]["font"]["size"] == 20
