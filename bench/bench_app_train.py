@@ -10,7 +10,10 @@ command line, measured in one run. Prints one line per measurement; the last lin
 Throughput is examples / wall time of the training loop, as both report it (worker start-up and data
 loading apart; `ratio_end_to_end` includes them: submit -> done against the CLI process's wall time).
 
-    python bench/bench_app_train.py [--mnist DIR]   # DIR holds mnist/t10k-*.gz (default ../shared/data)
+    python bench/bench_app_train.py [--mnist DIR] [--repeat 3]   # DIR holds mnist/t10k-*.gz
+
+Each figure is the median of --repeat runs, CLI and job taken in turn (a run of a second or two
+varies by ±30% here).
 """
 from __future__ import annotations
 
@@ -22,6 +25,7 @@ import tempfile
 import time
 from contextlib import contextmanager
 from pathlib import Path
+from statistics import median
 
 from vae_core import Config
 from vae_core.runs import LocalExecutor, RunStore, new_workspace_id
@@ -77,15 +81,17 @@ def busy_process():
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--mnist", default=str(ROOT.parent / "shared" / "data"), help="folder with mnist/t10k-*.gz")
+    ap.add_argument("--repeat", type=int, default=3)
     args = ap.parse_args()
     configs = {
-        "digits 2-D VAE": (Config(dataset="digits", model="vae", hidden=(400,), latent_dim=2, epochs=30), None),
-        "784-400-20 VAE": (Config(dataset="mnist", model="vae", hidden=(400,), latent_dim=20, epochs=3), args.mnist),
+        "digits 2-D VAE": (Config(dataset="digits", model="vae", hidden=(400,), latent_dim=2, epochs=100), None),
+        "784-400-20 VAE": (Config(dataset="mnist", model="vae", hidden=(400,), latent_dim=20, epochs=5), args.mnist),
     }
     result: dict = {"ratios": {}}
     for name, (cfg, data_dir) in configs.items():
-        cli_rate, cli_wall = cli(cfg, data_dir)
-        (job_rate,), job_wall, _ = jobs(cfg, data_dir)
+        runs = [(cli(cfg, data_dir), jobs(cfg, data_dir)) for _ in range(args.repeat)]
+        cli_rate, cli_wall = median(r[0][0] for r in runs), median(r[0][1] for r in runs)
+        job_rate, job_wall = median(r[1][0][0] for r in runs), median(r[1][1] for r in runs)
         result["ratios"][name] = {"cli_images_per_s": round(cli_rate), "job_images_per_s": round(job_rate),
                                   "ratio": round(job_rate / cli_rate, 3),
                                   "ratio_end_to_end": round(cli_wall / job_wall, 3)}
@@ -94,16 +100,17 @@ def main() -> None:
     result["ratio"] = min(r["ratio"] for r in result["ratios"].values())
 
     cfg, data_dir = configs["digits 2-D VAE"]
-    _, _, quiet = jobs(cfg, data_dir)
+    quiet = median(jobs(cfg, data_dir)[2] for _ in range(args.repeat))
     with busy_process():
-        _, _, busy = jobs(cfg, data_dir)
+        busy = median(jobs(cfg, data_dir)[2] for _ in range(args.repeat))
     result["busy_slowdown"] = round(busy / quiet, 3)
     print(f"one job: {quiet:.2f} s quiet, {busy:.2f} s beside a busy process -> slowdown {busy / quiet:.2f}", flush=True)
 
-    (one,), _, _ = jobs(cfg, data_dir)
-    two, _, _ = jobs(cfg, data_dir, n=2)
-    result["two_jobs"] = round(sum(two) / one, 3)
-    print(f"two jobs at once: {sum(two):,.0f} images/s in all vs {one:,.0f} for one -> {sum(two) / one:.2f}x", flush=True)
+    one = median(jobs(cfg, data_dir)[0][0] for _ in range(args.repeat))
+    two = [sum(jobs(cfg, data_dir, n=2)[0]) for _ in range(args.repeat)]
+    two = median(two)
+    result["two_jobs"] = round(two / one, 3)
+    print(f"two jobs at once: {two:,.0f} images/s in all vs {one:,.0f} for one -> {two / one:.2f}x", flush=True)
     print(json.dumps(result))
 
 

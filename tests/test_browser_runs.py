@@ -100,3 +100,41 @@ def test_a_run_survives_a_reload_and_a_second_browser_sees_the_workspace(browser
     assert parse_qs(urlparse(fresh.url).query)["ws"][0] != ws
     wait_idle(fresh)
     assert "#1 VAE" not in sidebar_text(fresh)
+
+
+def test_the_live_beta_is_kept_across_a_page_switch(browser):
+    """Fault 2 of the classroom issue: move "β while training", leave the page, come back: the slider
+    shows the value chosen, and the job never received another one."""
+    from vae_core.runs import RunStore
+
+    b, url = browser
+    page = new_page(b)
+    page.goto(f"{url}/train")
+    page.get_by_role("heading", name="Train").first.wait_for()
+    wait_idle(page)
+    ws = parse_qs(urlparse(page.url).query)["ws"][0]
+    page.get_by_label("model").first.click()
+    page.get_by_role("option", name="beta-VAE").click()
+    wait_idle(page)
+    epochs = page.get_by_label(re.compile("^epochs"))
+    epochs.fill("3000")
+    epochs.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000)
+    slider = page.get_by_role("slider", name="β while training")
+    slider.focus()
+    for _ in range(10):  # 4.0 -> 3.0 in steps of 0.1
+        page.keyboard.press("ArrowLeft")
+    page.wait_for_timeout(1500)
+    wait_idle(page)
+    goto_page(page, "Latent space")
+    goto_page(page, "Train")
+    page.get_by_text(re.compile(r"training · step")).first.wait_for()
+    assert float(page.get_by_role("slider", name="β while training").get_attribute("aria-valuenow")) == 3.0
+    page.wait_for_timeout(2000)  # the page has redrawn several times meanwhile
+    page.get_by_role("button", name="Stop").click()
+    page.get_by_text("stopped ·").first.wait_for(timeout=60_000)
+    run = next(r for r in RunStore().workspace(ws).runs() if not r.readonly)
+    assert [round(v, 6) for _, v in run.beta_changes][-1] == 3.0  # the last value the job got is the one chosen
+    assert all(round(v, 6) < 4.0 for _, v in run.beta_changes)  # never the form's β again
