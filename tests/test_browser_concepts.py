@@ -23,7 +23,7 @@ def page():
     SHOTS.mkdir(parents=True, exist_ok=True)
     with app_server() as url, browser_page(height=1900) as page:
         page.set_default_timeout(60_000)
-        page.goto(url)
+        page.goto(url + "/latent")  # the root is the first screen
         page.get_by_role("heading", name="Latent space").first.wait_for()
         yield page
 

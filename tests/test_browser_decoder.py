@@ -30,7 +30,7 @@ def app():
         page.set_default_timeout(60_000)
         frames: list = []
         page.on("websocket", lambda ws: ws.on("framesent", lambda payload: frames.append(payload)))
-        page.goto(url)
+        page.goto(url + "/latent")  # the root is the first screen
         page.get_by_role("heading", name="Latent space").first.wait_for()
         yield page, frames
 

@@ -54,7 +54,7 @@ def step_of(page) -> int:
 def test_a_run_survives_a_reload_and_a_second_browser_sees_the_workspace(browser):
     b, url = browser
     page = new_page(b)
-    page.goto(url)
+    page.goto(url + "/latent")  # the root is the first screen
     page.get_by_role("heading", name="Latent space").first.wait_for()
     page.wait_for_function("() => new URLSearchParams(location.search).get('ws')")
     ws = parse_qs(urlparse(page.url).query)["ws"][0]
@@ -84,7 +84,7 @@ def test_a_run_survives_a_reload_and_a_second_browser_sees_the_workspace(browser
     page.screenshot(path=str(SCREENS / "8-train-done.png"))
 
     other = new_page(b)  # another browser, same address: the same runs and active model
-    other.goto(f"{url}/?ws={ws}")
+    other.goto(f"{url}/latent?ws={ws}")
     other.get_by_role("heading", name="Latent space").first.wait_for()
     other.wait_for_function(
         "() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('#1 VAE')", timeout=30_000)
@@ -94,7 +94,7 @@ def test_a_run_survives_a_reload_and_a_second_browser_sees_the_workspace(browser
     other.screenshot(path=str(SCREENS / "8-second-browser.png"))
 
     fresh = new_page(b)  # no workspace in the address: a new, empty one
-    fresh.goto(url)
+    fresh.goto(url + "/latent")
     fresh.get_by_role("heading", name="Latent space").first.wait_for()
     fresh.wait_for_function("() => new URLSearchParams(location.search).get('ws')")
     assert parse_qs(urlparse(fresh.url).query)["ws"][0] != ws
@@ -113,7 +113,7 @@ def test_the_live_beta_is_kept_across_a_page_switch(browser):
     page.get_by_role("heading", name="Train").first.wait_for()
     wait_idle(page)
     ws = parse_qs(urlparse(page.url).query)["ws"][0]
-    page.get_by_label("model").first.click()
+    page.get_by_label("model", exact=True).click()
     page.get_by_role("option", name="beta-VAE").click()
     wait_idle(page)
     epochs = page.get_by_label(re.compile("^epochs"))
@@ -131,7 +131,8 @@ def test_the_live_beta_is_kept_across_a_page_switch(browser):
     goto_page(page, "Latent space")
     goto_page(page, "Train")
     page.get_by_text(re.compile(r"training · step")).first.wait_for()
-    assert float(page.get_by_role("slider", name="β while training").get_attribute("aria-valuenow")) == 3.0
+    shown = page.locator('[data-testid="stSlider"]').filter(has_text="β while training")
+    assert float(shown.locator('[data-testid="stSliderThumbValue"]').inner_text()) == 3.0
     page.wait_for_timeout(2000)  # the page has redrawn several times meanwhile
     page.get_by_role("button", name="Stop").click()
     page.get_by_text("stopped ·").first.wait_for(timeout=60_000)
