@@ -46,6 +46,16 @@ def sidebar_text(page) -> str:
     return page.locator('[data-testid="stSidebar"]').inner_text()
 
 
+def start_training(page, epochs: int) -> None:
+    """On the Train page: set the epochs, press Start, wait until it trains."""
+    field = page.get_by_label(re.compile("^epochs"))
+    field.fill(str(epochs))
+    field.press("Enter")
+    wait_idle(page)
+    page.get_by_role("button", name="Start").click()
+    page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000)
+
+
 def step_of(page) -> int:
     text = page.get_by_text(re.compile(r"(training|done) · step \d+")).first.inner_text()
     return int(re.search(r"step (\d+)", text).group(1))
@@ -61,12 +71,7 @@ def test_a_run_survives_a_reload_and_a_second_browser_sees_the_workspace(browser
     assert len(ws) == 22 and "#1" not in sidebar_text(page)
 
     goto_page(page, "Train")
-    epochs = page.get_by_label(re.compile("^epochs"))
-    epochs.fill("150")
-    epochs.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Start").click()
-    page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000)
+    start_training(page, 150)
     before = step_of(page)
 
     page.reload()  # mid-run: the same address brings the run back, and its curves go on
@@ -116,12 +121,7 @@ def test_the_live_beta_is_kept_across_a_page_switch(browser):
     page.get_by_label("model", exact=True).click()
     page.get_by_role("option", name="beta-VAE").click()
     wait_idle(page)
-    epochs = page.get_by_label(re.compile("^epochs"))
-    epochs.fill("3000")
-    epochs.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Start").click()
-    page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000)
+    start_training(page, 3000)
     slider = page.get_by_role("slider", name="β while training")
     slider.focus()
     for _ in range(10):  # 4.0 -> 3.0 in steps of 0.1
