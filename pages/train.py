@@ -133,10 +133,11 @@ def _eta(seconds: float) -> str:
 
 @st.fragment(run_every=0.7)
 def live() -> None:
+    """The followed run, redrawn every 0.7 s. Only drawn while there is one: a page that reruns on a
+    timer with nothing to show would race the first press of Start for nothing."""
     run_id = followed()
-    if run_id is None:
-        st.info("No run yet in this workspace. The sidebar's pretrained models are ready to explore meanwhile.")
-        return
+    if run_id is None:  # it ended in another tab, or was deleted: the next full run says so
+        st.rerun(scope="app")
     ws = runs.workspace()
     run = ws.get(run_id)
     handle = runs.executor().handle(run_id)
@@ -195,4 +196,7 @@ def _set_beta(run_id: str) -> None:
         handle.set_beta(st.session_state[f"train.live_beta.{run_id}"])
 
 
-live()
+if followed() is None:
+    st.info("No run yet in this workspace. The sidebar's pretrained models are ready to explore meanwhile.")
+else:
+    live()

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import socket
 import subprocess
 import sys
 import time
 import urllib.request
+import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -109,3 +111,25 @@ def pick_run(page, name: str) -> None:
     """Make a run (a pretrained model's title, or a trained run's name) the active model, through the
     sidebar's run list."""
     page.locator('[data-testid="stSidebar"] [role="radiogroup"]').get_by_text(name, exact=True).first.click()
+
+
+def start_training(page, epochs: int) -> None:
+    """On the Train page: set the epochs, press Start, wait until it trains."""
+    field = page.get_by_label(re.compile("^epochs"))
+    field.fill(str(epochs))
+    field.press("Enter")
+    wait_idle(page)
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    page.get_by_role("button", name="Start").click()
+    try:
+        page.get_by_text(re.compile(r"(queued|starting a worker|training)[^·]* · step")).first.wait_for(timeout=20_000)
+    except PlaywrightTimeout:  # a press Streamlit dropped (a rerun raced it): a person presses again
+        warnings.warn("the first press of Start did not reach the server; pressed again")
+        page.get_by_role("button", name="Start").click()
+    try:
+        page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000)
+    except PlaywrightTimeout:
+        page.screenshot(path=str(ROOT / "artifacts" / "start-training-timeout.png"))
+        raise AssertionError("no training step 90 s after Start; the page said:\n"
+                             + page.locator('[data-testid="stMain"]').inner_text()[:3000]) from None

@@ -9,7 +9,8 @@ import re
 
 import pytest
 
-from browser_support import ROOT, app_server, browser_page, goto_page, point_position, require_chromium, wait_idle
+from browser_support import (ROOT, app_server, browser_page, goto_page, point_position, require_chromium,
+                             start_training, wait_idle)
 
 SCREENS = ROOT / "artifacts" / "screens"
 
@@ -78,12 +79,7 @@ def test_interpolation_slider_decodes_live(page):
 
 def test_training_a_tiny_model_through_the_ui(page):
     goto_page(page, "Train")
-    epochs = page.get_by_label("epochs")
-    epochs.fill("60")
-    epochs.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Start").click()
-    page.get_by_text("training ·").first.wait_for(timeout=60_000)
+    start_training(page, 60)
     shot(page, "5-train-running")
     # leave the page while it trains, come back: the job is still there, further along or done
     goto_page(page, "Latent space")

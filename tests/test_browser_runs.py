@@ -12,7 +12,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, goto_page, wait_idle
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, goto_page, start_training, wait_idle
 
 SCREENS = ROOT / "artifacts" / "screens"
 pytestmark = pytest.mark.browser
@@ -44,16 +44,6 @@ def new_page(browser):
 
 def sidebar_text(page) -> str:
     return page.locator('[data-testid="stSidebar"]').inner_text()
-
-
-def start_training(page, epochs: int) -> None:
-    """On the Train page: set the epochs, press Start, wait until it trains."""
-    field = page.get_by_label(re.compile("^epochs"))
-    field.fill(str(epochs))
-    field.press("Enter")
-    wait_idle(page)
-    page.get_by_role("button", name="Start").click()
-    page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000)
 
 
 def step_of(page) -> int:
