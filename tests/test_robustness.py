@@ -172,6 +172,54 @@ def test_a_hundred_kills_mid_write_leave_no_torn_file(tmp_path):
     assert not list(ws.folder.glob(".*.tmp"))
 
 
+SERVER = """
+import sys, time
+from vae_core.config import Config
+from vae_core.runs import RunStore, make_executor
+store = RunStore(sys.argv[1])
+ws = store.workspace(sys.argv[2])
+run = ws.create(Config(model="vae", hidden=(32,), latent_dim=3, batch_size=64, epochs=5000).validate(), "long")
+executor = make_executor(store, "local", min_checkpoint_s=0.0)
+handle = executor.submit(ws, run)
+while not (ws.has_checkpoint(run.id) and handle.view.pid):
+    time.sleep(0.05)
+print(handle.view.pid, run.id, flush=True)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] == "Z"  # a zombie nobody reaps
+    except FileNotFoundError:
+        return True
+
+
+def test_a_killed_server_leaves_no_worker_behind_and_its_run_comes_back_interrupted(tmp_path):
+    """The server dies (SIGKILL: a crash, a laptop closed) while a job trains: its worker stops within
+    seconds instead of training on unseen, and the next server finds the run interrupted, resumable."""
+    ws_id = new_workspace_id()
+    server = subprocess.Popen([sys.executable, "-c", SERVER, str(tmp_path / "runs"), ws_id], cwd=ROOT,
+                              stdout=subprocess.PIPE, text=True)
+    try:
+        worker, run_id = server.stdout.readline().split()
+    finally:
+        server.send_signal(signal.SIGKILL)
+        server.wait()
+    deadline = time.monotonic() + 60
+    while not _gone(int(worker)):
+        if time.monotonic() > deadline:
+            os.kill(int(worker), signal.SIGKILL)
+            pytest.fail("the worker of a killed server was still running after 60 s")
+        time.sleep(0.1)
+    ws = RunStore(tmp_path / "runs").workspace(ws_id)  # the next server ...
+    assert ws.get(run_id).status == "running"
+    assert ws.reconcile(alive=set()) == [run_id]  # ... knows no job for it (ui.runs.init does this)
+    run = ws.get(run_id)
+    assert run.status == "interrupted" and "resume" in run.message
+    assert ws.checkpoint(run_id).progress["step"] > 0
+
+
 # --- paths, isolation and limits --------------------------------------------------------------
 
 

@@ -261,19 +261,28 @@ class Executor:
 
 
 class _ProcessControl:
-    """The worker's end of the control channel: a stop event and a shared beta (NaN: unchanged)."""
+    """The worker's end of the control channel: a stop event and a shared beta (NaN: unchanged).
+    A worker whose server died (killed, a laptop closed) stops too: nobody reads its messages, and
+    the next server marks its run interrupted, resumable from the last checkpoint it received."""
 
     def __init__(self, stop, beta):
         self.stop, self.beta = stop, beta
+        self.parent = os.getppid()
+
+    def orphaned(self) -> bool:
+        return os.getppid() != self.parent  # re-parented to init (or a subreaper)
 
     def poll(self) -> tuple[bool, float | None]:
         beta = self.beta.value
-        return self.stop.is_set(), (None if beta != beta else beta)
+        return self.stop.is_set() or self.orphaned(), (None if beta != beta else beta)
 
 
 def _process_main(spec: JobSpec, messages, stop, beta) -> None:
     """The entry point of a spawned worker process."""
-    run_job(spec, _ProcessControl(stop, beta), messages.put)
+    control = _ProcessControl(stop, beta)
+    run_job(spec, control, messages.put)
+    if control.orphaned():  # nobody will read what is still queued: exit without waiting to flush it
+        messages.cancel_join_thread()
 
 
 _START = threading.Lock()
