@@ -4,7 +4,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import decoder, messages, picture, plots, runs, widgets
+from ui import decoder, messages, picture, plots, runs, sidebar, widgets
 from ui.datasets import download_panel
 from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
 from vae_core.data import DATASETS, TOY_SHAPES
@@ -104,7 +104,8 @@ with outcome.container():
 
 
 def followed() -> str | None:
-    """The run this page shows: the one started here, else (after a reload) the newest one training."""
+    """The run this page shows: the one started here, else (after a reload, a server restart) the
+    newest one training, else the newest one this workspace trained, however it ended."""
     ws = runs.workspace()
     run_id = st.session_state.get("train.run")
     try:
@@ -112,11 +113,12 @@ def followed() -> str | None:
             return run_id
     except RunStoreError:
         pass
-    live = [r for r in ws.runs() if r.status in LIVE]
-    if not live:
+    own = [r for r in ws.runs() if r.origin == "trained"]
+    if not own:
         return None
-    st.session_state["train.run"] = live[0].id  # followed to its end, when it is no longer live
-    return live[0].id
+    run = next((r for r in own if r.status in LIVE), own[0])
+    st.session_state["train.run"] = run.id  # followed to its end, when it is no longer live
+    return run.id
 
 
 def _status(v) -> str:
@@ -146,6 +148,10 @@ def live() -> None:
         st.markdown(f"Status: **{run.status}**" + (f" at epoch {run.progress.get('epoch')}" if run.progress else ""))
         if run.message:
             (st.error if run.status in ("failed", "interrupted") else st.info)(run.message)
+        epoch = run.progress.get("epoch", 0) if run.progress else 0
+        if run.status in sidebar.RESUMABLE and ws.has_checkpoint(run_id) and epoch < run.config.epochs:
+            st.button(f"Resume from epoch {epoch}", key="train.resume", on_click=sidebar.resume, args=(run_id,),
+                      icon=":material/play_arrow:")
         return
     v = handle.view
     rate = f" · {v.images_per_s:,.0f} images/s" if v.images_per_s else ""

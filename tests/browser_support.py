@@ -39,6 +39,13 @@ def free_port() -> int:
 @contextlib.contextmanager
 def app_server(timeout: float = 60.0, script: str = "app.py"):
     """`streamlit run <script>` (default app.py) on a free port of 127.0.0.1; yields the URL; stops it by its PID."""
+    with app_process(timeout, script) as (url, _):
+        yield url
+
+
+@contextlib.contextmanager
+def app_process(timeout: float = 60.0, script: str = "app.py"):
+    """As app_server, yielding (URL, the server's Popen): for tests that kill it or read its memory."""
     port = free_port()
     log = open(ROOT / ".streamlit-test.log", "w") if os.access(ROOT, os.W_OK) else subprocess.DEVNULL
     proc = subprocess.Popen(
@@ -58,7 +65,7 @@ def app_server(timeout: float = 60.0, script: str = "app.py"):
             if proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"the app did not start (see {ROOT / '.streamlit-test.log'})")
             time.sleep(0.3)
-        yield url
+        yield url, proc
     finally:
         proc.terminate()
         try:

@@ -65,7 +65,7 @@ def _delete(run_id: str) -> None:
         messages.say("sidebar", "error", str(e))
 
 
-def _resume(run_id: str) -> None:
+def resume(run_id: str) -> None:
     ws = runs.workspace()
     try:
         runs.executor().submit(ws, ws.get(run_id), resume=True)
@@ -84,7 +84,7 @@ def _upload() -> None:
         runs.activate(run.id)
         messages.say("sidebar", "success", f"Opened {up.name}.")
     except CheckpointError as e:
-        messages.say("sidebar", "error", f"Not opened: {e}")
+        messages.say("sidebar", "error", f"{plain(up.name)} was not opened: {e}")
 
 
 def render() -> None:
@@ -132,4 +132,4 @@ def _active_model(a: runs.Active) -> None:
         st.button("Delete", type="primary", key="sidebar.delete", on_click=_delete, args=(run.id,))
     if run.status in RESUMABLE and a.ckpt.progress.get("epoch", 0) < cfg.epochs:
         st.button(f"Resume ({run.status} at epoch {a.ckpt.progress.get('epoch', 0)} of {cfg.epochs})",
-                  key="sidebar.resume", on_click=_resume, args=(run.id,), width="stretch")
+                  key="sidebar.resume", on_click=resume, args=(run.id,), width="stretch")
