@@ -134,7 +134,7 @@ if val.is_image:
     err = _pixel_error(a.key, a)  # (C, H, W) nats
     left, right = st.columns([2, 3])
     with left:
-        fig = go.Figure(go.Heatmap(z=err.sum(0), colorscale="Inferno", colorbar=dict(title="nats"),
+        fig = go.Figure(go.Heatmap(z=err.sum(0), colorscale="Viridis", colorbar=dict(title="nats"),
                                    hovertemplate="row %{y}, column %{x}: %{z:.3f} nats<extra></extra>"))
         fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), title="mean −log p(x_i | z = μ) per pixel",
                           yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
@@ -145,8 +145,8 @@ if val.is_image:
                     f"validation examples** and decoded from z = {'μ(x)' if a.model.variational else 'enc(x)'}"
                     + (" (summed over the colour channels)" if err.shape[0] > 1 else "")
                     + f". Bright pixels are where the model is most often wrong; they add up to the "
-                    f"reconstruction term, {err.sum():.1f} nats per example. In digits the edges of the strokes "
-                    "are bright: the model knows roughly where a stroke goes, not exactly.")
+                    f"reconstruction term, {err.sum():.1f} nats per example. Dark pixels are ones the model gets "
+                    "right for every input, such as a border that is always blank.")
 else:
     st.info(f"Does not apply: `{a.cfg.dataset}` examples are 2-D points, not images, so there is no picture of "
             "pixels. The Manifold page shows the decoded points in input space.")
