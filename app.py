@@ -19,7 +19,11 @@ explore = [
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
+compare = [
+    st.Page("pages/diagnostics.py", title="Diagnostics", icon=":material/monitor_heart:"),
+]
 page = st.navigation({"Explore": [p for p in explore if p.title != "Train" or not links.hidden("train")],
+                      "Compare": compare,
                       "Concepts": concept.pages()},
                      position="hidden" if links.hidden("nav") else "sidebar")
 links.restore(link, page.url_path)  # ... and its settings for this page, before its widgets are drawn

@@ -86,27 +86,32 @@ if pts.data.is_image:  # 2-D points have no strip of frames: the path on the map
     frames = st.slider("frames in the strip", 3, 16, widgets.kept("interp.frames", 10), key="interp.frames")
     strip = decode(a.model, interpolate(z_a, z_b, frames, method), y).cpu().numpy()
     picture.show(np.concatenate([pts.data.x[ia:ia + 1].numpy(), strip, pts.data.x[ib:ib + 1].numpy()]),
-                 "original A · the decoded path from z_A to z_B · original B", size=96)
+                 "original A · the decoded path from z_A to z_B · original B", size=96, download="interpolation.png")
+    picture.gif_button(strip, "interpolation", size=96, label="GIF (A → B → A)")
 
 st.subheader("Latent knobs")
-st.markdown("One slider per latent dimension, starting at A's code. Move one and watch which property of the "
-            "output it controls" + ("; in a disentangled (β-)VAE each knob tends to change one thing."
+st.markdown("One slider per latent dimension, starting at A's code"
+            + (", the dims that carry most information (KL to the prior) first" if a.model.variational else "")
+            + ". Move one and watch which property of the output it controls" + ("; in a disentangled (β-)VAE each knob tends to change one thing."
                                     if a.model.variational else "."))
+
+
+order, dim_names, _ = views.ranked(a, pts)  # dims by KL, largest first (a VAE); labels 'z3 · 2.1 nats'
 
 
 @st.fragment
 def knobs() -> None:
-    shown = min(D, 12)
+    shown = order[:12]
     cols = st.columns([2, 3])
     with cols[0]:
         z = z_a.clone()
-        for d in range(shown):
-            z[d] = st.slider(f"z{d}", -4.0, 4.0, min(4.0, max(-4.0, float(z_a[d]))), 0.05, key=f"knob.{a.key}.{d}.{ia}")
-        if D > shown:
-            st.caption(f"dims z{shown}…z{D - 1} held at A's code")
+        for d, name in zip(shown, dim_names):
+            z[d] = st.slider(name, -4.0, 4.0, min(4.0, max(-4.0, float(z_a[d]))), 0.05, key=f"knob.{a.key}.{d}.{ia}")
+        if D > len(shown):
+            st.caption(f"the {D - len(shown)} dims of least KL held at A's code")
     with cols[1]:
-        if decoder.knobs(a, z, [f"knob.{a.key}.{d}.{ia}" for d in range(shown)], y, names,
-                         None if pts.data.is_image else pts.data.x):
+        keys = [f"knob.{a.key}.{d}.{ia}" if d in shown else "" for d in range(D)]  # by dim; "" = no knob
+        if decoder.knobs(a, z, keys, y, names, None if pts.data.is_image else pts.data.x):
             return  # decoded in the page while a knob moves
         img = decode(a.model, z[None], y).cpu().numpy()
         if pts.data.is_image:
@@ -119,8 +124,11 @@ knobs()
 
 if pts.data.is_image:
     st.subheader("Traversals")
-    st.markdown("Row d decodes A's code with only z_d swept from −3 to 3: all knobs at once. A row that never "
+    st.markdown("Each row decodes A's code with only one z_d swept from −3 to 3: all knobs at once"
+                + (", rows in KL order, largest first" if a.model.variational else "") + ". A row that never "
                 "changes is an unused dimension (its KL ≈ 0); in a disentangled model each row moves one factor.")
     steps = grid_values(9, 3.0)
-    rows = np.stack([traverse(a.model, z_a, d, steps, y).cpu().numpy() for d in range(min(D, 12))])
-    picture.show(rows, "rows: z0, z1, …  ·  columns: −3 … 3", size=64)
+    rows = np.stack([traverse(a.model, z_a, d, steps, y).cpu().numpy() for d in order[:12]])  # (R, 9, C, H, W)
+    picture.show(rows, "rows: " + ", ".join(dim_names[:len(rows)]) + "  ·  columns: −3 … 3", size=64,
+                 download="traversal.png")
+    picture.gif_button(rows.swapaxes(0, 1), "traversal", cols=1, size=64, label="GIF (all rows sweep together)")

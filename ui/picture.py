@@ -7,11 +7,15 @@ extra HTTP round trip being most of the difference (bench/bench_latency.py).
 from __future__ import annotations
 
 import base64
+import hashlib
 import io
+import re
 
 import numpy as np
 import streamlit as st
 from PIL import Image
+
+from vae_core.export import gif_bytes, png_bytes
 
 from . import plots
 
@@ -23,12 +27,38 @@ def data_uri(picture: np.ndarray) -> str:
     return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
 
 
+def _file_name(text: str, ext: str) -> str:
+    """'decoded grid · others at 0' -> 'decoded-grid-others-at-0.png'."""
+    stem = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")[:60] or "picture"
+    return f"{stem}.{ext}"
+
+
+def _download(label: str, data: bytes, name: str, mime: str) -> None:
+    """A download button for `data`; clicking it does not rerun the page."""
+    st.download_button(label, data, file_name=name, mime=mime, on_click="ignore", icon=":material/download:",
+                       key=f"download.{name}.{hashlib.md5(data).hexdigest()[:12]}")
+
+
 def show(images: np.ndarray, caption: str = "", cols: int | None = None, size: int = 64, pad: int = 1,
-         stretch: bool = False) -> None:
-    """Tile images (N, C, H, W) or a grid (R, K, C, H, W) in [0, 1] and show them, crisp, with a caption."""
+         stretch: bool = False, download: str | None = None) -> None:
+    """Tile images (N, C, H, W) or a grid (R, K, C, H, W) in [0, 1] and show them, crisp, with a caption.
+
+    A grid of more than one image gets a button that downloads it as a PNG (file name `download`,
+    else one made from the caption)."""
     picture = plots.tile(images, cols=cols, size=size, pad=pad)
     style = "width:100%;" if stretch else f"max-width:100%;width:{picture.shape[1]}px;"
     st.markdown(f'<img class="picture" alt="{caption}" style="{style}image-rendering:pixelated" '
                 f'src="{data_uri(picture)}">', unsafe_allow_html=True)
     if caption:
         st.caption(caption)
+    n = np.asarray(images).shape[0] * (np.asarray(images).shape[1] if np.asarray(images).ndim == 5 else 1)
+    if n > 1:
+        _download("PNG", png_bytes(picture), download or _file_name(caption, "png"), "image/png")
+
+
+def gif_button(frames: np.ndarray, name: str, cols: int | None = None, size: int = 64, label: str = "GIF") -> None:
+    """A button that downloads `frames` as a looping animated GIF: (T, N, C, H, W), frame t the N
+    images tiled (one row of a traversal each), or (T, C, H, W), one image a frame."""
+    frames = np.asarray(frames)
+    pictures = [plots.tile(f if f.ndim == 4 else f[None], cols=cols, size=size) for f in frames]
+    _download(label, gif_bytes(pictures), _file_name(name, "gif"), "image/gif")

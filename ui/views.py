@@ -125,3 +125,21 @@ def require() -> tuple[Active, Points] | None:
         st.error(f"Cannot show **{a.run.name}**: it was trained on `{a.cfg.dataset}`, which cannot be "
                  f"loaded here. {e}")
         return None
+
+
+# --- the latent dims in KL order --------------------------------------------------------------
+
+
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _ranked(key: str, _pts: Points) -> tuple[list[int], list[str], np.ndarray | None]:
+    from vae_core.diagnostics import ranked_dims
+    logvar = None if _pts.sigma is None else 2 * torch.log(torch.from_numpy(_pts.sigma))
+    order, labels, kl = ranked_dims(torch.from_numpy(_pts.mu), logvar)
+    return order, labels, None if kl is None else kl.numpy()
+
+
+def ranked(a: Active, pts: Points) -> tuple[list[int], list[str], np.ndarray | None]:
+    """The latent dims in KL order (largest first), their labels ('z3 · 2.1 nats') and the KL per
+    dim (D,), over the map's points; a plain AE: its own order, 'z3', None. Every page that shows
+    one knob or one traversal row per dim uses this order and these labels."""
+    return _ranked(a.key, pts)

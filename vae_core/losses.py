@@ -20,17 +20,20 @@ if TYPE_CHECKING:  # annotations only: config imports the registry, which import
     from .config import Config
 
 
-def recon_nll(out: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 0.1) -> torch.Tensor:
-    """-log p(x|z) per example, (B, *shape) -> (B,).
+def recon_nll_per_pixel(out: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 0.1) -> torch.Tensor:
+    """-log p(x_i|z) per example and pixel, (B, *shape) -> (B, *shape).
 
     bernoulli: `out` are logits; BCE computed from logits (stable for any logit).
-    gaussian: `out` are means, fixed std sigma: sum (x - out)^2 / (2 sigma^2) + log(2 pi sigma^2) / 2.
+    gaussian: `out` are means, fixed std sigma: (x - out)^2 / (2 sigma^2) + log(2 pi sigma^2) / 2.
     """
     if likelihood == "bernoulli":
-        nll = F.binary_cross_entropy_with_logits(out, x, reduction="none")
-    else:
-        nll = (x - out).pow(2) / (2 * sigma**2) + 0.5 * math.log(2 * math.pi * sigma**2)
-    return nll.flatten(1).sum(1)
+        return F.binary_cross_entropy_with_logits(out, x, reduction="none")
+    return (x - out).pow(2) / (2 * sigma**2) + 0.5 * math.log(2 * math.pi * sigma**2)
+
+
+def recon_nll(out: torch.Tensor, x: torch.Tensor, likelihood: str, sigma: float = 0.1) -> torch.Tensor:
+    """-log p(x|z) per example, (B, *shape) -> (B,): `recon_nll_per_pixel` summed over the pixels."""
+    return recon_nll_per_pixel(out, x, likelihood, sigma).flatten(1).sum(1)
 
 
 def output_mean(out: torch.Tensor, likelihood: str) -> torch.Tensor:

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import math
 from contextlib import contextmanager
+from typing import Callable
 
 import torch
 
@@ -75,11 +76,12 @@ def _log_normal(z: torch.Tensor, mu: torch.Tensor, logvar: torch.Tensor) -> torc
 
 
 @torch.no_grad()
-def iwae_bound(model: Autoencoder, x: torch.Tensor, y, cfg: Config, k: int = 100, seed: int = 0) -> torch.Tensor:
+def iwae_bound(model: Autoencoder, x: torch.Tensor, y, cfg: Config, k: int = 100, seed: int = 0,
+               progress: Callable[[float], None] | None = None) -> torch.Tensor:
     """Importance-weighted estimate of log p(x) with k samples (Burda et al. 2015), (N,) nats.
 
     L_k = log (1/k) sum_i p(x|z_i) p(z_i) / q(z_i|x), z_i ~ q(z|x). E[L_1] is the ELBO and
-    E[L_k] rises towards log p(x) as k grows.
+    E[L_k] rises towards log p(x) as k grows. `progress(fraction done)` is called after each chunk.
     """
     if not model.variational:
         raise ValueError("the IWAE bound needs a VAE-family model")
@@ -101,6 +103,8 @@ def iwae_bound(model: Autoencoder, x: torch.Tensor, y, cfg: Config, k: int = 100
             log_w = (log_px.view(k, -1) + _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
                      - _log_normal(z, mu, logvar))  # (k, B)
             out.append(torch.logsumexp(log_w, 0) - math.log(k))
+            if progress is not None:
+                progress(min(1.0, (i + len(xb)) / len(x)))
     return torch.cat(out)
 
 

@@ -285,7 +285,7 @@ class View {
     if (h.mode === "path") return this.pathZ(this.playing ? this.playing.t : this.sliderValue(h.slider, h.t));
     if (h.mode === "knobs") {
       const z = h.z.slice();
-      h.sliders.forEach((key, d) => { z[d] = this.sliderValue(key, z[d]); });
+      h.sliders.forEach((key, d) => { if (key) z[d] = this.sliderValue(key, z[d]); }); // "": no knob for z[d]
       return z;
     }
     const base = h.bases ? h.bases[Math.min(this.base ?? 0, h.bases.length - 1)].z : new Array(h.latent_dim).fill(0);
@@ -442,7 +442,7 @@ class View {
   // --- path / knobs: Streamlit sliders, read live; the play button
 
   watchSliders() {
-    const keys = this.h.mode === "path" ? [this.h.slider] : this.h.sliders;
+    const keys = (this.h.mode === "path" ? [this.h.slider] : this.h.sliders).filter(Boolean);
     const found = keys.map((k) => document.querySelector(stKey(k)));
     found.forEach((box) => box && this.observer.observe(box, { subtree: true, attributes: true, attributeFilter: ["aria-valuetext", "aria-valuenow", "value", "style"] }));
     if (found.some((b) => !b) && (this.tries = (this.tries ?? 0) + 1) < 120) this.retry = setTimeout(() => this.watchSliders(), 250);
