@@ -90,3 +90,28 @@ def test_sweep_cli_bad_input_exits_2(tmp_path, capsys, flags, words):
     err = capsys.readouterr().err
     assert status == 2 and words in err and "Traceback" not in err
     assert not list(tmp_path.glob("*.safetensors"))
+
+
+def test_a_sweep_in_the_run_store_ends_as_grouped_done_runs(tmp_path):
+    from vae_core.runs import RunStore, make_executor, new_workspace_id
+    store = RunStore(tmp_path / "runs")
+    executor = make_executor(store, "local", max_jobs=2, min_checkpoint_s=0.0, refresh_s=0.1)
+    try:
+        ws = store.workspace(new_workspace_id())
+        cfgs = sweep.members(tiny("beta_vae", epochs=2), betas=[0.5, 1.0, 8.0])
+        made = sweep.submit(ws, executor, cfgs)
+        assert all(executor.handle(r.id).join(120) for r in made)
+    finally:
+        executor.shutdown()
+    runs = [ws.get(r.id) for r in made]
+    assert {r.status for r in runs} == {"done"}, [r.message for r in runs]
+    assert len({r.group for r in runs}) == 1 and runs[0].group
+    assert runs[0].group_name == "β sweep · 3 runs"
+    for r, cfg in zip(runs, cfgs):
+        ckpt = ws.checkpoint(r.id)
+        assert ckpt.config.beta == cfg.beta and ckpt.progress["epoch"] == 2
+        assert {"val_recon", "val_kl", "val_loss", "active_units"} <= set(r.metrics)
+        assert r.metrics["val_loss"] == pytest.approx(r.metrics["val_recon"] + cfg.beta * r.metrics["val_kl"], rel=1e-5)
+    # a reload of the store keeps the grouping
+    again = RunStore(tmp_path / "runs").workspace(ws.id)
+    assert [again.get(r.id).group for r in runs] == [r.group for r in runs]

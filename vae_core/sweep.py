@@ -196,6 +196,29 @@ def member_file(cfg: Config) -> str:
     return f"{cfg.model}-beta{cfg.beta:g}-z{cfg.latent_dim}.safetensors"
 
 
+# --- in the app's run store -----------------------------------------------------------------
+
+
+def sweep_name(cfgs: list[Config]) -> str:
+    """'β sweep · 7 runs', 'latent_dim sweep · 3 runs' or 'β × latent_dim sweep · 6 runs'."""
+    varied = [label for label, field in (("β", "beta"), ("latent_dim", "latent_dim"))
+              if len({getattr(c, field) for c in cfgs}) > 1]
+    return f"{' × '.join(varied) or 'one-member'} sweep · {len(cfgs)} run{'s' * (len(cfgs) != 1)}"
+
+
+def submit(ws, executor, cfgs: list[Config], label: str = "") -> list:
+    """One run per member in workspace `ws`, grouped (a shared `group` id and `group_name`), each
+    queued on `executor` as its own job, so the executor's cap and queue hold and every member is a
+    normal run afterwards. -> the members' Runs, in the order of `cfgs`."""
+    import secrets
+
+    group, name = secrets.token_hex(6), sweep_name(cfgs)
+    made = [ws.create(c, f"{label}β {c.beta:g} · {c.latent_dim}-D", group=group, group_name=name) for c in cfgs]
+    for run in made:
+        executor.submit(ws, run)
+    return made
+
+
 # --- the command line ----------------------------------------------------------------------
 
 
