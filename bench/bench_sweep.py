@@ -3,7 +3,7 @@
 Each figure is one command's wall time, imports and data loading included, measured in this one run:
 
   alone     python -m vae_core.train  for one member (β = 1)
-  batched   python -m vae_core.sweep  for all 7 β values: one process, stacked parameters (1 thread)
+  batched   python -m vae_core.sweep  for all 7 β values: one process, stacked parameters (threads.py policy)
   parallel  7 python -m vae_core.train processes, at most `cores` at once (each 1 thread, threads.py)
 
 for two models: digits beta_vae 64-400-2 (batch 128, 30 epochs) and the MNIST-sized 784-400-20

@@ -183,6 +183,9 @@ def train_sweep(cfgs: list[Config], train: Dataset, val: Dataset, device=None,
     out: list[Checkpoint | None] = [None] * len(cfgs)
     for g, idx in enumerate(groups(cfgs)):
         trainer = BatchedTrainer([cfgs[i] for i in idx], train, val, device)
+        lead = trainer.trainers[0]  # threads.py's policy, for a step that is len(idx) members' arithmetic
+        threads.use(threads.worker_threads(len(idx) * threads.step_flops(
+            lead.model, lead.x, lead.y if lead.model.n_cond else None, lead.cfg.batch_size)))
         for report in trainer.run():
             if on_report is not None:
                 on_report(g, report)
@@ -260,7 +263,6 @@ def run(args) -> int:
     args.beta, args.latent_dim = betas, dims
     cfgs = members(base, betas, dims)
     train, val = load_split(base, args.data_dir)
-    threads.use(1)  # see threads.py: a small batched step gains nothing from a second thread
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"sweep of {len(cfgs)} {base.model} on {base.dataset} ({len(train)} train / {len(val)} val)",
