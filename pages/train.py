@@ -9,6 +9,7 @@ from ui.datasets import download_panel
 from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
 from vae_core.data import DATASETS, TOY_SHAPES
 from vae_core.registry import MODELS
+from vae_core import sweep
 from vae_core.runs import LIVE, RunStoreError
 
 st.title("Train")
@@ -22,6 +23,7 @@ st.markdown(
 
 kept, _at = widgets.kept, widgets.kept_index
 DATASET_CHOICES = [d for d in DATASETS if d != "toy2d"] + [f"toy2d:{s}" for s in TOY_SHAPES]
+MAX_SWEEP = 24  # runs one sweep may create: each is a worker's job and a checkpoint in the workspace
 problems: list[str] = []  # out-of-range fields: shown next to each, and Start waits for them
 
 
@@ -103,6 +105,53 @@ with outcome.container():
     messages.show("train")
 
 
+def _values(text: str, kind) -> list:
+    """'0.25, 1, 4' -> [0.25, 1.0, 4.0]; a blank field -> [] (that knob keeps the form's value)."""
+    try:
+        return [kind(v) for v in text.replace(";", ",").split(",") if v.strip()]
+    except ValueError:
+        raise ValueError(f"{text!r} is not a comma-separated list of numbers") from None
+
+
+with st.expander("Sweep: one run per β and / or latent_dim value, over the settings above",
+                 icon=":material/stacked_line_chart:", expanded=bool(st.session_state.get("train.sweep"))):
+    st.caption("Each value becomes a run of its own, grouped in the run list under the sweep's name; the runs "
+               "train side by side (as many at once as there are cores). Compare them afterwards: a larger β buys "
+               "a smaller KL (rate) with a worse reconstruction (distortion).")
+    c = st.columns([2, 2, 1])
+    sweep_betas = c[0].text_input("β values", kept("train.sweep_betas", "0.25, 0.5, 1, 2, 4, 8, 16"),
+                                  key="train.sweep_betas", disabled=not spec.variational,
+                                  help="comma-separated; VAE-family models only" if spec.variational
+                                  else f"{spec.label} has no β: sweep latent_dim instead")
+    sweep_dims = c[1].text_input("latent_dim values", kept("train.sweep_dims", ""), key="train.sweep_dims",
+                                 help="comma-separated, e.g. 2, 5, 10; blank keeps the latent_dim above")
+    start_sweep = c[2].button("Start sweep", key="train.start_sweep", width="stretch", disabled=bool(problems))
+    sweep_outcome = st.empty()
+
+if start_sweep:
+    try:
+        base = Config(dataset=dataset, model=model, arch=arch, hidden=parse_hidden(hidden), latent_dim=int(latent_dim),
+                      likelihood=likelihood, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
+                      precision=precision, seed=int(seed), **knobs).validate()
+        betas = _values(sweep_betas, float) if spec.variational else []
+        dims = _values(sweep_dims, int)
+        if not betas and not dims:
+            raise ValueError("give at least one β or latent_dim value")
+        cfgs = sweep.members(base, betas or None, dims or None)
+        if len(cfgs) > MAX_SWEEP:
+            raise ValueError(f"{len(cfgs)} runs is more than {MAX_SWEEP}; use fewer values")
+        ws = runs.workspace()
+        made = sweep.submit(ws, runs.executor(), cfgs, label=f"{MODELS[model].label} · ")
+        st.session_state["train.run"] = made[0].id
+        st.session_state["train.sweep"] = made[0].group
+        messages.clear("train.sweep")
+        st.rerun()  # the sidebar, drawn before this page, lists the new runs
+    except ValueError as e:
+        messages.say("train.sweep", "error", f"Cannot start the sweep: {e}")
+with sweep_outcome.container():
+    messages.show("train.sweep")
+
+
 def followed() -> str | None:
     """The run this page shows: the one started here, else (after a reload, a server restart) the
     newest one training, else the newest one this workspace trained, however it ended."""
@@ -153,6 +202,8 @@ def live() -> None:
             st.button(f"Resume from epoch {epoch}", key="train.resume", on_click=sidebar.resume, args=(run_id,),
                       icon=":material/play_arrow:")
         return
+    if run.group:
+        _sweep_progress(ws, run)
     v = handle.view
     rate = f" · {v.images_per_s:,.0f} images/s" if v.images_per_s else ""
     where = f" · {v.device}, {v.threads} thread{'s' * (v.threads != 1)}" if v.device else ""
@@ -193,6 +244,21 @@ def live() -> None:
         if latest is not None and v.originals is not None and len(np.shape(v.originals)) == 4:
             ckpt, model = latest  # the last epoch's checkpoint, decoded in the page under the pointer
             decoder.live(model, run_id, ckpt.progress.get("epoch"), class_names=v.class_names)
+
+
+def _sweep_progress(ws, run) -> None:
+    """One bar per member of the followed run's sweep (the store's view, so a reload keeps it)."""
+    members = sorted((r for r in ws.runs() if r.group == run.group), key=lambda r: r.created)
+    done = sum(r.status == "done" for r in members)
+    st.markdown(f"**{run.group_name}**: {done} of {len(members)} done. Below them, the member shown in detail.")
+    for r in members:
+        h = runs.executor().handle(r.id)
+        v = h.view if h is not None else None
+        frac = v.fraction if v is not None else (1.0 if r.status == "done" else 0.0)
+        status = _status(v) if v is not None and not v.finished else r.status
+        st.progress(min(1.0, frac), text=f"{r.name} · {status}"
+                    + (f" · val loss {r.metrics['val_loss']:.2f}" if "val_loss" in r.metrics else ""))
+    st.divider()
 
 
 def _set_beta(run_id: str) -> None:

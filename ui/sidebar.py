@@ -32,6 +32,11 @@ def loss_sum(cfg, metrics: dict) -> str | None:
     return f"loss **{m['loss']:.2f}** = recon {m['recon']:.2f}"
 
 
+def listed(run) -> str:
+    """A run's line in the list: a sweep's members sit under the sweep's name ('β sweep · 7 runs › β 4')."""
+    return plain(f"{run.group_name} › {run.name}" if run.group else run.name)
+
+
 def _pick() -> None:
     run_id = st.session_state["sidebar.pick"]
     ws = runs.workspace()
@@ -100,7 +105,7 @@ def render() -> None:
             st.session_state["sidebar.pick"] = a.run.id  # follow the active model, also when a page changed it
         with st.container(height=260, border=False):
             st.radio("Active model", list(by_id), key="sidebar.pick", on_change=_pick, label_visibility="collapsed",
-                     format_func=lambda i: plain(by_id[i].name), captions=[runs.describe_run(r) for r in all_runs])
+                     format_func=lambda i: listed(by_id[i]), captions=[runs.describe_run(r) for r in all_runs])
         if a is not None:
             _active_model(a)
         st.file_uploader("Open a checkpoint (.safetensors)", type=["safetensors"], key="sidebar.upload",

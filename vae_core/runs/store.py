@@ -87,6 +87,8 @@ class Run:
     progress: dict = field(default_factory=dict, compare=False)  # step, epoch, total_steps
     message: str = ""                   # why it failed / was interrupted
     about: str = ""                     # what to look at (pretrained models)
+    group: str = ""                     # a sweep's id, shared by its members ("" = a single run)
+    group_name: str = ""                # the sweep's display name, e.g. "β sweep · 7 runs"
 
     @property
     def readonly(self) -> bool:
@@ -211,9 +213,10 @@ class Workspace:
 
     # --- writing ------------------------------------------------------------------------------
 
-    def create(self, cfg: Config, name: str, origin: str = "trained", status: str = "queued") -> Run:
+    def create(self, cfg: Config, name: str, origin: str = "trained", status: str = "queued",
+               group: str = "", group_name: str = "") -> Run:
         run = Run(id=secrets.token_hex(8), name=clean_name(name), config=cfg.validate(), status=status,
-                  origin=origin, created=time.time())
+                  origin=origin, created=time.time(), group=group, group_name=clean_name(group_name) if group else "")
         with self._lock:
             self._room_for(0)
             self._write(run)

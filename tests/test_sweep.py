@@ -1,0 +1,117 @@
+"""Sweeps: batched members equal separate Trainer runs with the same seed; the sweep CLI's JSON.
+
+Tolerance: parameters within 1e-5 (absolute) and validation losses within 1e-4 nats after two
+epochs. Batched matmuls sum in another order than single ones, so float32 rounding (~1e-7 per op)
+is all that may differ; a wrong batch order, noise draw, warm-up or Adam step differs by >1e-3.
+"""
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from conftest import tiny
+from vae_core import Trainer, checkpoint
+from vae_core import sweep
+
+REPO = Path(__file__).resolve().parents[1]
+PARAM_TOL, LOSS_TOL = 1e-5, 1e-4
+
+
+@pytest.mark.parametrize("model, warmup", [("beta_vae", 15), ("dae", 0)])
+def test_batched_members_equal_separate_runs(digits_split, model, warmup):
+    train, val = digits_split
+    cfgs = sweep.members(tiny(model, epochs=2, kl_warmup=warmup, seed=3), betas=[0.5, 1.0, 4.0])
+    batched = sweep.BatchedTrainer(cfgs, train, val)
+    for _ in batched.run():
+        pass
+    got = batched.checkpoints()
+    for cfg, ckpt in zip(cfgs, got):
+        alone = Trainer(cfg, train, val)
+        for _ in alone.run():
+            pass
+        ref = alone.checkpoint()
+        assert ckpt.config == ref.config and ckpt.progress == ref.progress
+        for name, w in ref.model_state.items():
+            assert torch.allclose(ckpt.model_state[name], w, atol=PARAM_TOL, rtol=0), name
+        for i, s in ref.optimizer_state["state"].items():  # Adam's moments, member by member
+            assert torch.allclose(ckpt.optimizer_state["state"][i]["exp_avg"], s["exp_avg"], atol=PARAM_TOL)
+        assert ckpt.history["val"]["loss"] == pytest.approx(ref.history["val"]["loss"], abs=LOSS_TOL)
+        assert ckpt.history["train"]["loss"] == pytest.approx(ref.history["train"]["loss"], abs=LOSS_TOL)
+    if model == "beta_vae":  # the members really differ: a larger β buys a smaller KL
+        kls = [c.metrics["val_kl"] for c in got]
+        assert kls[0] > kls[-1]
+
+
+def test_members_and_groups():
+    base = tiny("beta_vae")
+    cfgs = sweep.members(base, betas=[1, 2], latent_dims=[2, 5])
+    assert [(c.latent_dim, c.beta) for c in cfgs] == [(2, 1), (2, 2), (5, 1), (5, 2)]
+    assert sweep.groups(cfgs) == [[0, 1], [2, 3]]
+    for bad, words in [(dict(betas=[]), "at least one"), (dict(betas=[-1.0]), "β"), (dict(latent_dims=[0]), "latent_dim")]:
+        with pytest.raises(ValueError, match=words):
+            sweep.members(base, **bad)
+
+
+def test_sweep_cli_writes_one_checkpoint_per_member(tmp_path):
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    args = ["--dataset", "digits", "--model", "beta_vae", "--beta", "0.5,4", "--latent-dim", "2,3",
+            "--hidden", "32", "--epochs", "1", "--seed", "0", "--out", str(tmp_path / "sw")]
+    done = subprocess.run([sys.executable, "-m", "vae_core.sweep", *args], cwd=tmp_path, env=env,
+                          capture_output=True, text=True, timeout=120)
+    assert done.returncode == 0, done.stderr
+    runs = json.loads(done.stdout.strip().splitlines()[-1])["runs"]
+    assert [(r["beta"], r["latent_dim"]) for r in runs] == [(0.5, 2), (4.0, 2), (0.5, 3), (4.0, 3)]
+    for r in runs:
+        ckpt = checkpoint.load(r["path"])
+        assert (ckpt.config.beta, ckpt.config.latent_dim) == (r["beta"], r["latent_dim"])
+        assert ckpt.metrics["val_loss"] == pytest.approx(r["val_loss"])
+        # the loss is recon + β KL, as printed
+        assert r["val_loss"] == pytest.approx(r["val_recon"] + r["beta"] * r["val_kl"], rel=1e-5)
+
+
+@pytest.mark.parametrize("flags, words", [
+    (["--beta", ""], "empty"),
+    (["--beta", "1,-2"], "β"),
+    (["--latent-dim", "0"], "latent_dim"),
+    (["--beta", "1,x"], "--beta"),
+])
+def test_sweep_cli_bad_input_exits_2(tmp_path, capsys, flags, words):
+    try:  # a flag argparse rejects exits from inside the parser; a bad value returns 2
+        status = sweep.main(["--dataset", "digits", "--model", "beta_vae", "--epochs", "1", "--out", str(tmp_path),
+                             *flags])
+    except SystemExit as e:
+        status = e.code
+    err = capsys.readouterr().err
+    assert status == 2 and words in err and "Traceback" not in err
+    assert not list(tmp_path.glob("*.safetensors"))
+
+
+def test_a_sweep_in_the_run_store_ends_as_grouped_done_runs(tmp_path):
+    from vae_core.runs import RunStore, make_executor, new_workspace_id
+    store = RunStore(tmp_path / "runs")
+    executor = make_executor(store, "local", max_jobs=2, min_checkpoint_s=0.0, refresh_s=0.1)
+    try:
+        ws = store.workspace(new_workspace_id())
+        cfgs = sweep.members(tiny("beta_vae", epochs=2), betas=[0.5, 1.0, 8.0])
+        made = sweep.submit(ws, executor, cfgs)
+        assert all(executor.handle(r.id).join(120) for r in made)
+    finally:
+        executor.shutdown()
+    runs = [ws.get(r.id) for r in made]
+    assert {r.status for r in runs} == {"done"}, [r.message for r in runs]
+    assert len({r.group for r in runs}) == 1 and runs[0].group
+    assert runs[0].group_name == "β sweep · 3 runs"
+    for r, cfg in zip(runs, cfgs):
+        ckpt = ws.checkpoint(r.id)
+        assert ckpt.config.beta == cfg.beta and ckpt.progress["epoch"] == 2
+        assert {"val_recon", "val_kl", "val_loss", "active_units"} <= set(r.metrics)
+        assert r.metrics["val_loss"] == pytest.approx(r.metrics["val_recon"] + cfg.beta * r.metrics["val_kl"], rel=1e-5)
+    # a reload of the store keeps the grouping
+    again = RunStore(tmp_path / "runs").workspace(ws.id)
+    assert [again.get(r.id).group for r in runs] == [r.group for r in runs]
