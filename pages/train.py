@@ -196,7 +196,7 @@ def live() -> None:
     if handle is None:  # trained before the server last started: what the store knows
         st.markdown(f"Status: **{run.status}**" + (f" at epoch {run.progress.get('epoch')}" if run.progress else ""))
         if run.message:
-            (st.error if run.status in ("failed", "interrupted") else st.info)(run.message)
+            (st.error if run.status in ("failed", "interrupted") else st.warning)(run.message)
         epoch = run.progress.get("epoch", 0) if run.progress else 0
         if run.status in sidebar.RESUMABLE and ws.has_checkpoint(run_id) and epoch < run.config.epochs:
             st.button(f"Resume from epoch {epoch}", key="train.resume", on_click=sidebar.resume, args=(run_id,),
@@ -212,6 +212,8 @@ def live() -> None:
                                  f"{rate}{_eta(v.eta_s) if not v.finished else ''}{where}{resumed}")
     if v.status in ("failed", "interrupted"):
         st.error(v.message)
+    elif v.message:  # done, with a warning (every dim collapsed)
+        st.warning(v.message)
     seen = st.session_state.setdefault("train.seen_status", {})
     if seen.setdefault(run_id, v.status) != v.status:  # queued -> running -> done: the sidebar's list follows
         seen[run_id] = v.status

@@ -249,6 +249,20 @@ def test_a_diverging_run_fails_keeps_finite_weights_and_is_never_activated(execu
     assert ckpt.progress["step"] >= 1
 
 
+def test_a_run_whose_dims_all_collapse_says_so(executor):
+    """β = 1e6 does not blow up: the KL term wins and every dim collapses to the prior. The run ends
+    done (its model is a real, if useless, model) with a message saying what happened and what to try."""
+    ws = executor.store.workspace(new_workspace_id())
+    run = ws.create(tiny("beta_vae", beta=1e6, epochs=3), "huge beta")
+    assert executor.submit(ws, run).join(120)
+    done = ws.get(run.id)
+    assert done.status == "done" and max(done.metrics["val_kl_per_dim"]) < 0.01
+    assert "All 3 latent dims collapsed" in done.message and "Try β" in done.message
+    sane = ws.create(tiny("vae", epochs=3), "β = 1")
+    assert executor.submit(ws, sane).join(120)
+    assert ws.get(sane.id).message == ""
+
+
 def test_a_run_that_cannot_start_fails_with_a_message(executor):
     ws = executor.store.workspace(new_workspace_id())
     run = ws.create(tiny("vae", dataset="no-such-dataset"), "no data")

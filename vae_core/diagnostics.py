@@ -44,6 +44,17 @@ def collapsed_dims(kl: torch.Tensor, threshold: float = 0.01) -> list[int]:
     return [d for d in range(len(kl)) if float(kl[d]) < threshold]
 
 
+def collapse_note(cfg: Config, kl_per_dim) -> str:
+    """What to tell the person who trained it when every dim collapsed to the prior (as β = 1e6 does:
+    the KL term outweighs any reconstruction), else "". kl_per_dim: the validation KL of each dim."""
+    if not kl_per_dim or collapsed_dims(torch.as_tensor(kl_per_dim)) != list(range(len(kl_per_dim))):
+        return ""
+    return (f"All {len(kl_per_dim)} latent dims collapsed to the prior (KL {sum(kl_per_dim):.2g} nats in all): "
+            f"with β = {cfg.beta:g} the KL term outweighs the reconstruction, so the encoder sends every input "
+            "to N(0, I) and the decoder draws the same average image for all of them. Try β between 0.5 and 4, "
+            "or a KL warm-up.")
+
+
 @torch.no_grad()
 def pixel_error(model: Autoencoder, x: torch.Tensor, y, cfg: Config, batch_size: int = 1000) -> torch.Tensor:
     """Mean -log p(x_i | z = mu) of each pixel over the data: (N, *shape) -> (*shape), nats.

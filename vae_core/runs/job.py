@@ -30,6 +30,7 @@ from .. import checkpoint, threads
 from ..config import Config
 from ..data import load_split
 from ..device import describe
+from ..diagnostics import collapse_note
 from ..latent import decode, encode, reconstruct
 from ..metrics import evaluate
 from ..trainer import Trainer, TrainingDiverged
@@ -118,6 +119,7 @@ def run_job(spec: JobSpec, control: Control, emit: Callable[[dict], None]) -> No
         ckpt = trainer.checkpoint()
         if status != "failed":
             ckpt.metrics = metrics = evaluate(trainer.model.eval(), trainer.val_x, trainer.val_y, ckpt.config)
+            message = message or collapse_note(ckpt.config, metrics.get("val_kl_per_dim"))
         emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(ckpt), "step": trainer.step, "epoch": trainer.epoch})
     if report is not None:  # the final curves and pictures
         emit(progress(report, True))
