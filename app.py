@@ -19,7 +19,12 @@ explore = [
     st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
+compare = [
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/rate_distortion.py", title="Rate–distortion", icon=":material/show_chart:", url_path="rate_distortion"),
+]
 page = st.navigation({"Explore": [p for p in explore if p.title != "Train" or not links.hidden("train")],
+                      "Compare": compare,
                       "Concepts": concept.pages()},
                      position="hidden" if links.hidden("nav") else "sidebar")
 links.restore(link, page.url_path)  # ... and its settings for this page, before its widgets are drawn
