@@ -102,7 +102,8 @@ def rd_figure(points: list[RDPoint], units: dict[str, int | None], active_id: st
         au = units.get(p.run_id)
         chosen = p.run_id == active_id
         fig.add_trace(go.Scatter(
-            x=[p.rate], y=[p.distortion], mode="markers+text", text=[labels[p.run_id]], textposition="top right",
+            x=[p.rate], y=[p.distortion], mode="markers+text", text=[labels[p.run_id]],
+            textposition="top right" if p.run_id in grouped else "bottom right",
             customdata=[[p.run_id, p.name, p.beta, p.latent_dim, "?" if au is None else au]], showlegend=False,
             marker=dict(size=16 if chosen else 11, color=s.ink if chosen else "#1f77b4",
                         symbol="star" if chosen else "circle", line=dict(width=1, color="white")),
@@ -111,7 +112,7 @@ def rd_figure(points: list[RDPoint], units: dict[str, int | None], active_id: st
                           "<extra></extra>"))
     fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="rate: val KL(q(z|x) ‖ p(z)), nats",
                       yaxis_title="distortion: val −log p(x|z), nats", clickmode="event+select",
-                      legend=dict(x=0.99, xanchor="right", y=0.99), xaxis_range=r_range, yaxis_range=d_range)
+                      legend=dict(x=0.99, xanchor="right", y=0.85, yanchor="top"), xaxis_range=r_range, yaxis_range=d_range)
     return plots.styled(fig)
 
 
