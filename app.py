@@ -20,6 +20,8 @@ explore = [
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
 ]
 compare = [
+    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
+    st.Page("pages/rate_distortion.py", title="Rate–distortion", icon=":material/show_chart:", url_path="rate_distortion"),
     st.Page("pages/diagnostics.py", title="Diagnostics", icon=":material/monitor_heart:"),
 ]
 page = st.navigation({"Explore": [p for p in explore if p.title != "Train" or not links.hidden("train")],

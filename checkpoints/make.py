@@ -44,6 +44,18 @@ class Recipe:
     description: str
     config: Config
     default: bool = False
+    group: str | None = None  # models meant to be compared together (a sweep, the trio)
+
+
+# 64-64-z-64-64, 1050 steps: about 120 KB a file (weights ~40 KB, the per-step history the rest)
+SMALL = dict(dataset="digits", hidden=(64,), likelihood="bernoulli", epochs=150, batch_size=256, lr=2e-3, seed=0)
+DIGITS_SWEEP = dict(model="beta_vae", latent_dim=8, **SMALL)  # 8 dims: room for the active units to vary
+SWEEP_BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)
+DIGITS_TRIO = dict(latent_dim=2, **SMALL)
+
+
+def _beta_id(beta: float) -> str:
+    return f"digits-beta-{beta:g}".replace(".", "p")  # digits-beta-0p25 ... digits-beta-16
 
 
 MNIST = dict(dataset="mnist10k", hidden=(256,), likelihood="bernoulli", seed=0)  # 784-256-z-256-784
@@ -94,6 +106,23 @@ RECIPES = (
            "exactly, so its latent map is a bent copy of the plane that shows how the encoder warps it.",
            Config(dataset="toy2d:moons", model="ae", hidden=(64, 64), latent_dim=2, likelihood="gaussian",
                   sigma=0.1, epochs=100, seed=0)),
+    *(Recipe(_beta_id(b), f"Digits β-VAE, β = {b:g} (sweep)",
+             f"One of seven digits β-VAEs, alike but for β = {b:g}: on the Rate–distortion page they "
+             "trace the curve, a larger β buying a smaller KL (rate) with a worse reconstruction "
+             "(distortion), and leaving fewer of the 8 latent dims active.",
+             Config(beta=b, **DIGITS_SWEEP), group="digits-beta-sweep") for b in SWEEP_BETAS),
+    Recipe("digits-trio-ae", "Trio: autoencoder (reconstruction only)",
+           "The theory's first panel: trained on the reconstruction alone, the codes sort the digits "
+           "but sit anywhere, so decoding z ~ N(0, I) lands in the holes between them.",
+           Config(model="ae", **DIGITS_TRIO), group="digits-trio"),
+    Recipe("digits-trio-vae", "Trio: VAE (reconstruction + KL)",
+           "The second panel: the ELBO balances both terms, the codes sort the digits and fill the "
+           "prior, so decoding z ~ N(0, I) gives digits.",
+           Config(model="vae", beta=1.0, **DIGITS_TRIO), group="digits-trio"),
+    Recipe("digits-trio-kl", "Trio: KL term only",
+           "The third panel: trained on the KL term alone, every q(z|x) becomes the prior, the classes "
+           "lie on top of each other and the never-trained decoder reconstructs nothing.",
+           Config(model="kl_only", **DIGITS_TRIO), group="digits-trio"),
 )
 
 
@@ -145,6 +174,8 @@ def build(recipe: Recipe, out: Path) -> tuple[dict, float]:
         "bytes": path.stat().st_size,
         "sha256": sha256_of(path),
     }
+    if recipe.group:
+        entry["group"] = recipe.group
     return entry, time.perf_counter() - t0
 
 

@@ -4,7 +4,8 @@ Reduction rule, for every term: summed over pixels and latent dimensions, averag
 so every number is in nats per example (the convention of pytorch/examples vae, so they compare).
 
 Each model's loss returns a dict of named terms: always `loss` and `recon`; `kl` and `kl_per_dim`
-for the VAE family; `penalty` for the regularised autoencoders.
+for the VAE family; `penalty` for the regularised autoencoders. `loss` is what is optimised; the
+other terms are reported (for `kl_only_loss`, `recon` is reported but is not part of `loss`).
 """
 from __future__ import annotations
 
@@ -119,3 +120,13 @@ def vae_loss(model, x, y, cfg: Config, beta: float) -> dict[str, torch.Tensor]:
     kl_per_dim = gaussian_kl(out["mu"], out["logvar"]).mean(0)  # (D,)
     kl = kl_per_dim.sum()
     return {"loss": terms["recon"] + beta * kl, **terms, "kl": kl, "kl_per_dim": kl_per_dim}
+
+
+def kl_only_loss(model, x, y, cfg: Config, beta: float) -> dict[str, torch.Tensor]:
+    """The KL term alone: loss = KL(q(z|x) || N(0, I)); recon is computed and reported, not optimised.
+
+    The third panel of the theory's argument: with nothing asking z to describe x, q(z|x) becomes
+    the prior for every x, and the decoder (never trained) reconstructs nothing. beta is ignored.
+    """
+    terms = vae_loss(model, x, y, cfg, beta)
+    return {**terms, "loss": terms["kl"]}

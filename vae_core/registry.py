@@ -61,4 +61,9 @@ MODELS: dict[str, ModelSpec] = {
         "Conditional VAE", losses.vae_loss,
         "A VAE whose encoder and decoder both see the class label: z is free to hold style.",
         variational=True, conditional=True, knobs=("beta", "kl_warmup"), defaults={"beta": 1.0}),
+    "kl_only": ModelSpec(
+        "KL term only", losses.kl_only_loss,
+        "A VAE trained on the KL term alone: loss = KL(q(z|x) || N(0, I)), the reconstruction is "
+        "only reported. Every q(z|x) collapses onto the prior, so z says nothing about x.",
+        variational=True),
 }

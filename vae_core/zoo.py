@@ -28,7 +28,8 @@ MANIFEST = "manifest.json"
 # key -> the JSON type(s) its value must have
 REQUIRED = {"id": str, "file": str, "title": str, "description": str, "model": str, "dataset": str,
             "latent_dim": int, "sha256": str}
-OPTIONAL = {"beta": (int, float), "epochs": int, "metrics": dict, "config": dict, "default": bool}
+OPTIONAL = {"beta": (int, float), "epochs": int, "metrics": dict, "config": dict, "default": bool,
+            "group": str}
 
 
 class ZooError(ValueError):
@@ -48,6 +49,7 @@ class ZooEntry:
     beta: float | None = None
     epochs: int | None = None
     default: bool = False
+    group: str | None = None       # models meant to be compared together, e.g. "digits-beta-sweep"
     metrics: dict = field(default_factory=dict, hash=False, compare=False)  # val metrics from make.py
     config: dict = field(default_factory=dict, hash=False, compare=False)   # Config.to_dict()
     problem: str | None = None     # why the entry cannot be loaded; None when it can
@@ -82,7 +84,7 @@ def _entry(raw, folder: Path, seen: set[str], index: int) -> ZooEntry:
         path=folder / name, model=get("model", str, ""), dataset=get("dataset", str, ""),
         latent_dim=get("latent_dim", int, 0), sha256=get("sha256", str, ""),
         beta=float(raw["beta"]) if get("beta", (int, float), None) is not None else None,
-        epochs=get("epochs", int, None), default=get("default", bool, False),
+        epochs=get("epochs", int, None), default=get("default", bool, False), group=get("group", str, None),
         metrics=get("metrics", dict, {}), config=get("config", dict, {}),
     )
 
