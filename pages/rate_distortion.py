@@ -31,7 +31,7 @@ def on_pick() -> None:
 all_runs = [r for r in runs.all_runs() if r.status == "done" or r.readonly]
 planes: dict[tuple[str, str], list] = {}
 for run in all_runs:
-    p = rd_point(run.id, run.name, run.metrics, run.config.beta, run.config.latent_dim, compare.group_of(run),
+    p = rd_point(run.id, run.name, run.metrics, run.config.beta, run.config.latent_dim, run.group or None,
                  MODELS[run.config.model].label)
     if p is not None:
         planes.setdefault((run.config.dataset, run.config.likelihood), []).append(p)

@@ -75,7 +75,7 @@ with st.container(border=True):
     precision = c[2].selectbox("precision", PRECISIONS, _at(PRECISIONS, "train.precision", "fp32"), key="train.precision",
                                help="bf16: mixed precision (matmuls in bfloat16), faster on recent CPUs and GPUs")
     knobs = {}
-    if spec.variational:
+    if "beta" in spec.knobs:
         knobs["beta"] = number(c[3], "β", "beta", float(spec.defaults.get("beta", 1.0)), f"train.beta.{model}", step=0.1)
         knobs["kl_warmup"] = number(c[4], "warm-up steps", "kl_warmup", 0, "train.warmup",
                                     help="β ramps linearly from 0 over this many steps")
@@ -87,15 +87,21 @@ with st.container(border=True):
     start = b[0].button("Start", type="primary", key="train.start", width="stretch", disabled=bool(problems))
     outcome = b[1].empty()  # filled below, once Start has been handled
 
+
+def form_config() -> Config:
+    """The form's values as a checked Config (ValueError names a bad field and its range)."""
+    return Config(dataset=dataset, model=model, arch=arch, hidden=parse_hidden(hidden), latent_dim=int(latent_dim),
+                  likelihood=likelihood, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
+                  precision=precision, seed=int(seed), **knobs).validate()
+
+
 if start:
     try:
-        cfg = Config(dataset=dataset, model=model, arch=arch, hidden=parse_hidden(hidden), latent_dim=int(latent_dim),
-                     likelihood=likelihood, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
-                     precision=precision, seed=int(seed), **knobs).validate()
+        cfg = form_config()
         ws = runs.workspace()
         n = sum(1 for r in ws.runs() if not r.readonly) + 1
         run = ws.create(cfg, f"#{n} {MODELS[model].label} · {dataset}"
-                        + (f" · β {cfg.beta:g}" if spec.variational else "") + f" · {cfg.latent_dim}-D")
+                        + (f" · β {cfg.beta:g}" if "beta" in spec.knobs else "") + f" · {cfg.latent_dim}-D")
         runs.executor().submit(ws, run)
         st.session_state["train.run"] = run.id
         messages.clear("train")
@@ -120,8 +126,8 @@ with st.expander("Sweep: one run per β and / or latent_dim value, over the sett
                "a smaller KL (rate) with a worse reconstruction (distortion).")
     c = st.columns([2, 2, 1])
     sweep_betas = c[0].text_input("β values", kept("train.sweep_betas", "0.25, 0.5, 1, 2, 4, 8, 16"),
-                                  key="train.sweep_betas", disabled=not spec.variational,
-                                  help="comma-separated; VAE-family models only" if spec.variational
+                                  key="train.sweep_betas", disabled="beta" not in spec.knobs,
+                                  help="comma-separated; VAE-family models only" if "beta" in spec.knobs
                                   else f"{spec.label} has no β: sweep latent_dim instead")
     sweep_dims = c[1].text_input("latent_dim values", kept("train.sweep_dims", ""), key="train.sweep_dims",
                                  help="comma-separated, e.g. 2, 5, 10; blank keeps the latent_dim above")
@@ -130,10 +136,8 @@ with st.expander("Sweep: one run per β and / or latent_dim value, over the sett
 
 if start_sweep:
     try:
-        base = Config(dataset=dataset, model=model, arch=arch, hidden=parse_hidden(hidden), latent_dim=int(latent_dim),
-                      likelihood=likelihood, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
-                      precision=precision, seed=int(seed), **knobs).validate()
-        betas = _values(sweep_betas, float) if spec.variational else []
+        base = form_config()
+        betas = _values(sweep_betas, float) if "beta" in spec.knobs else []
         dims = _values(sweep_dims, int)
         if not betas and not dims:
             raise ValueError("give at least one β or latent_dim value")
@@ -221,7 +225,7 @@ def live() -> None:
     if not v.finished:
         c = st.columns([1, 4])
         c[0].button("Stop", key="train.stop", on_click=handle.stop, width="stretch")
-        if MODELS[handle.cfg.model].variational:
+        if "beta" in MODELS[handle.cfg.model].knobs:
             c[1].slider("β while training", 0.0, max(10.0, handle.beta), handle.beta, 0.1,
                         key=f"train.live_beta.{run_id}", on_change=_set_beta, args=(run_id,),
                         help="applied from the next step; the curves show the effect")

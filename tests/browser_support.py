@@ -89,6 +89,15 @@ def browser_page(width: int = 1500, height: int = 1000):
             browser.close()
 
 
+@contextlib.contextmanager
+def served_page(height: int = 1000):
+    """A fresh app server and one Chromium page on it (60 s default timeout): yields (URL, page)."""
+    require_chromium()
+    with app_server() as url, browser_page(height=height) as page:
+        page.set_default_timeout(60_000)
+        yield url, page
+
+
 def wait_idle(page, timeout: float = 30_000) -> None:
     """Until Streamlit says it is no longer running the script."""
     page.wait_for_function(

@@ -1,31 +1,27 @@
 """The Rate–distortion and Compare pages in a real browser: a click on a point of the rate–distortion
 chart makes that run the active model (the sidebar says so); a box selection in one Compare map rings
-the same examples in the others. Screenshots go to $SHOTS (default /work/shots/10c).
+the same examples in the others. Screenshots go to artifacts/screens/.
 
 Skipped where Chromium is missing, except in CI (CI=true), where that is a failure.
 """
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 
 import pytest
 
-from browser_support import app_server, browser_page, point_position, require_chromium, wait_idle
+from browser_support import ROOT, point_position, served_page, wait_idle
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(os.environ.get("SHOTS", "/work/shots/10c"))
+SHOTS = ROOT / "artifacts" / "screens"
 TARGET = "zoo.digits-beta-0p5"
 TARGET_NAME = "Digits β-VAE, β = 0.5 (sweep)"
 
 
 @pytest.fixture(scope="module")
 def app():
-    require_chromium()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with app_server() as url, browser_page(height=2600) as page:
-        page.set_default_timeout(60_000)
+    with served_page(height=2600) as (url, page):
         yield url, page
 
 

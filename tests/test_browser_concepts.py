@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import ROOT, app_server, browser_page, goto_page, require_chromium, wait_idle
+from browser_support import ROOT, goto_page, served_page, wait_idle
 
 SHOTS = Path(os.environ.get("CONCEPT_SHOTS") or ROOT / "artifacts" / "screens" / "concepts")
 
@@ -19,10 +19,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def page():
-    require_chromium()
     SHOTS.mkdir(parents=True, exist_ok=True)
-    with app_server() as url, browser_page(height=1900) as page:
-        page.set_default_timeout(60_000)
+    with served_page(height=1900) as (url, page):
         page.goto(url + "/latent")  # the root is the first screen
         page.get_by_role("heading", name="Latent space").first.wait_for()
         yield page

@@ -6,19 +6,17 @@ Skipped where Chromium is missing, except in CI (CI=true), where that is a failu
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
 
 import numpy as np
 import pytest
 import torch
 
-from browser_support import app_server, browser_page, goto_page, pick_run, require_chromium, wait_idle
+from browser_support import ROOT, app_server, browser_page, goto_page, pick_run, require_chromium, wait_idle
 from vae_core.latent import decode
 from vae_core.zoo import load_entry, load_manifest
 
 pytestmark = pytest.mark.browser
-SHOTS = Path(os.environ.get("SHOTS", "/work/shots/15"))
+SHOTS = ROOT / "artifacts" / "screens"
 ENTRIES = load_manifest()
 
 

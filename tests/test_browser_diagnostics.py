@@ -1,6 +1,5 @@
 """A real browser on the Diagnostics page (a β-VAE with collapsed dims, a plain AE) and the picture
-downloads (a PNG and a GIF that decode). Screenshots go to artifacts/screens/ (and /work/shots/10d/
-where that folder exists).
+downloads (a PNG and a GIF that decode). Screenshots go to artifacts/screens/.
 
 Skipped where Chromium is missing, except in CI (CI=true), where that is a failure.
 """
@@ -14,7 +13,7 @@ from PIL import Image
 
 from browser_support import ROOT, app_server, browser_page, goto_page, pick_run, require_chromium, wait_idle
 
-SCREENS = [ROOT / "artifacts" / "screens", Path("/work/shots/10d")]
+SCREENS = ROOT / "artifacts" / "screens"
 
 pytestmark = pytest.mark.browser
 
@@ -32,10 +31,8 @@ def page():
 def shot(page, name: str) -> None:
     wait_idle(page, timeout=90_000)
     page.wait_for_timeout(800)  # let Plotly finish drawing
-    for folder in SCREENS:
-        if folder.parent.exists():
-            folder.mkdir(parents=True, exist_ok=True)
-            page.screenshot(path=str(folder / f"{name}.png"), full_page=True)
+    SCREENS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
 
 
 def test_diagnostics_of_a_beta_vae_with_collapsed_dims(page):

@@ -19,7 +19,6 @@ from vae_core.models import Autoencoder
 from vae_core.runs import RunStore
 
 ROOT = Path(__file__).resolve().parents[1]
-SHOTS = Path("/work/shots/10d")
 
 
 # --- active units and the KL ranking ---------------------------------------------------------------

@@ -6,7 +6,6 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from vae_core import zoo
 from vae_core.compare import RDPoint, elbo_levels, example_indices, group_lines, iso_elbo_segment
 from vae_core.data import Dataset, load_dataset
 from vae_core.latent import encode
@@ -17,26 +16,6 @@ from . import plots, runs, views
 from .presentation import style
 
 COMPARE_POINTS = 2000  # examples encoded by every compared model (the same ones for all)
-
-
-@st.cache_data(show_spinner=False)
-def _zoo_groups(_stamp: float) -> dict[str, str]:
-    try:
-        return {f"zoo.{e.id}": e.group for e in zoo.load_manifest() if e.group}
-    except zoo.ZooError:
-        return {}
-
-
-def group_of(run: Run) -> str | None:
-    """The run's group: its own `group` (a sweep's members), else its zoo manifest entry's."""
-    own = getattr(run, "group", None)
-    if own:
-        return own
-    try:
-        stamp = (zoo.ZOO_DIR / zoo.MANIFEST).stat().st_mtime_ns
-    except OSError:
-        return None
-    return _zoo_groups(stamp).get(run.id)
 
 
 @st.cache_data(max_entries=256, show_spinner=False)

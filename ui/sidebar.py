@@ -25,6 +25,8 @@ def loss_sum(cfg, metrics: dict) -> str | None:
     m = {k[4:]: v for k, v in metrics.items() if k.startswith("val_") and isinstance(v, (int, float))}
     if "loss" not in m or "recon" not in m:
         return None
+    if "kl" in m and "beta" not in MODELS[cfg.model].knobs:  # trained on the KL alone
+        return f"loss **{m['loss']:.2f}** = KL {m['kl']:.2f} (recon {m['recon']:.2f}: reported, not optimised)"
     if "kl" in m:
         return f"loss **{m['loss']:.2f}** = recon {m['recon']:.2f} + β {cfg.beta:g} × KL {m['kl']:.2f}"
     if "penalty" in m:
@@ -34,7 +36,7 @@ def loss_sum(cfg, metrics: dict) -> str | None:
 
 def listed(run) -> str:
     """A run's line in the list: a sweep's members sit under the sweep's name ('β sweep · 7 runs › β 4')."""
-    return plain(f"{run.group_name} › {run.name}" if run.group else run.name)
+    return plain(f"{run.group_name} › {run.name}" if run.group_name else run.name)
 
 
 def _pick() -> None:

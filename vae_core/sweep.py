@@ -255,7 +255,7 @@ def build_parser() -> Parser:
 
 
 def run(args) -> int:
-    from .train import FLAGS, make_config
+    from .train import make_config
     # the base config: every single-value flag, with the sweep lists' first values in place
     args.beta, betas = (args.beta[0] if args.beta else None), args.beta
     args.latent_dim, dims = (args.latent_dim[0] if args.latent_dim else None), args.latent_dim

@@ -363,6 +363,7 @@ def shipped_runs() -> list[Run]:
             if cfg is None:
                 continue
             runs.append(Run(id=f"zoo.{e.id}", name=e.title, config=cfg, status="done", origin="shipped",
-                            metrics=e.metrics, progress={"epoch": e.epochs or cfg.epochs}, about=e.description))
+                            metrics=e.metrics, progress={"epoch": e.epochs or cfg.epochs}, about=e.description,
+                            group=e.group))  # titles name their group ("... (sweep)"): no group_name
         _shipped_cache.update(stamp=stamp, runs=runs)
     return list(_shipped_cache["runs"])
