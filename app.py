@@ -4,7 +4,7 @@
 """
 import streamlit as st
 
-from ui import concept, home, links, presentation, runs, sidebar, widgets
+from ui import concept, home, links, presentation, runs, sidebar, timing, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
 widgets.init()
@@ -27,16 +27,18 @@ compare = [
 page = st.navigation({"Explore": [p for p in explore if p.title != "Train" or not links.hidden("train")],
                       "Compare": compare,
                       "Concepts": concept.pages()},
-                     position="hidden" if links.hidden("nav") else "sidebar")
+                     position="hidden" if links.hidden("nav") else "sidebar",
+                     expanded=True)  # every page in view: no "View 3 more" hiding the Concepts
 links.restore(link, page.url_path)  # ... and its settings for this page, before its widgets are drawn
 if links.hidden("sidebar"):
     st.html('<style>[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none}</style>')
-sidebar.render()
-try:
-    page.run()
-    links.write(page.url_path)  # the address bar: a link to what is on screen
-    with st.sidebar:
-        links.share()
-        presentation.toggle()
-finally:  # also when a page stops early (st.stop) or reruns
-    widgets.remember()
+with timing.timed(page.url_path):
+    sidebar.render()
+    try:
+        page.run()
+        links.write(page.url_path)  # the address bar: a link to what is on screen
+        with st.sidebar:
+            links.share()
+            presentation.toggle()
+    finally:  # also when a page stops early (st.stop) or reruns
+        widgets.remember()

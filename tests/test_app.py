@@ -283,3 +283,22 @@ def test_the_sidebar_loss_adds_up():
     assert loss == pytest.approx(recon + beta * kl, abs=0.015)
     metrics = shipped_runs()[0].metrics
     assert loss == pytest.approx(metrics["val_loss"], abs=0.005) and kl == pytest.approx(metrics["val_kl"], abs=0.005)
+
+
+def test_every_script_run_logs_its_page_and_server_time():
+    """The log a load test reads (ui/timing.py): one line per script run, with the page and its time."""
+    import logging
+
+    from ui.timing import log
+
+    lines: list[str] = []
+    handler = logging.Handler()
+    handler.emit = lambda record: lines.append(record.getMessage())
+    log.addHandler(handler)
+    try:
+        open_app("pages/manifold.py")
+    finally:
+        log.removeHandler(handler)
+    runs = [re.fullmatch(r"script run · page (\w+) · ([\d.]+) ms", line) for line in lines]
+    assert all(runs) and len(runs) >= 2, lines
+    assert [m.group(1) for m in runs][-1] == "manifold" and all(float(m.group(2)) > 0 for m in runs)

@@ -37,5 +37,5 @@ def test_a_deep_link_is_the_first_request_of_a_fresh_server(path, title):
         assert "encountered an error" not in body and "Traceback" not in body
         nav = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
         names = [n.strip().split("\n")[-1] for n in nav]  # (each link: its icon's name, then its title)
-        assert names[:len(NAV)] == NAV and len(names) == len(NAV) + 6, nav  # then the six Concepts pages
+        assert names[:len(NAV)] == NAV and len(names) == len(NAV) + 3 + 6, nav  # then Compare (3) and the six Concepts pages
         assert page.url.rstrip("/").split("?")[0].endswith("/" + path)

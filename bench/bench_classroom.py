@@ -1,0 +1,245 @@
+"""A class on one server, in real browsers (Chromium through Playwright, async):
+
+  open      10 sessions open the app at once on a warm server -> seconds until each shows its first
+            page with its map (target: all 10 within 10 s)
+  explore   8 sessions explore (map clicks, a slider on Interpolate, page switches) while 2 train,
+            for --minutes -> end-to-end p50 / p95 per action, errors and blank pages (target 0),
+            cross-session leaks (an explorer's run list showing a trainer's run; target 0)
+  server    the server's own time per script run from its log (ui/timing.py) during `explore`:
+            p50 / p95 (target p95 <= 300 ms), and the CPU seconds the server, its workers and the
+            browsers each took, to tell the server's share of the latency from the browsers'
+
+The last line is one JSON object. Not a test: it takes minutes and loads every core.
+
+    python bench/bench_classroom.py [--minutes 3] [--explorers 8] [--trainers 2] [--openers 10]
+"""
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import sys
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests"))
+
+from browser_support import CHROMIUM, CHROMIUM_ARGS, app_process  # noqa: E402
+
+LOG_LINE = re.compile(r"script run · page (\w+) · ([\d.]+) ms")
+IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') || "
+        "!document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')")
+
+
+def pct(xs: list[float], p: float) -> float:
+    xs = sorted(xs)
+    return round(xs[min(len(xs) - 1, round(p * (len(xs) - 1)))], 1) if xs else float("nan")
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU seconds of these processes and of their children that ended (utime, stime, cutime, cstime)."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += sum(int(f) for f in fields[11:15])
+        except (FileNotFoundError, IndexError):
+            pass
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def descendants(pid: int) -> list[int]:
+    kids = {}
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+            kids.setdefault(int(fields[1]), []).append(int(stat.parent.name))
+        except (FileNotFoundError, ValueError, IndexError):
+            pass
+    out, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        out.append(p)
+        todo.extend(kids.get(p, []))
+    return out
+
+
+def chromium_pids() -> list[int]:
+    pids = []
+    for cmd in Path("/proc").glob("[0-9]*/cmdline"):
+        try:
+            if b"chrom" in cmd.read_bytes().split(b"\0")[0]:
+                pids.append(int(cmd.parent.name))
+        except (FileNotFoundError, ValueError):
+            pass
+    return pids
+
+
+class Tally:
+    def __init__(self):
+        self.times: dict[str, list[float]] = {}
+        self.errors: list[str] = []
+        self.blank = 0
+        self.leaks = 0
+
+    def add(self, action: str, ms: float) -> None:
+        self.times.setdefault(action, []).append(ms)
+
+
+async def idle(page, timeout: float = 60_000) -> None:
+    await page.wait_for_timeout(150)  # let a rerun begin before waiting for its end
+    await page.wait_for_function(IDLE, timeout=timeout)
+
+
+async def check(page, tally: Tally, heading: str) -> None:
+    if await page.locator('[data-testid="stException"]').count():
+        tally.errors.append(f"exception on {heading}")
+    if not await page.get_by_role("heading", name=heading).count():
+        tally.blank += 1
+
+
+async def new_page(browser):
+    context = await browser.new_context(viewport={"width": 1300, "height": 1000})
+    page = await context.new_page()
+    page.set_default_timeout(90_000)
+    return page
+
+
+async def opener(browser, url: str) -> float:
+    page = await new_page(browser)
+    t = time.perf_counter()
+    await page.goto(url + "/latent")
+    await page.get_by_role("heading", name="Latent space").first.wait_for()
+    await page.locator(".js-plotly-plot").first.wait_for()
+    took = time.perf_counter() - t
+    await page.context.close()
+    return took
+
+
+async def timed(tally: Tally, action: str, coro) -> None:
+    t = time.perf_counter()
+    try:
+        await coro
+        tally.add(action, (time.perf_counter() - t) * 1e3)
+    except Exception as e:  # noqa: BLE001 - a benchmark counts failures, it does not stop on them
+        tally.errors.append(f"{action}: {type(e).__name__}: {str(e)[:120]}")
+
+
+async def goto_page(page, title: str) -> None:
+    await page.get_by_role("link", name=title).first.click()
+    await page.get_by_role("heading", name=title).first.wait_for()
+    await idle(page)
+
+
+async def click_map(page, rng_step: int) -> None:
+    gd = page.locator(".js-plotly-plot").first
+    box = await gd.bounding_box()
+    x = box["x"] + box["width"] * (0.3 + 0.4 * ((rng_step * 37) % 10) / 10)
+    y = box["y"] + box["height"] * (0.3 + 0.4 * ((rng_step * 53) % 10) / 10)
+    await page.mouse.click(x, y)
+    await idle(page)
+
+
+async def explorer(browser, url: str, tally: Tally, until: float) -> None:
+    page = await new_page(browser)
+    await page.goto(url + "/latent")
+    await page.get_by_role("heading", name="Latent space").first.wait_for()
+    await idle(page)
+    step = 0
+    while time.monotonic() < until:
+        step += 1
+        await timed(tally, "map click", click_map(page, step))
+        await check(page, tally, "Latent space")
+        await timed(tally, "page switch", goto_page(page, "Interpolate"))
+        slider = page.get_by_role("slider").first
+
+        async def move() -> None:
+            await slider.focus()
+            await page.keyboard.press("ArrowRight")
+            await idle(page)
+
+        await timed(tally, "slider", move())
+        await check(page, tally, "Interpolate")
+        await timed(tally, "page switch", goto_page(page, "Latent space"))
+        sidebar = await page.locator('[data-testid="stSidebar"]').inner_text()
+        tally.leaks += "#1 " in sidebar  # a run trained in another session's workspace
+    await page.context.close()
+
+
+async def trainer(browser, url: str, tally: Tally, until: float) -> None:
+    page = await new_page(browser)
+    await page.goto(url + "/train")
+    await page.get_by_role("heading", name="Train").first.wait_for()
+    await idle(page)
+    field = page.get_by_label(re.compile("^epochs"))
+    await field.fill("5000")
+    await field.press("Enter")
+    await idle(page)
+    await page.get_by_role("button", name="Start").click()
+    await page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=120_000)
+    while time.monotonic() < until:
+        await page.wait_for_timeout(2000)
+        await check(page, tally, "Train")
+        if not await page.get_by_text(re.compile(r"training · step")).count():
+            tally.blank += 1
+    await page.get_by_role("button", name="Stop").click()
+    await page.context.close()
+
+
+async def main_async(args) -> dict:
+    from playwright.async_api import async_playwright
+
+    with app_process() as (url, server):
+        log = ROOT / ".streamlit-test.log"
+        async with async_playwright() as p:
+            browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+            await opener(browser, url)  # warm: the shared models and caches are loaded
+            t = time.perf_counter()
+            opened = await asyncio.gather(*(opener(browser, url) for _ in range(args.openers)))
+            open_all = time.perf_counter() - t
+
+            tally = Tally()
+            log_from = log.stat().st_size
+            server_pids, browser_pids = descendants(server.pid), chromium_pids()
+            cpu0 = (cpu_seconds(server_pids), cpu_seconds(browser_pids))
+            wall = time.perf_counter()
+            until = time.monotonic() + 60 * args.minutes
+            await asyncio.gather(*(trainer(browser, url, tally, until) for _ in range(args.trainers)),
+                                 *(explorer(browser, url, tally, until) for _ in range(args.explorers)))
+            wall = time.perf_counter() - wall
+            cpu1 = (cpu_seconds(descendants(server.pid)), cpu_seconds(chromium_pids()))
+            await browser.close()
+        with open(log, "rb") as f:
+            f.seek(log_from)
+            runs = [float(m.group(2)) for m in LOG_LINE.finditer(f.read().decode(errors="replace"))]
+    return {
+        "open": {"sessions": args.openers, "all_shown_s": round(open_all, 1),
+                 "each_s": [round(x, 1) for x in sorted(opened)], "target_s": 10},
+        "explore": {"minutes": args.minutes, "explorers": args.explorers, "trainers": args.trainers,
+                    **{a: {"n": len(v), "p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95)} for a, v in tally.times.items()},
+                    "errors": len(tally.errors), "first_errors": tally.errors[:5], "blank": tally.blank,
+                    "leaks": tally.leaks},
+        "server": {"script_runs": len(runs), "p50_ms": pct(runs, 0.5), "p95_ms": pct(runs, 0.95), "target_p95_ms": 300,
+                   "cpu_cores_server_and_workers": round((cpu1[0] - cpu0[0]) / wall, 2),
+                   "cpu_cores_browsers": round((cpu1[1] - cpu0[1]) / wall, 2)},
+        "load_average": os.getloadavg()[0], "cores": os.cpu_count(),
+    }
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--minutes", type=float, default=3.0)
+    ap.add_argument("--explorers", type=int, default=8)
+    ap.add_argument("--trainers", type=int, default=2)
+    ap.add_argument("--openers", type=int, default=10)
+    result = asyncio.run(main_async(ap.parse_args()))
+    for name, value in result.items():
+        print(f"{name:>8}: {value}")
+    print(json.dumps(result))
+
+
+if __name__ == "__main__":
+    main()
