@@ -32,7 +32,7 @@ view_options = views.VIEWS if D > 2 else views.VIEWS[:1]
 view = c1.radio("View", view_options, widgets.kept_index(view_options, "latent.view", view_options[0]), horizontal=True, key="latent.view",
                 help="Two chosen dims show true coordinates; PCA the best linear 2-D shadow; "
                      "t-SNE keeps neighbourhoods only (its axes mean nothing).")
-d0, d1 = page.two_dims(D, "latent", (c2, c3), disabled=view != "two dims")
+d0, d1 = page.two_dims(D, "latent", (c2, c3), disabled=view != "two dims", ranked=views.ranked(a, pts))
 if a.model.variational:
     show_prior = c4.toggle("Prior contours", widgets.kept("latent.prior", True), key="latent.prior",
                            disabled=view != "two dims") and view == "two dims"

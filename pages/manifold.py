@@ -34,7 +34,7 @@ if D < 2:
     st.stop()
 
 c = st.columns([1, 1, 1, 1, 2])
-d0, d1 = page.two_dims(D, "manifold", c[:2])
+d0, d1 = page.two_dims(D, "manifold", c[:2], ranked=views.ranked(a, pts))
 n = c[2].slider("grid size", 3, 30, widgets.kept("manifold.n", 15), key="manifold.n")
 spacing = c[4].radio("spacing", ["linear", "quantile"], widgets.kept_index(["linear", "quantile"], "manifold.spacing", "linear"),
                      horizontal=True, key="manifold.spacing",

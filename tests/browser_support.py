@@ -137,15 +137,25 @@ def start_training(page, epochs: int) -> None:
     wait_idle(page)
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
-    page.get_by_role("button", name="Start").click()
+    page.get_by_role("button", name="Start", exact=True).click()
     try:
         page.get_by_text(re.compile(r"(queued|starting a worker|training)[^·]* · step")).first.wait_for(timeout=20_000)
     except PlaywrightTimeout:  # a press Streamlit dropped (a rerun raced it): a person presses again
         warnings.warn("the first press of Start did not reach the server; pressed again")
-        page.get_by_role("button", name="Start").click()
+        page.get_by_role("button", name="Start", exact=True).click()
+    explained(page, lambda: page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000),
+              "no training step 90 s after Start", "start-training-timeout")
+
+
+def explained(page, action, what: str, shot: str):
+    """Run a Playwright `action`; if it times out, fail with what the page said and a screenshot
+    (artifacts/<shot>.png), so a failure in CI can be read afterwards."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
     try:
-        page.get_by_text(re.compile(r"training · step [1-9]")).first.wait_for(timeout=90_000)
-    except PlaywrightTimeout:
-        page.screenshot(path=str(ROOT / "artifacts" / "start-training-timeout.png"))
-        raise AssertionError("no training step 90 s after Start; the page said:\n"
+        return action()
+    except PlaywrightTimeout as e:
+        (ROOT / "artifacts").mkdir(exist_ok=True)
+        page.screenshot(path=str(ROOT / "artifacts" / f"{shot}.png"), full_page=True)
+        raise AssertionError(f"{what} ({str(e).splitlines()[0]}); the page said:\n"
                              + page.locator('[data-testid="stMain"]').inner_text()[:3000]) from None

@@ -76,3 +76,25 @@ def test_thumbnails_land_at_their_points_in_their_class_colour():
     assert canvas[px - 1, 4 * px - 1].tolist() == [*bytes.fromhex(plots.color(1)[1:]), 128]
     assert canvas[..., 3].astype(bool).sum() == 9 + 9  # nothing else drawn
     assert all(t.marker.opacity == 0.04 for t in fig.data)  # the points fade behind the pictures
+
+
+# --- long training curves, drawn as bucket means (ui/plots.py) --------------------------------
+
+
+@pytest.mark.parametrize("n_steps", [10, 1000, 1001, 99_999])
+def test_a_long_curve_is_drawn_as_bucket_means(n_steps):
+    from ui.plots import CURVE_POINTS, bucket_means
+
+    rng = np.random.default_rng(0)
+    steps = np.arange(1, n_steps + 1)
+    values = rng.normal(size=n_steps).cumsum()
+    xs, ys = bucket_means(steps, values)
+    assert len(xs) == len(ys) <= 2 * CURVE_POINTS
+    assert xs[-1] == n_steps and np.all(np.diff(xs) > 0)
+    if n_steps <= CURVE_POINTS:
+        assert np.array_equal(ys, values)
+        return
+    k = int(xs[0])  # the first bucket ends at step k: it is the mean of steps 1..k
+    for x, y in zip(xs, ys):  # each point: the mean of the steps since the previous point
+        lo = int(x) - k if x <= (n_steps // k) * k else int(x) - 1
+        assert y == pytest.approx(values[lo:int(x)].mean())

@@ -23,16 +23,23 @@ def start(title: str, explanation: str | Callable[[Active, views.Points], str]) 
     return got
 
 
-def two_dims(D: int, prefix: str, cols, disabled: bool = False) -> tuple[int, int]:
+def two_dims(D: int, prefix: str, cols, disabled: bool = False, ranked=None) -> tuple[int, int]:
     """The x and y latent dims (select boxes `{prefix}.d0`, `{prefix}.d1`), never the same one: y
-    offers every dim but x's. A 1-D latent gives (0, 0)."""
+    offers every dim but x's. With `ranked` (views.ranked: the dims in KL order and their labels),
+    the boxes list the dims in that order, labelled 'z3 · 2.1 nats', and start on the two dims
+    that carry the most KL (the lower-numbered one on x). A 1-D latent gives (0, 0)."""
     if D < 2:
         return 0, 0
-    fmt = lambda i: f"z{i}"  # noqa: E731
-    d0 = cols[0].selectbox("x axis", range(D), 0, format_func=fmt, key=f"{prefix}.d0", disabled=disabled)
-    others = [d for d in range(D) if d != d0]
+    order, labels = (list(range(D)), [f"z{d}" for d in range(D)]) if ranked is None else ranked[:2]
+    label = dict(zip(order, labels))
+    x0, y0 = sorted(order[:2])
+    d0 = cols[0].selectbox("x axis", order, order.index(x0), format_func=label.get, key=f"{prefix}.d0",
+                           disabled=disabled)
+    others = [d for d in order if d != d0]
     if st.session_state.get(f"{prefix}.d1") not in others:  # x just took y's dim: y moves to the next free one
-        st.session_state[f"{prefix}.d1"] = others[0] if d0 != 0 else 1
-    d1 = cols[1].selectbox("y axis", others, others.index(1) if d0 != 1 else 0, format_func=fmt,
-                           key=f"{prefix}.d1", disabled=disabled)
+        st.session_state[f"{prefix}.d1"] = y0 if y0 != d0 else others[0]
+    d1 = cols[1].selectbox("y axis", others, others.index(y0) if y0 in others else 0, format_func=label.get,
+                           key=f"{prefix}.d1", disabled=disabled,
+                           help="the dims are listed by the KL they carry, most first" if ranked is not None
+                           and ranked[2] is not None else None)
     return d0, d1

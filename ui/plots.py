@@ -137,13 +137,30 @@ def add_marks(fig: go.Figure, xy: np.ndarray, text=None, name: str = "selected",
 # --- curves and bars ------------------------------------------------------------------------
 
 
+CURVE_POINTS = 1000  # a long run's curves are drawn as this many bucket means, not one point per step
+
+
+def bucket_means(steps, values, n: int = CURVE_POINTS) -> tuple[np.ndarray, np.ndarray]:
+    """(steps, values) of a curve, as at most about `n` points: the mean of each run of consecutive
+    steps, at its last step. A live page redraws its curves every second, and 100,000 steps would
+    cost the server and the browser far more than the picture shows."""
+    steps, values = np.asarray(steps), np.asarray(values, dtype=np.float64)
+    k = -(-len(steps) // n)
+    if k <= 1:
+        return steps, values
+    cut = len(steps) - len(steps) % k  # whole buckets; the last few steps stay as they are
+    means = values[:cut].reshape(-1, k).mean(1)
+    return (np.concatenate([steps[k - 1:cut:k], steps[cut:]]), np.concatenate([means, values[cut:]]))
+
+
 def curves(train: dict, val: dict | None = None, height: int = 320) -> go.Figure:
-    """Loss terms per step (nats per example); validation terms as markers at epoch ends."""
+    """Loss terms per step (nats per example), as bucket means past CURVE_POINTS steps; validation
+    terms as markers at epoch ends."""
     fig = go.Figure()
-    steps = train.get("step", [])
     for name in ("loss", "recon", "kl", "penalty"):
         if name in train:
-            fig.add_trace(go.Scatter(x=steps, y=train[name], name=name, mode="lines",
+            steps, values = bucket_means(train["step"], train[name])
+            fig.add_trace(go.Scatter(x=steps, y=values, name=name, mode="lines",
                                      line=dict(color=TERM_COLORS[name], width=1.5)))
         if val and name in val:
             fig.add_trace(go.Scatter(x=val["step"], y=val[name], name=f"val {name}", mode="markers",

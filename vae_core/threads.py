@@ -7,7 +7,10 @@ while a second process was busy. So:
 
 - a training worker uses 1 thread unless one step is big enough (>= LARGE_STEP_FLOPS) that
   splitting it pays; then its fair share of the cores, cores // running jobs;
-- the app's own process (encoding the map, decoding a grid for a click) uses UI_THREADS.
+- the app's own process (encoding the map, decoding a grid for a click) uses UI_THREADS;
+- a local worker process runs at a lower CPU priority (nice WORKER_NICE, `$VAE_CORE_WORKER_NICE`):
+  training is batch work and the pages are interactive, so on a shared server a click is served
+  first and a run takes the cores the pages leave. Measured in bench/bench_classroom.py.
 """
 from __future__ import annotations
 
@@ -16,6 +19,7 @@ import os
 import torch
 
 UI_THREADS = 1
+WORKER_NICE = 10  # 0 (as the server) to 19 (only idle time)
 LARGE_STEP_FLOPS = 2e9   # about 30 ms of one core: below this a second thread costs more than it gives
 
 
@@ -48,3 +52,17 @@ def use(n: int) -> None:
     """Set this process's intra-op threads (a no-op when already so)."""
     if torch.get_num_threads() != n:
         torch.set_num_threads(n)
+
+
+def lower_priority() -> int:
+    """Lower this (worker) process's CPU priority by $VAE_CORE_WORKER_NICE (default WORKER_NICE);
+    -> the niceness it now has. Call it before any thread starts: Linux keeps a niceness per thread
+    and new threads inherit it."""
+    try:
+        step = int(os.environ.get("VAE_CORE_WORKER_NICE", WORKER_NICE))
+    except ValueError:
+        step = WORKER_NICE
+    try:
+        return os.nice(max(0, min(19, step)))
+    except (AttributeError, OSError):  # not on this platform, or not allowed: train at the same priority
+        return 0

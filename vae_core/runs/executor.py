@@ -279,6 +279,7 @@ class _ProcessControl:
 
 def _process_main(spec: JobSpec, messages, stop, beta) -> None:
     """The entry point of a spawned worker process."""
+    threads.lower_priority()  # the pages first: see threads.py
     control = _ProcessControl(stop, beta)
     run_job(spec, control, messages.put)
     if control.orphaned():  # nobody will read what is still queued: exit without waiting to flush it
