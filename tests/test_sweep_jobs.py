@@ -70,17 +70,19 @@ def test_a_batch_trains_each_member_as_its_own_run_would(kind, tmp_path):
 
 def test_beta_is_per_member_and_stop_stops_the_batch_whose_members_then_resume_alone(local):
     ws = local.store.workspace(new_workspace_id())
-    blocker = ws.create(tiny("vae", epochs=2000), "takes a slot")
-    first = local.submit(ws, blocker)
+    blockers = [local.submit(ws, ws.create(tiny("vae", epochs=2000), f"takes slot {i}")) for i in range(2)]
     cfgs = sweep.members(tiny("beta_vae", epochs=60), betas=[1.0, 2.0, 4.0])
     made = sweep.submit(ws, local, cfgs)
     later = local.submit(ws, ws.create(tiny("vae", epochs=2000), "after the batch"))
-    wait(lambda: first.view.status == "running", what="the first job")
     handles = [local.handle(r.id) for r in made]
-    # the cap is 2: the batch is ONE job, so it runs beside the first and the last waits first in line
+    # the cap is 2, both slots taken: the batch waits as ONE job, first in line, the last job second
+    assert [h.view.status for h in handles] == ["queued"] * 3 and [h.view.ahead for h in handles] == [0, 0, 0]
+    assert local.handle(later.run_id).view.ahead == 1
+    later.stop()
+    for b in blockers:
+        b.stop()
     wait(lambda: all(h.view.status == "running" for h in handles), what="the batch")
-    assert local.handle(later.run_id).view.status == "queued" and local.handle(later.run_id).view.ahead == 0
-    first.stop(), later.stop()
+    assert ws.get(later.run_id).status == "stopped"
     wait(lambda: handles[0].view.step > 20, what="the batch to train")
     handles[1].set_beta(0.5)
     step = handles[1].view.step

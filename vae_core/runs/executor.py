@@ -175,7 +175,7 @@ class Executor:
             run = ws.update(run.id, status="queued", message="", finished=None)
         spec = JobSpec(run.id, cfg, resume=blob, data_dir=self.data_dir, **self.job_options)
         handle = JobHandle(self, ws.id, run, spec)
-        self._queue([handle], [run])
+        self._queue(handle.job, [run])
         return handle
 
     def submit_batch(self, ws: Workspace, runs: list[Run]) -> list[JobHandle]:
