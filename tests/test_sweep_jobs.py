@@ -135,6 +135,8 @@ def test_a_diverging_member_fails_alone_with_its_last_finite_weights(local):
     with pytest.raises(TrainingDiverged, match="step 2"):
         for _ in own.run():
             pass
+    view = local.handle(made[2].id).view  # its curve and pictures came, though it failed before a refresh
+    assert view.status == "failed" and view.history["step"] == [1] and view.recons is not None
     kept = ws.checkpoint(made[2].id)  # ... keeping the same weights
     assert kept.progress["step"] == own.step == 1 and not runs[2].metrics
     for name, w in own.checkpoint().model_state.items():

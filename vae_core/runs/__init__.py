@@ -10,6 +10,7 @@ from .job import JobSpec, run_batch, run_job, run_worker
 from .store import (FINISHED, LIVE, STATUSES, Run, RunStore, RunStoreError, Workspace, clean_name, file_name,
                     new_workspace_id, valid_workspace_id)
 
-__all__ = ["BATCH_STOP_RULE", "Executor", "JobHandle", "JobView", "LocalExecutor", "RayExecutor", "make_executor", "JobSpec", "run_batch", "run_job", "run_worker",
+__all__ = ["BATCH_STOP_RULE", "Executor", "JobHandle", "JobView", "LocalExecutor", "RayExecutor", "make_executor",
+           "JobSpec", "run_batch", "run_job", "run_worker",
            "FINISHED", "LIVE", "STATUSES", "Run", "RunStore", "RunStoreError", "Workspace", "clean_name", "file_name",
            "new_workspace_id", "valid_workspace_id"]

@@ -121,8 +121,9 @@ class _Reporter:
                 t.model.train()
                 message = message or collapse_note(ckpt.config, metrics.get("val_kl_per_dim"))
             self.emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(ckpt), "step": t.step, "epoch": t.epoch})
-        if self.last is not None:
-            self.progress({**self.last, "step": t.step, "epoch": t.epoch}, True)
+        # the final curves and pictures (also for a run that ended before its first progress message)
+        last = self.last or {"total_steps": t.total_steps, "beta": t.beta_at(t.step), "images_per_s": float("nan")}
+        self.progress({**last, "step": t.step, "epoch": t.epoch, "eta_s": 0.0}, True)
         self.emit({"kind": "end", "status": status, "message": message, "metrics": metrics,
                    "beta_changes": self.beta_changes})
 
