@@ -9,6 +9,14 @@ Each figure is one command's wall time, imports and data loading included, measu
 for two models: digits beta_vae 64-400-2 (batch 128, 30 epochs) and the MNIST-sized 784-400-20
 beta_vae on the built-in mnist10k (batch 128, --mnist-epochs, 3 by default: the ratio, not the
 absolute time, is the figure). Target: batched / alone <= 4 on 2 cores (7 sequential runs: 7).
+
+Then the app's path, the same digits sweep through a LocalExecutor as the Train page runs it (the
+app's defaults: a slot per core, progress and pictures every 0.5 s, checkpoints every epoch),
+submit -> every member done, the executor polled as a page would:
+
+  app alone     one member (β = 1) as one job
+  app batched   sweep.submit: the 7 members as ONE batched job (one worker)
+  app separate  the 7 members each its own job (what sweep.submit did before batching)
 The machine may be shared: the load average is printed with the figures. Last line: one JSON object.
 
     python bench/bench_sweep.py [--epochs 30] [--mnist-epochs 3] [--no-parallel]
@@ -25,6 +33,7 @@ import time
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(REPO))  # the app path imports this checkout's vae_core, whatever the venv points at
 BETAS = [0.25, 0.5, 1, 2, 4, 8, 16]
 TARGET = 4.0
 
@@ -68,22 +77,64 @@ def case(name: str, flags: list, out: Path, cores: int, parallel: bool) -> dict:
     return row
 
 
+def app_wall(submit) -> float:
+    """Wall seconds from `submit(workspace, executor)` (-> handles) until every handle is done, on a
+    fresh LocalExecutor with the app's defaults; fails loudly unless every run ends done."""
+    from vae_core.runs import LocalExecutor, RunStore, new_workspace_id
+
+    with tempfile.TemporaryDirectory() as tmp:
+        ex = LocalExecutor(RunStore(Path(tmp)))
+        ws = ex.store.workspace(new_workspace_id())
+        t0 = time.perf_counter()
+        handles = submit(ws, ex)
+        while not all(h.done.is_set() for h in handles):
+            for h in handles:  # what the Train page reads on a refresh
+                _ = (h.view.step, h.view.history.get("loss", [])[-1:], h.view.recons)
+            time.sleep(0.7)
+        wall = time.perf_counter() - t0
+        bad = [(h.view.status, h.view.message) for h in handles if h.view.status != "done"]
+        ex.shutdown()
+    if bad:
+        sys.exit(f"app path: a run did not end done: {bad}")
+    return wall
+
+
+def app_case(epochs: int) -> dict:
+    from vae_core import MODELS, Config, sweep
+
+    base = Config(**{**MODELS["beta_vae"].defaults, "dataset": "digits", "hidden": (400,), "latent_dim": 2,
+                     "batch_size": 128, "epochs": epochs, "seed": 0}).validate()
+    cfgs = sweep.members(base, BETAS)
+
+    alone = app_wall(lambda ws, ex: [ex.submit(ws, ws.create(base.replace(beta=1.0), "alone"))])
+    batched = app_wall(lambda ws, ex: [ex.handle(r.id) for r in sweep.submit(ws, ex, cfgs)])
+    separate = app_wall(lambda ws, ex: [ex.submit(ws, ws.create(c, f"β {c.beta:g}")) for c in cfgs])
+    print(f"app digits 64-400-2: one job {alone:.1f} s, batched sweep job {batched:.1f} s ({batched / alone:.2f}x), "
+          f"7 separate jobs {separate:.1f} s ({separate / alone:.2f}x)")
+    return {"case": "app digits 64-400-2", "alone_s": round(alone, 2), "batched_s": round(batched, 2),
+            "batched_ratio": round(batched / alone, 2), "separate_s": round(separate, 2),
+            "separate_ratio": round(separate / alone, 2)}
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--epochs", type=int, default=30)
     ap.add_argument("--mnist-epochs", type=int, default=3)
     ap.add_argument("--no-parallel", action="store_true")
+    ap.add_argument("--no-cli", action="store_true", help="only the app's path")
     args = ap.parse_args()
     cores = len(os.sched_getaffinity(0))
     load = os.getloadavg()
     print(f"{cores} cores, load average {load[0]:.2f} {load[1]:.2f} {load[2]:.2f} at start")
     common = ["--model", "beta_vae", "--hidden", "400", "--batch-size", 128, "--seed", 0]
+    rows = []
     with tempfile.TemporaryDirectory() as tmp:
         out = Path(tmp)
-        rows = [case("digits 64-400-2", ["--dataset", "digits", "--latent-dim", 2, "--epochs", args.epochs, *common],
+        rows += [] if args.no_cli else [case("digits 64-400-2", ["--dataset", "digits", "--latent-dim", 2, "--epochs", args.epochs, *common],
                      out, cores, not args.no_parallel),
                 case("mnist10k 784-400-20", ["--dataset", "mnist10k", "--latent-dim", 20,
                                              "--epochs", args.mnist_epochs, *common], out, cores, not args.no_parallel)]
+    rows.append(app_case(args.epochs))
     end = os.getloadavg()
     ok = rows[0]["batched_ratio"] <= TARGET
     print(f"load average {end[0]:.2f} {end[1]:.2f} {end[2]:.2f} at end; target batched/alone <= {TARGET} "

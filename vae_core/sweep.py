@@ -21,6 +21,7 @@ import argparse
 import json
 import math
 import sys
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Iterator
@@ -34,7 +35,7 @@ from .cli import Parser, fail, run_cli
 from .config import Config
 from .data import Dataset, load_split
 from .metrics import evaluate
-from .trainer import Trainer, TrainingDiverged
+from .trainer import Trainer, TrainingDiverged, diverged_message
 
 
 def members(base: Config, betas: list[float] | None = None, latent_dims: list[int] | None = None) -> list[Config]:
@@ -66,7 +67,7 @@ class SweepReport:
     total_steps: int
     epoch: int
     epochs: int
-    val: list[dict] | None = None  # per member, on the report that closes an epoch
+    val: list[dict | None] | None = None  # per member (None: left the stack), on the report that closes an epoch
 
     @property
     def fraction(self) -> float:
@@ -77,18 +78,28 @@ class BatchedTrainer:
     """Members that differ only in β, trained as one stacked model. Each member is a `Trainer`
     (same init, data order and noise stream as its own run); this drives them and writes the
     stacked weights back before validating or checkpointing, so `trainers[i].checkpoint()` is
-    what a separate run would save."""
+    what a separate run would save.
 
-    def __init__(self, cfgs: list[Config], train: Dataset, val: Dataset, device=None):
+    Between steps (from the loop's consumer): `trainers[i].set_beta(b)` changes member i's β from
+    the next step; `stop()` ends the loop for every member. A member whose loss or gradient becomes
+    non-finite raises TrainingDiverged, or with `drop_diverged` leaves the stack with its last finite
+    weights (written back to its trainer) and a message in `failed[i]`, while the others train on
+    exactly as before (each member's gradient and Adam step are its own)."""
+
+    def __init__(self, cfgs: list[Config], train: Dataset, val: Dataset, device=None, drop_diverged: bool = False):
         if len(groups(cfgs)) != 1:
             raise ValueError("batched members must share every setting but β")
         self.trainers = [Trainer(c, train, val, device) for c in cfgs]
-        lead = self.trainers[0]
+        lead = self.trainers[0]  # its shuffle and noise streams drive the batch (a member's own, too)
         self.cfg, self.spec, self.device = lead.cfg, lead.spec, lead.device
         self.x, self.y = lead.x, lead.y
         self.params, self.buffers = stack_module_state([t.model for t in self.trainers])  # (M, *shape) each
         self.optimizer = torch.optim.Adam(list(self.params.values()), lr=self.cfg.lr, fused=True)
         self.step, self.epoch = 0, 0
+        self.active = list(range(len(cfgs)))   # members still in the stack, in stack order
+        self.failed: dict[int, str] = {}       # member -> why it left the stack
+        self.drop_diverged = drop_diverged
+        self._stop = threading.Event()
         self._grads = vmap(grad(self._loss, has_aux=True), in_dims=(0, 0, None, None, 0), randomness="same")
 
     def _loss(self, params, buffers, x, y, beta):
@@ -105,68 +116,114 @@ class BatchedTrainer:
     def total_steps(self) -> int:
         return self.cfg.epochs * self.trainers[0].steps_per_epoch
 
+    def stop(self) -> None:
+        """Ask the loop to return before its next step (every member stops)."""
+        self._stop.set()
+
     def run(self) -> Iterator[SweepReport]:
         """Train all members for cfg.epochs, yielding after every step (val set on epoch ends)."""
         lead, cfg, n = self.trainers[0], self.cfg, len(self.x)
         total = self.total_steps
-        while self.epoch < cfg.epochs:
+        while self.epoch < cfg.epochs and self.active:
             order = torch.randperm(n, generator=lead.shuffle).to(self.device)  # the order each run would see
             for t in self.trainers[1:]:
                 t.shuffle.set_state(lead.shuffle.get_state())
             for i in range(lead.steps_per_epoch):
+                if self._stop.is_set():
+                    return
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                betas = [t.beta_at(self.step + 1) for t in self.trainers]
+                members = list(self.active)
+                betas = [self.trainers[m].beta_at(self.step + 1) for m in members]
                 with lead._own_rng():
                     terms = self._step(self.x[idx], self.y[idx], betas)
-                for t, b, row in zip(self.trainers, betas, terms):
-                    t._record("train", {"step": self.step, "beta": b, **row})
+                for m, b, row in zip(members, betas, terms):
+                    if row is not None:  # None: it diverged at this step and left the stack
+                        self.trainers[m]._record("train", {"step": self.step, "beta": b, **row})
+                if not self.active:
+                    return
                 yield SweepReport(self.step, total, self.epoch, cfg.epochs)
             self.epoch += 1
             vals = self._validate()
             yield SweepReport(self.step, total, self.epoch, cfg.epochs, vals)
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor, betas: list[float]) -> list[dict[str, float]]:
+    def _step(self, x: torch.Tensor, y: torch.Tensor, betas: list[float]) -> list[dict[str, float] | None]:
+        """One step of the stacked members; -> each one's loss terms (None for one that diverged)."""
         beta = torch.tensor(betas, device=self.device)  # (M,)
         grads, terms = self._grads(self.params, self.buffers, x, y, beta)  # (M, *shape) and (M,) each
         norms = torch.stack([g.flatten(1).pow(2).sum(1) for g in grads.values()]).sum(0).sqrt()  # (M,)
         names = list(terms)
         values = torch.stack([terms[k].float() for k in names] + [norms]).T.tolist()  # (M, terms + 1), one sync
-        for cfg_beta, row in zip(betas, values):
-            if not all(math.isfinite(v) for v in row):
-                raise TrainingDiverged(f"the member with β = {cfg_beta:g} became non-finite at step {self.step + 1}; "
-                                       f"try a lower learning rate (now {self.cfg.lr:g})")
-        for name, p in self.params.items():
-            p.grad = grads[name]
-        self.optimizer.step()
-        self.step += 1
-        return [dict(zip(names, row[:-1])) for row in values]
+        bad = [j for j, row in enumerate(values) if not all(math.isfinite(v) for v in row)]
+        for j in bad:
+            who = f"the loss of the member with β = {betas[j]:g}"
+            if not self.drop_diverged:
+                raise TrainingDiverged(diverged_message(self.step, self.epoch, self.cfg.lr, who))
+            m = self.active[j]
+            self._sync_member(j, m)  # the weights before this step: still finite
+            self.failed[m] = diverged_message(self.step, self.epoch, self.cfg.lr)
+        if bad:
+            keep = [j for j in range(len(values)) if j not in bad]
+            self._keep(keep)
+            grads = {k: g[keep] for k, g in grads.items()}
+        if self.active:
+            for name, p in self.params.items():
+                p.grad = grads[name]
+            self.optimizer.step()
+            self.step += 1
+        return [None if j in bad else dict(zip(names, row[:-1])) for j, row in enumerate(values)]
 
-    def _sync(self) -> None:
-        """Copy the stacked weights and Adam state into each member's own model and optimizer."""
-        state = self.optimizer.state
-        for m, t in enumerate(self.trainers):
-            with torch.no_grad():
-                for name, p in t.model.named_parameters():
-                    p.copy_(self.params[name][m])
-            opt = t.optimizer.state_dict()
-            opt["state"] = {i: {k: (v[m].clone() if k != "step" else v.clone()) for k, v in state[p].items()}
-                            for i, p in enumerate(self.params.values()) if p in state}
-            t.optimizer.load_state_dict(opt)
-            t.step, t.epoch = self.step, self.epoch
-            t.rng = {k: v.clone() for k, v in self.trainers[0].rng.items()}
+    def _keep(self, keep: list[int]) -> None:
+        """Go on with the stack rows `keep` only: their parameters, buffers and Adam state."""
+        rows = torch.tensor(keep, dtype=torch.long, device=self.device)
+        old_state = self.optimizer.state
+        old = list(self.params.values())
+        self.params = {k: p.detach()[rows].clone().requires_grad_() for k, p in self.params.items()}
+        self.buffers = {k: b[rows] for k, b in self.buffers.items()}
+        self.optimizer = torch.optim.Adam(list(self.params.values()), lr=self.cfg.lr, fused=True)
+        for p_old, p in zip(old, self.params.values()):
+            if p_old in old_state:
+                self.optimizer.state[p] = {k: (v[rows].clone() if k != "step" else v.clone())
+                                           for k, v in old_state[p_old].items()}
+        self.active = [self.active[j] for j in keep]
 
-    def _validate(self) -> list[dict]:
-        self._sync()
-        vals = []
-        for t in self.trainers:
-            val = t.validate()
+    def sync_weights(self) -> None:
+        """Copy the stacked weights into each active member's own model (enough for pictures)."""
+        with torch.no_grad():
+            for j, m in enumerate(self.active):
+                for name, p in self.trainers[m].model.named_parameters():
+                    p.copy_(self.params[name][j])
+
+    def _sync_member(self, j: int, m: int) -> None:
+        """Copy stack row j's weights and Adam state into member m's own model and optimizer."""
+        t, state = self.trainers[m], self.optimizer.state
+        with torch.no_grad():
+            for name, p in t.model.named_parameters():
+                p.copy_(self.params[name][j])
+        opt = t.optimizer.state_dict()
+        opt["state"] = {i: {k: (v[j].clone() if k != "step" else v.clone()) for k, v in state[p].items()}
+                        for i, p in enumerate(self.params.values()) if p in state}
+        t.optimizer.load_state_dict(opt)
+        t.step, t.epoch = self.step, self.epoch
+        t.rng = {k: v.clone() for k, v in self.trainers[0].rng.items()}
+
+    def sync(self) -> None:
+        """Copy the stacked weights and Adam state into each active member's model and optimizer."""
+        for j, m in enumerate(self.active):
+            self._sync_member(j, m)
+
+    def _validate(self) -> list[dict | None]:
+        """Each member's validation terms (None for a member that left the stack)."""
+        self.sync()
+        vals: list[dict | None] = [None] * len(self.trainers)
+        for m in self.active:
+            t = self.trainers[m]
+            vals[m] = val = t.validate()
             t._record("val", {"epoch": self.epoch, "step": self.step, **val})
-            vals.append(val)
         return vals
 
     def checkpoints(self) -> list[Checkpoint]:
         """Each member's checkpoint with its final metrics (vae_core.metrics.evaluate)."""
-        self._sync()
+        self.sync()
         out = []
         for t in self.trainers:
             ckpt = t.checkpoint()
@@ -210,15 +267,20 @@ def sweep_name(cfgs: list[Config]) -> str:
 
 
 def submit(ws, executor, cfgs: list[Config], label: str = "") -> list:
-    """One run per member in workspace `ws`, grouped (a shared `group` id and `group_name`), each
-    queued on `executor` as its own job, so the executor's cap and queue hold and every member is a
-    normal run afterwards. -> the members' Runs, in the order of `cfgs`."""
+    """One run per member in workspace `ws`, grouped (a shared `group` id and `group_name`). The
+    members of each architecture group (`groups`: the same config up to β) of 2+ are queued as ONE
+    batched job (`executor.submit_batch`: one worker, one slot, stacked parameters); a lone member
+    is an ordinary job. Every member is a normal run with its own handle, checkpoints and status;
+    Stop on one stops its batch (runs.BATCH_STOP_RULE). -> the members' Runs, in the order of `cfgs`."""
     import secrets
 
     group, name = secrets.token_hex(6), sweep_name(cfgs)
     made = [ws.create(c, f"{label}β {c.beta:g} · {c.latent_dim}-D", group=group, group_name=name) for c in cfgs]
-    for run in made:
-        executor.submit(ws, run)
+    for idx in groups(cfgs):
+        if len(idx) > 1:
+            executor.submit_batch(ws, [made[i] for i in idx])
+        else:
+            executor.submit(ws, made[idx[0]])
     return made
 
 

@@ -34,6 +34,12 @@ class TrainingDiverged(RuntimeError):
     """The loss or its gradient stopped being finite; the model keeps the last good weights."""
 
 
+def diverged_message(step: int, epoch: int, lr: float, who: str = "the loss") -> str:
+    """What a run whose loss became non-finite at step + 1 says (it keeps the weights of `step`)."""
+    return (f"{who} became non-finite at step {step + 1} (epoch {epoch + 1}); the model keeps the weights "
+            f"of step {step}. Try a lower learning rate (now {lr:g}) or a smaller beta / penalty weight.")
+
+
 @dataclass(frozen=True)
 class Report:
     step: int                        # optimizer steps taken so far
@@ -178,10 +184,7 @@ class Trainer:
         values = torch.stack([terms[k].detach().float() for k in names] + [grad_norm]).tolist()  # one sync
         if not all(math.isfinite(v) for v in values):
             self.optimizer.zero_grad(set_to_none=True)
-            raise TrainingDiverged(
-                f"the loss became non-finite at step {self.step + 1} (epoch {self.epoch + 1}); the model "
-                f"keeps the weights of step {self.step}. Try a lower learning rate (now {self.cfg.lr:g}) "
-                f"or a smaller beta / penalty weight.")
+            raise TrainingDiverged(diverged_message(self.step, self.epoch, self.cfg.lr))
         self.optimizer.step()
         self.step += 1
         return dict(zip(names, values[:-1]))

@@ -5,11 +5,12 @@
     run = ws.create(cfg, "my VAE")
     handle = make_executor(store).submit(ws, run)
 """
-from .executor import Executor, JobHandle, JobView, LocalExecutor, RayExecutor, make_executor
-from .job import JobSpec, run_job
+from .executor import BATCH_STOP_RULE, Executor, JobHandle, JobView, LocalExecutor, RayExecutor, make_executor
+from .job import JobSpec, run_batch, run_job, run_worker
 from .store import (FINISHED, LIVE, STATUSES, Run, RunStore, RunStoreError, Workspace, clean_name, file_name,
                     new_workspace_id, valid_workspace_id)
 
-__all__ = ["Executor", "JobHandle", "JobView", "LocalExecutor", "RayExecutor", "make_executor", "JobSpec", "run_job",
+__all__ = ["BATCH_STOP_RULE", "Executor", "JobHandle", "JobView", "LocalExecutor", "RayExecutor", "make_executor",
+           "JobSpec", "run_batch", "run_job", "run_worker",
            "FINISHED", "LIVE", "STATUSES", "Run", "RunStore", "RunStoreError", "Workspace", "clean_name", "file_name",
            "new_workspace_id", "valid_workspace_id"]

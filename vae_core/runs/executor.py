@@ -2,6 +2,7 @@
 
     executor = make_executor(store)                 # $VAE_CORE_EXECUTOR: "local" (default) or "ray"
     handle = executor.submit(workspace, run)        # queued, then running when a slot is free
+    handles = executor.submit_batch(workspace, runs) # runs differing only in β: one job, one slot
     handle.view                                     # JobView: progress, curves, pictures (immutable)
     handle.set_beta(3.0); handle.stop()             # reach the worker from its next step
     executor.handle(run.id)                         # re-attach after a page reload
@@ -10,7 +11,9 @@
 - RayExecutor: one Ray actor per job; connects to $RAY_ADDRESS when set, otherwise starts a local
   Ray. The path for a class that outgrows one machine.
 
-At most `max_jobs` run at once ($VAE_CORE_MAX_JOBS, default: the cores); the rest wait in order.
+A job is one run, or a batch of a sweep's members (job.run_batch): each member keeps its own handle,
+view, checkpoints and end status; β is per member; Stop on any member stops the whole batch
+(BATCH_STOP_RULE), and killing the worker interrupts every member. At most `max_jobs` run at once ($VAE_CORE_MAX_JOBS, default: the cores); the rest wait in order.
 The executor lives in the app's server process and is the only writer of run metadata: it turns
 the worker's messages into store updates (status, checkpoints, metrics), and a run whose worker
 vanishes without saying goodbye is marked interrupted.
@@ -32,8 +35,11 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import threads
-from .job import JobSpec, run_job
+from .job import JobSpec, run_worker
 from .store import FINISHED, Run, RunStore, RunStoreError, Workspace
+
+BATCH_STOP_RULE = ("The members of a sweep batch train together in one worker, so Stop on any of them stops the "
+                   "whole batch; each member is saved and can be resumed on its own.")
 
 
 @dataclass(frozen=True)
@@ -72,11 +78,14 @@ class JobView:
 
 
 class JobHandle:
-    """The server's side of one job: its latest view, and the two controls."""
+    """The server's side of one run's job: its latest view, and the two controls. The runs of a
+    batch each have a handle; they share `job` (the batch's handles, in order) and the worker."""
 
     def __init__(self, executor: "Executor", ws_id: str, run: Run, spec: JobSpec):
         self.ws_id, self.run_id, self.spec = ws_id, run.id, spec
         self.cfg = spec.config
+        self.job: list[JobHandle] = [self]   # the handles of the runs trained by the same worker
+        self.index = 0                       # this run's place in `job`
         self._executor = executor
         self._beta = spec.config.beta
         self._stop_asked = False
@@ -96,9 +105,23 @@ class JobHandle:
         self._beta = float(beta)
         self._executor._send(self, "beta", float(beta))
 
-    def stop(self) -> None:
-        self._stop_asked = True
+    @property
+    def members(self) -> tuple[str, ...]:
+        """The ids of the runs this run's worker trains (itself alone unless it is in a batch)."""
+        return tuple(h.run_id for h in self.job)
+
+    @property
+    def batched(self) -> bool:
+        """Trained in a sweep batch: Stop ends every member (BATCH_STOP_RULE)."""
+        return len(self.job) > 1
+
+    def stop(self) -> tuple[str, ...]:
+        """Stop this run's job from its next step; -> the ids of the runs that stop: this one, or in
+        a batch every member (BATCH_STOP_RULE), each saved with its weights and resumable alone."""
+        for h in self.job:
+            h._stop_asked = True
         self._executor._cancel_or_stop(self)
+        return self.members
 
     def join(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
@@ -137,8 +160,8 @@ class Executor:
         self.data_dir = data_dir
         self._lock = threading.RLock()
         self._handles: dict[str, JobHandle] = {}
-        self._pending: deque[JobHandle] = deque()
-        self._running: set[str] = set()
+        self._pending: deque[list[JobHandle]] = deque()   # jobs waiting for a slot, each its runs' handles
+        self._running: set[str] = set()                    # the running jobs, by their first run's id
 
     # --- the interface ------------------------------------------------------------------------
 
@@ -152,13 +175,32 @@ class Executor:
             run = ws.update(run.id, status="queued", message="", finished=None)
         spec = JobSpec(run.id, cfg, resume=blob, data_dir=self.data_dir, **self.job_options)
         handle = JobHandle(self, ws.id, run, spec)
-        with self._lock:
-            if run.id in self._handles and not self._handles[run.id].done.is_set():
-                raise RunStoreError(f"{run.name!r} is already training")
-            self._handles[run.id] = handle
-            self._pending.append(handle)
-            self._pump()
+        self._queue(handle.job, [run])
         return handle
+
+    def submit_batch(self, ws: Workspace, runs: list[Run]) -> list[JobHandle]:
+        """Queue fresh runs whose configs differ only in β as ONE job: one worker trains them batched
+        (sweep.BatchedTrainer), taking one slot. -> their handles, in the order of `runs`."""
+        from ..sweep import groups
+
+        if len(groups([r.config for r in runs])) != 1:
+            raise ValueError("a batch's runs must share every setting but β")
+        handles = [JobHandle(self, ws.id, r, JobSpec(r.id, r.config, data_dir=self.data_dir, **self.job_options))
+                   for r in runs]
+        for i, h in enumerate(handles):
+            h.job, h.index = handles, i
+        self._queue(handles, runs)
+        return handles
+
+    def _queue(self, job: list[JobHandle], runs: list[Run]) -> None:
+        with self._lock:
+            for run in runs:
+                if run.id in self._handles and not self._handles[run.id].done.is_set():
+                    raise RunStoreError(f"{run.name!r} is already training")
+            for h in job:
+                self._handles[h.run_id] = h
+            self._pending.append(job)
+            self._pump()
 
     def handle(self, run_id: str) -> JobHandle | None:
         with self._lock:
@@ -182,31 +224,41 @@ class Executor:
     # --- scheduling ---------------------------------------------------------------------------
 
     def _ahead(self, handle: JobHandle) -> int:
-        return next((i for i, h in enumerate(self._pending) if h is handle), 0)
+        return next((i for i, job in enumerate(self._pending) if job is handle.job), 0)
 
     def _pump(self) -> None:
         """Start queued jobs while there is a free slot (under the lock)."""
         while self._pending and len(self._running) < self.max_jobs:
-            h = self._pending.popleft()
-            self._running.add(h.run_id)
-            h.spec = replace(h.spec, running_jobs=len(self._running))
-            h.view = replace(h.view, status="starting", ahead=0)
+            job = self._pending.popleft()
+            self._running.add(job[0].run_id)
+            for h in job:
+                h.spec = replace(h.spec, running_jobs=len(self._running))
+                h.view = replace(h.view, status="starting", ahead=0)
             try:
-                self._launch(h)
-            except Exception as e:  # could not start a process / reach Ray: the run fails, the app goes on
-                self._finish(h, "failed", f"could not start a worker: {type(e).__name__}: {e}")
-        for i, h in enumerate(self._pending):
-            h.view = replace(h.view, ahead=i)
+                self._launch(job)
+            except Exception as e:  # could not start a process / reach Ray: the runs fail, the app goes on
+                for h in job:
+                    self._finish(h, "failed", f"could not start a worker: {type(e).__name__}: {e}")
+        for i, job in enumerate(self._pending):
+            for h in job:
+                h.view = replace(h.view, ahead=i)
 
     def _cancel_or_stop(self, handle: JobHandle) -> None:
         with self._lock:
-            if handle in self._pending:  # never started: nothing to save
-                self._pending.remove(handle)
-                self._finish(handle, "stopped", "stopped before it started")
+            if any(job is handle.job for job in self._pending):  # never started: nothing to save
+                self._pending = deque(job for job in self._pending if job is not handle.job)
+                for h in handle.job:
+                    self._finish(h, "stopped", "stopped before it started")
                 return
         self._send(handle, "stop", True)
 
     # --- messages from a worker (called from the executor's monitor threads) ------------------
+
+    def _route(self, job: list[JobHandle], msg: dict) -> bool:
+        """Hand a worker's message to its run's handle; -> whether it was that run's "end"."""
+        handle = next((h for h in job if h.run_id == msg.get("run")), job[0])
+        self._on_message(handle, msg)
+        return msg["kind"] == "end"
 
     def _on_message(self, handle: JobHandle, msg: dict) -> None:
         ws = self.store.workspace(handle.ws_id)
@@ -235,7 +287,8 @@ class Executor:
         with self._lock:
             if handle.done.is_set():
                 return
-            self._running.discard(handle.run_id)
+            if all(h.done.is_set() for h in handle.job if h is not handle):  # the job's last run: its slot frees
+                self._running.discard(handle.job[0].run_id)
             if handle.view.status != status:
                 handle.view = replace(handle.view, status=status, message=message)
             try:
@@ -250,7 +303,7 @@ class Executor:
 
     # --- for subclasses ------------------------------------------------------------------------
 
-    def _launch(self, handle: JobHandle) -> None:
+    def _launch(self, job: list[JobHandle]) -> None:
         raise NotImplementedError
 
     def _send(self, handle: JobHandle, what: str, value) -> None:
@@ -261,27 +314,26 @@ class Executor:
 
 
 class _ProcessControl:
-    """The worker's end of the control channel: a stop event and a shared beta (NaN: unchanged).
+    """The worker's end of the control channel: a stop event and a shared beta per run (NaN: unchanged).
     A worker whose server died (killed, a laptop closed) stops too: nobody reads its messages, and
     the next server marks its run interrupted, resumable from the last checkpoint it received."""
 
-    def __init__(self, stop, beta):
-        self.stop, self.beta = stop, beta
+    def __init__(self, stop, betas):
+        self.stop, self.betas = stop, betas
         self.parent = os.getppid()
 
     def orphaned(self) -> bool:
         return os.getppid() != self.parent  # re-parented to init (or a subreaper)
 
-    def poll(self) -> tuple[bool, float | None]:
-        beta = self.beta.value
-        return self.stop.is_set() or self.orphaned(), (None if beta != beta else beta)
+    def poll(self) -> tuple[bool, list[float | None]]:
+        return self.stop.is_set() or self.orphaned(), [None if b != b else b for b in self.betas[:]]
 
 
-def _process_main(spec: JobSpec, messages, stop, beta) -> None:
+def _process_main(specs: tuple[JobSpec, ...], messages, stop, betas) -> None:
     """The entry point of a spawned worker process."""
     threads.lower_priority()  # the pages first: see threads.py
-    control = _ProcessControl(stop, beta)
-    run_job(spec, control, messages.put)
+    control = _ProcessControl(stop, betas)
+    run_worker(specs, control, messages.put)
     if control.orphaned():  # nobody will read what is still queued: exit without waiting to flush it
         messages.cancel_join_thread()
 
@@ -312,22 +364,23 @@ class LocalExecutor(Executor):
         super().__init__(store, max_jobs, data_dir, **job_options)
         self._ctx = mp.get_context("spawn")
 
-    def _launch(self, handle: JobHandle) -> None:
-        ctx = self._ctx
-        messages, stop, beta = ctx.Queue(), ctx.Event(), ctx.Value("d", float("nan"))
-        if handle._beta != handle.cfg.beta:  # set while it was queued
-            beta.value = handle._beta
-        proc = ctx.Process(target=_process_main, args=(handle.spec, messages, stop, beta), daemon=True,
-                           name=f"vae_core-job-{handle.run_id}")
+    def _launch(self, job: list[JobHandle]) -> None:
+        ctx, lead = self._ctx, job[0]
+        # a beta set while queued is passed on; NaN: unchanged
+        betas = ctx.Array("d", [h._beta if h._beta != h.cfg.beta else float("nan") for h in job])
+        messages, stop = ctx.Queue(), ctx.Event()
+        proc = ctx.Process(target=_process_main, args=(tuple(h.spec for h in job), messages, stop, betas), daemon=True,
+                           name=f"vae_core-job-{lead.run_id}")
         with _no_main_script():
             proc.start()
-        handle.backend = (proc, messages, stop, beta)
-        threading.Thread(target=self._monitor, args=(handle,), daemon=True, name=f"monitor-{handle.run_id}").start()
+        for h in job:
+            h.backend = (proc, messages, stop, betas)
+        threading.Thread(target=self._monitor, args=(job,), daemon=True, name=f"monitor-{lead.run_id}").start()
 
-    def _monitor(self, handle: JobHandle) -> None:
-        proc, messages, _, _ = handle.backend
-        ended = False
-        while not ended:
+    def _monitor(self, job: list[JobHandle]) -> None:
+        proc, messages, _, _ = job[0].backend
+        ended = 0
+        while ended < len(job):
             try:
                 msg = messages.get(timeout=0.2)
             except queue.Empty:
@@ -337,22 +390,22 @@ class LocalExecutor(Executor):
                     msg = messages.get(timeout=0.5)
                 except queue.Empty:
                     break
-            self._on_message(handle, msg)
-            ended = msg["kind"] == "end"
+            ended += self._route(job, msg)
         proc.join(timeout=10)
-        self._on_exit(handle, f"the worker process stopped unexpectedly (exit code {proc.exitcode})")
+        for h in job:
+            self._on_exit(h, f"the worker process stopped unexpectedly (exit code {proc.exitcode})")
 
     def _send(self, handle: JobHandle, what: str, value) -> None:
         if handle.backend is None:
             return  # still queued: _launch passes the latest beta on
-        _, _, stop, beta = handle.backend
+        _, _, stop, betas = handle.backend
         if what == "stop":
             stop.set()
         else:
-            beta.value = value
+            betas[handle.index] = value
 
     def kill(self, run_id: str) -> None:
-        """SIGKILL a job's worker (tests: what a crash looks like)."""
+        """SIGKILL a run's worker (tests: what a crash looks like); in a batch, every member's."""
         handle = self._handles[run_id]
         handle.backend[0].kill()
 
@@ -363,22 +416,22 @@ class LocalExecutor(Executor):
 class _RayJob:
     """A Ray actor holding one job: it trains in a thread; the driver polls its messages."""
 
-    def __init__(self, spec: JobSpec):
+    def __init__(self, specs: tuple[JobSpec, ...]):
         import threading as _threading
 
         self._messages: deque = deque()
-        self._stop, self._beta, self._ended = False, None, False
-        self._thread = _threading.Thread(target=self._run, args=(spec,), daemon=True)
+        self._stop, self._betas, self._ended = False, [None] * len(specs), False
+        self._thread = _threading.Thread(target=self._run, args=(specs,), daemon=True)
         self._thread.start()
 
-    def _run(self, spec: JobSpec) -> None:
+    def _run(self, specs: tuple[JobSpec, ...]) -> None:
         try:
-            run_job(spec, self, self._messages.append)
+            run_worker(specs, self, self._messages.append)
         finally:
             self._ended = True
 
-    def poll(self) -> tuple[bool, float | None]:  # the Control protocol, read by run_job
-        return self._stop, self._beta
+    def poll(self) -> tuple[bool, list[float | None]]:  # the Control protocol, read by the worker
+        return self._stop, list(self._betas)
 
     def drain(self) -> tuple[list[dict], bool]:
         out = []
@@ -386,11 +439,11 @@ class _RayJob:
             out.append(self._messages.popleft())
         return out, self._ended and not self._messages
 
-    def request(self, what: str, value) -> None:
+    def request(self, what: str, value, index: int = 0) -> None:
         if what == "stop":
             self._stop = True
         else:
-            self._beta = value
+            self._betas[index] = value
 
 
 class RayExecutor(Executor):
@@ -411,33 +464,35 @@ class RayExecutor(Executor):
         self._ray = ray
         self._actor_class = ray.remote(num_cpus=1)(_RayJob)
 
-    def _launch(self, handle: JobHandle) -> None:
-        actor = self._actor_class.remote(handle.spec)
-        handle.backend = actor
-        if handle._beta != handle.cfg.beta:
-            actor.request.remote("beta", handle._beta)
-        threading.Thread(target=self._monitor, args=(handle,), daemon=True, name=f"monitor-{handle.run_id}").start()
+    def _launch(self, job: list[JobHandle]) -> None:
+        actor = self._actor_class.remote(tuple(h.spec for h in job))
+        for h in job:
+            h.backend = actor
+            if h._beta != h.cfg.beta:  # set while it was queued
+                actor.request.remote("beta", h._beta, h.index)
+        threading.Thread(target=self._monitor, args=(job,), daemon=True, name=f"monitor-{job[0].run_id}").start()
 
-    def _monitor(self, handle: JobHandle) -> None:
-        ray, actor = self._ray, handle.backend
+    def _monitor(self, job: list[JobHandle]) -> None:
+        ray, actor = self._ray, job[0].backend
         why = "the Ray worker stopped unexpectedly"
         try:
             while True:
                 messages, ended = ray.get(actor.drain.remote())
                 for msg in messages:
-                    self._on_message(handle, msg)
-                if ended or handle.done.is_set():
+                    self._route(job, msg)
+                if ended or all(h.done.is_set() for h in job):
                     break
                 time.sleep(self.poll_s)
         except ray.exceptions.RayError as e:
             why = f"the Ray worker stopped unexpectedly: {type(e).__name__}"
         finally:
             ray.kill(actor, no_restart=True)
-        self._on_exit(handle, why)
+        for h in job:
+            self._on_exit(h, why)
 
     def _send(self, handle: JobHandle, what: str, value) -> None:
         if handle.backend is not None:
-            handle.backend.request.remote(what, value)
+            handle.backend.request.remote(what, value, handle.index)
 
     def kill(self, run_id: str) -> None:
         self._ray.kill(self._handles[run_id].backend, no_restart=True)

@@ -1,19 +1,24 @@
-"""One training job as a worker runs it: a spec in, messages out, control read between steps.
+"""One training job as a worker runs it: specs in, messages out, control read between steps.
 
-The same function runs in a spawned local process and in a Ray actor; only the two channels
-differ. `emit(message)` sends a plain dict (picklable, small except checkpoints):
+A job is one run (run_job), or a batch: several fresh runs of one config that differ only in β,
+trained together in this one worker (run_batch, sweep.BatchedTrainer). The same function
+(run_worker) runs in a spawned local process and in a Ray actor; only the two channels differ.
+`emit(message)` sends a plain dict (picklable, small except checkpoints); every message carries
+"run", the id of the run it is about (a batch's messages are routed to each member's handle):
 
-    {"kind": "started",    device, threads, epochs, start_step (> 0 when resumed), pid, total_steps,
+    {"kind": "started",    run, device, threads, epochs, start_step (> 0 when resumed), pid, total_steps,
                            originals, class_names}
-    {"kind": "progress",   step, total_steps, epoch, beta, images_per_s, eta_s,
+    {"kind": "progress",   run, step, total_steps, epoch, beta, images_per_s, eta_s,
                            train / val: the history rows added since the last message,
                            [recons, samples, latent, labels]: fresh pictures, every refresh_s}
-    {"kind": "checkpoint", blob (the .safetensors bytes), step, epoch}   every epoch (at most every
+    {"kind": "checkpoint", run, blob (the .safetensors bytes), step, epoch}   every epoch (at most every
                            `min_checkpoint_s`) and every `checkpoint_s` within a long epoch
-    {"kind": "end",        status ("done" | "stopped" | "failed"), message, metrics, beta_changes}
+    {"kind": "end",        run, status ("done" | "stopped" | "failed"), message, metrics, beta_changes}
 
-`control.poll()` -> (stop requested, beta asked for or None) is called after every step, so Stop
-and a new beta take effect from the next step.
+Each run of a job says "end" exactly once; the job is over when all have. `control.poll()` ->
+(stop requested, [beta asked for or None, one per run in the job's order]) is called after every
+step, so Stop and a new beta take effect from the next step. Stop is the job's: in a batch it stops
+every member (run_batch states the rules).
 """
 from __future__ import annotations
 
@@ -33,6 +38,7 @@ from ..device import describe
 from ..diagnostics import collapse_note
 from ..latent import decode, encode, reconstruct
 from ..metrics import evaluate
+from ..sweep import BatchedTrainer
 from ..trainer import Trainer, TrainingDiverged
 
 
@@ -52,7 +58,105 @@ class JobSpec:
 
 
 class Control(Protocol):
-    def poll(self) -> tuple[bool, float | None]: ...
+    def poll(self) -> tuple[bool, list[float | None]]: ...
+
+
+def run_worker(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict], None]) -> None:
+    """A worker's one entry point: one spec is a single job, several a batch (run_batch)."""
+    if len(specs) == 1:
+        run_job(specs[0], control, emit)
+    else:
+        run_batch(specs, control, emit)
+
+
+class _Reporter:
+    """One run's side of the messages: the curve rows it has sent, its pictures, its β changes."""
+
+    def __init__(self, trainer: Trainer, val, spec: JobSpec, emit: Callable[[dict], None]):
+        self.trainer, self.spec, self._emit = trainer, spec, emit
+        self.pics = _Pictures(trainer, val, spec)
+        self.sent = {"train": 0, "val": 0}
+        self.beta_changes: list[tuple[int, float]] = []
+        self.last: dict | None = None  # the fields of the last progress message
+
+    def emit(self, msg: dict) -> None:
+        self._emit({"run": self.spec.run_id, **msg})
+
+    def started(self, n_threads: int, class_names) -> None:
+        t = self.trainer
+        self.emit({"kind": "started", "device": describe(t.device), "threads": n_threads, "epochs": self.spec.config.epochs,
+                   "start_step": t.step, "pid": os.getpid(), "total_steps": t.total_steps,
+                   "originals": self.pics.originals, "class_names": tuple(class_names)})
+
+    def set_beta(self, beta: float | None, step: int) -> None:
+        if beta is not None and not math.isclose(beta, self.trainer.beta):
+            self.trainer.set_beta(beta)
+            self.beta_changes.append((step, float(beta)))
+
+    def progress(self, fields: dict, with_pictures: bool) -> None:
+        """fields: step, total_steps, epoch, beta, images_per_s, eta_s; the curve rows added since
+        the last message go with them."""
+        self.last = fields
+        msg = {"kind": "progress", **fields}
+        for split in self.sent:
+            cols = self.trainer.history[split]
+            n = len(next(iter(cols.values()), []))
+            msg[split] = {k: v[self.sent[split]:n] for k, v in cols.items()}
+            self.sent[split] = n
+        if with_pictures:
+            msg.update(self.pics.now())
+        self.emit(msg)
+
+    def checkpoint(self) -> None:
+        t = self.trainer
+        self.emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(t.checkpoint()), "step": t.step, "epoch": t.epoch})
+
+    def end(self, status: str, message: str) -> None:
+        """The last checkpoint (with metrics unless failed), the final curves and pictures, "end"."""
+        t, metrics = self.trainer, {}
+        if t.step > 0:
+            ckpt = t.checkpoint()
+            if status != "failed":
+                ckpt.metrics = metrics = evaluate(t.model.eval(), t.val_x, t.val_y, ckpt.config)
+                t.model.train()
+                message = message or collapse_note(ckpt.config, metrics.get("val_kl_per_dim"))
+            self.emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(ckpt), "step": t.step, "epoch": t.epoch})
+        # the final curves and pictures (also for a run that ended before its first progress message)
+        last = self.last or {"total_steps": t.total_steps, "beta": t.beta_at(t.step), "images_per_s": float("nan")}
+        self.progress({**last, "step": t.step, "epoch": t.epoch, "eta_s": 0.0}, True)
+        self.emit({"kind": "end", "status": status, "message": message, "metrics": metrics,
+                   "beta_changes": self.beta_changes})
+
+
+def _could_not_start(specs, e: Exception, emit) -> None:
+    for spec in specs:
+        emit({"run": spec.run_id, "kind": "end", "status": "failed", "message": f"could not start: {e}", "metrics": {},
+              "beta_changes": []})
+
+
+class _Clock:
+    """When to send progress (every refresh_s, and at every epoch's end) and checkpoints (every
+    epoch, at most every min_checkpoint_s, and every checkpoint_s within a long epoch)."""
+
+    def __init__(self, spec: JobSpec):
+        self.spec = spec
+        self.emit = self.pics = self.ckpt = time.monotonic()
+        self.fresh = False
+
+    def progress_due(self, epoch_end: bool) -> bool:
+        now = time.monotonic()
+        if now - self.emit < self.spec.refresh_s and not epoch_end:
+            return False
+        self.fresh = now - self.pics >= self.spec.refresh_s  # pictures too
+        self.emit, self.pics = now, (now if self.fresh else self.pics)
+        return True
+
+    def checkpoint_due(self, epoch_end: bool) -> bool:
+        since = time.monotonic() - self.ckpt
+        return (epoch_end and since >= self.spec.min_checkpoint_s) or since >= self.spec.checkpoint_s
+
+    def checkpointed(self) -> None:
+        self.ckpt = time.monotonic()
 
 
 def run_job(spec: JobSpec, control: Control, emit: Callable[[dict], None]) -> None:
@@ -62,68 +166,103 @@ def run_job(spec: JobSpec, control: Control, emit: Callable[[dict], None]) -> No
     try:
         trainer, val = _setup(spec)
     except (ValueError, OSError, RuntimeError) as e:  # DatasetError, CheckpointError, bad resume
-        emit({"kind": "end", "status": "failed", "message": f"could not start: {e}", "metrics": {},
-              "beta_changes": []})
+        _could_not_start([spec], e, emit)
         return
     n_threads = threads.worker_threads(threads.step_flops(trainer.model, trainer.x, trainer.y if trainer.model.n_cond else None,
                                                           spec.config.batch_size), spec.running_jobs)
     threads.use(n_threads)
-    pics = _Pictures(trainer, val, spec)
-    emit({"kind": "started", "device": describe(trainer.device), "threads": n_threads, "epochs": spec.config.epochs,
-          "start_step": trainer.step, "pid": os.getpid(),
-          "total_steps": trainer.total_steps, "originals": pics.originals, "class_names": tuple(val.class_names)})
-
-    sent = {"train": 0, "val": 0}
-    beta_changes: list[tuple[int, float]] = []
-    last_emit = last_pics = last_ckpt = time.monotonic()
-    status, message, report = "done", "", None
-
-    def progress(report, with_pictures: bool) -> dict:
-        msg = {"kind": "progress", "step": report.step, "total_steps": report.total_steps, "epoch": report.epoch,
-               "beta": report.beta, "images_per_s": report.images_per_s, "eta_s": report.eta_s}
-        for split in sent:  # only the rows added since the last message
-            cols = trainer.history[split]
-            n = len(next(iter(cols.values()), []))
-            msg[split] = {k: v[sent[split]:n] for k, v in cols.items()}
-            sent[split] = n
-        if with_pictures:
-            msg.update(pics.now())
-        return msg
-
+    out, clock = _Reporter(trainer, val, spec, emit), _Clock(spec)
+    out.started(n_threads, val.class_names)
+    status, message = "done", ""
     try:
         for report in trainer.run():
-            stop, beta = control.poll()
-            if beta is not None and not math.isclose(beta, trainer.beta):
-                trainer.set_beta(beta)
-                beta_changes.append((trainer.step, float(beta)))
+            stop, betas = control.poll()
+            out.set_beta(betas[0], trainer.step)
             if stop:
                 trainer.stop()
                 status = "stopped"
-            now = time.monotonic()
-            if now - last_emit >= spec.refresh_s or report.val is not None:
-                fresh = now - last_pics >= spec.refresh_s
-                emit(progress(report, fresh))
-                last_emit = now
-                last_pics = now if fresh else last_pics
-            if (report.val is not None and now - last_ckpt >= spec.min_checkpoint_s) or now - last_ckpt >= spec.checkpoint_s:
-                emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(trainer.checkpoint()),
-                      "step": trainer.step, "epoch": trainer.epoch})
-                last_ckpt = time.monotonic()
+            if clock.progress_due(report.val is not None):
+                out.progress({"step": report.step, "total_steps": report.total_steps, "epoch": report.epoch,
+                              "beta": report.beta, "images_per_s": report.images_per_s, "eta_s": report.eta_s},
+                             clock.fresh)
+            if clock.checkpoint_due(report.val is not None):
+                out.checkpoint()
+                clock.checkpointed()
     except TrainingDiverged as e:  # the model keeps the last finite weights: saved below
         status, message = "failed", str(e)
     except (ValueError, RuntimeError) as e:
         status, message = "failed", f"training stopped: {e}"
+    out.end(status, message)
 
-    metrics = {}
-    if trainer.step > 0:
-        ckpt = trainer.checkpoint()
-        if status != "failed":
-            ckpt.metrics = metrics = evaluate(trainer.model.eval(), trainer.val_x, trainer.val_y, ckpt.config)
-            message = message or collapse_note(ckpt.config, metrics.get("val_kl_per_dim"))
-        emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(ckpt), "step": trainer.step, "epoch": trainer.epoch})
-    if report is not None:  # the final curves and pictures
-        emit(progress(report, True))
-    emit({"kind": "end", "status": status, "message": message, "metrics": metrics, "beta_changes": beta_changes})
+
+def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict], None]) -> None:
+    """Train the specs' configs (the same up to β) batched in this one worker (sweep.BatchedTrainer),
+    each member reported as its own run: every message carries its "run".
+
+    The rules: `control.poll()`'s β for member i changes only member i. Stop (asked through any
+    member) stops the whole batch before its next step: each member is saved with its weights and
+    ends "stopped", resumable later as a single job. A member whose loss becomes non-finite ends
+    "failed" at once with its last finite weights; the others train on. Only fresh runs batch:
+    a resumed run is a single job."""
+    threads.use(1)
+    lead = specs[0]
+    try:
+        if any(s.resume for s in specs):
+            raise ValueError("a batch trains fresh runs only; resume a member as a single job")
+        train, val = load_split(lead.config, lead.data_dir)
+        batch = BatchedTrainer([s.config for s in specs], train, val, lead.device, drop_diverged=True)
+    except (ValueError, OSError, RuntimeError) as e:
+        _could_not_start(specs, e, emit)
+        return
+    t0 = batch.trainers[0]  # threads.py's policy, for a step that is len(specs) members' arithmetic
+    n_threads = threads.worker_threads(len(specs) * threads.step_flops(
+        t0.model, t0.x, t0.y if t0.model.n_cond else None, lead.config.batch_size), lead.running_jobs)
+    threads.use(n_threads)
+    outs = [_Reporter(t, val, s, emit) for t, s in zip(batch.trainers, specs)]
+    for out in outs:
+        out.started(n_threads, val.class_names)
+    clock, ended = _Clock(lead), set()
+    started, per_step = time.perf_counter(), len(batch.x) / t0.steps_per_epoch  # images a step, on average
+
+    def report_failures() -> None:
+        for m, why in batch.failed.items():
+            if m not in ended:
+                outs[m].end("failed", why)
+                ended.add(m)
+
+    status, message = "done", ""
+    try:
+        for report in batch.run():
+            stop, betas = control.poll()
+            for m in batch.active:
+                outs[m].set_beta(betas[m], batch.step)
+            if stop:
+                batch.stop()
+                status = "stopped"
+            report_failures()
+            epoch_end = report.val is not None
+            if clock.progress_due(epoch_end):  # rates over wall time, as Trainer's: what a user waits for
+                elapsed = max(time.perf_counter() - started, 1e-9)
+                rate = report.step * per_step / elapsed
+                eta = elapsed * (report.total_steps - report.step) / report.step if report.step else float("nan")
+                if clock.fresh:
+                    batch.sync_weights()
+                for m in batch.active:
+                    t = batch.trainers[m]
+                    out_fields = {"step": report.step, "total_steps": report.total_steps, "epoch": report.epoch,
+                                  "beta": t.beta_at(report.step), "images_per_s": rate, "eta_s": eta}
+                    outs[m].progress(out_fields, clock.fresh)
+            if clock.checkpoint_due(epoch_end):
+                batch.sync()
+                for m in batch.active:
+                    outs[m].checkpoint()
+                clock.checkpointed()
+    except (ValueError, RuntimeError) as e:
+        status, message = "failed", f"training stopped: {e}"
+    report_failures()
+    batch.sync()
+    for m in batch.active:
+        outs[m].end(status, message)
 
 
 def _setup(spec: JobSpec):
