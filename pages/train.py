@@ -10,7 +10,7 @@ from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Co
 from vae_core.data import DATASETS, TOY_SHAPES
 from vae_core.registry import MODELS
 from vae_core import sweep
-from vae_core.runs import LIVE, RunStoreError
+from vae_core.runs import BATCH_STOP_RULE, LIVE, RunStoreError
 
 st.title("Train")
 st.markdown(
@@ -121,9 +121,10 @@ def _values(text: str, kind) -> list:
 
 with st.expander("Sweep: one run per β and / or latent_dim value, over the settings above",
                  icon=":material/stacked_line_chart:", expanded=bool(st.session_state.get("train.sweep"))):
-    st.caption("Each value becomes a run of its own, grouped in the run list under the sweep's name; the runs "
-               "train side by side (as many at once as there are cores). Compare them afterwards: a larger β buys "
-               "a smaller KL (rate) with a worse reconstruction (distortion).")
+    st.caption("Each value becomes a run of its own, grouped in the run list under the sweep's name. Members that "
+               "differ only in β train together in one worker, as one stacked model (7 of them cost about twice "
+               "one run). Compare them afterwards: a larger β buys a smaller KL (rate) with a worse "
+               "reconstruction (distortion).")
     c = st.columns([2, 2, 1])
     sweep_betas = c[0].text_input("β values", kept("train.sweep_betas", "0.25, 0.5, 1, 2, 4, 8, 16"),
                                   key="train.sweep_betas", disabled="beta" not in spec.knobs,
@@ -224,7 +225,8 @@ def live() -> None:
         st.rerun(scope="app")
     if not v.finished:
         c = st.columns([1, 4])
-        c[0].button("Stop", key="train.stop", on_click=handle.stop, width="stretch")
+        c[0].button("Stop", key="train.stop", on_click=handle.stop, width="stretch",
+                    help=BATCH_STOP_RULE if handle.batched else None)
         if "beta" in MODELS[handle.cfg.model].knobs:
             c[1].slider("β while training", 0.0, max(10.0, handle.beta), handle.beta, 0.1,
                         key=f"train.live_beta.{run_id}", on_change=_set_beta, args=(run_id,),
