@@ -31,6 +31,7 @@ def two_dims(D: int, prefix: str, cols, disabled: bool = False, ranked=None) -> 
     if D < 2:
         return 0, 0
     order, labels = (list(range(D)), [f"z{d}" for d in range(D)]) if ranked is None else ranked[:2]
+    by_kl = ranked is not None and ranked[2] is not None  # a plain AE has no KL: its own order
     label = dict(zip(order, labels))
     x0, y0 = sorted(order[:2])
     d0 = cols[0].selectbox("x axis", order, order.index(x0), format_func=label.get, key=f"{prefix}.d0",
@@ -40,6 +41,5 @@ def two_dims(D: int, prefix: str, cols, disabled: bool = False, ranked=None) -> 
         st.session_state[f"{prefix}.d1"] = y0 if y0 != d0 else others[0]
     d1 = cols[1].selectbox("y axis", others, others.index(y0) if y0 in others else 0, format_func=label.get,
                            key=f"{prefix}.d1", disabled=disabled,
-                           help="the dims are listed by the KL they carry, most first" if ranked is not None
-                           and ranked[2] is not None else None)
+                           help="the dims are listed by the KL they carry, most first" if by_kl else None)
     return d0, d1

@@ -186,19 +186,21 @@ class BatchedTrainer:
                                            for k, v in old_state[p_old].items()}
         self.active = [self.active[j] for j in keep]
 
+    def _copy_weights(self, j: int, m: int) -> None:
+        """Stack row j's weights into member m's own model."""
+        with torch.no_grad():
+            for name, p in self.trainers[m].model.named_parameters():
+                p.copy_(self.params[name][j])
+
     def sync_weights(self) -> None:
         """Copy the stacked weights into each active member's own model (enough for pictures)."""
-        with torch.no_grad():
-            for j, m in enumerate(self.active):
-                for name, p in self.trainers[m].model.named_parameters():
-                    p.copy_(self.params[name][j])
+        for j, m in enumerate(self.active):
+            self._copy_weights(j, m)
 
     def _sync_member(self, j: int, m: int) -> None:
         """Copy stack row j's weights and Adam state into member m's own model and optimizer."""
         t, state = self.trainers[m], self.optimizer.state
-        with torch.no_grad():
-            for name, p in t.model.named_parameters():
-                p.copy_(self.params[name][j])
+        self._copy_weights(j, m)
         opt = t.optimizer.state_dict()
         opt["state"] = {i: {k: (v[j].clone() if k != "step" else v.clone()) for k, v in state[p].items()}
                         for i, p in enumerate(self.params.values()) if p in state}
@@ -240,9 +242,7 @@ def train_sweep(cfgs: list[Config], train: Dataset, val: Dataset, device=None,
     out: list[Checkpoint | None] = [None] * len(cfgs)
     for g, idx in enumerate(groups(cfgs)):
         trainer = BatchedTrainer([cfgs[i] for i in idx], train, val, device)
-        lead = trainer.trainers[0]  # threads.py's policy, for a step that is len(idx) members' arithmetic
-        threads.use(threads.worker_threads(len(idx) * threads.step_flops(
-            lead.model, lead.x, lead.y if lead.model.n_cond else None, lead.cfg.batch_size)))
+        threads.use(threads.for_trainer(trainer.trainers[0], members=len(idx)))
         for report in trainer.run():
             if on_report is not None:
                 on_report(g, report)

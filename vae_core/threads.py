@@ -48,6 +48,14 @@ def worker_threads(flops: float, running_jobs: int = 1, n_cores: int | None = No
     return max(1, (n_cores or cores()) // max(1, running_jobs))
 
 
+def for_trainer(trainer, members: int = 1, running_jobs: int = 1) -> int:
+    """Threads for training `members` stacked copies of a Trainer's model (a sweep batch: one step
+    is `members` times the arithmetic), with `running_jobs` jobs at once."""
+    model = trainer.model
+    flops = step_flops(model, trainer.x, trainer.y if model.n_cond else None, trainer.cfg.batch_size)
+    return worker_threads(members * flops, running_jobs)
+
+
 def use(n: int) -> None:
     """Set this process's intra-op threads (a no-op when already so)."""
     if torch.get_num_threads() != n:

@@ -87,8 +87,7 @@ def run(args) -> int:
     cfg = make_config(args, resume.config if resume else None)
     train, val = load_split(cfg, args.data_dir)
     trainer = Trainer(cfg, train, val, args.device, resume)
-    threads.use(threads.worker_threads(threads.step_flops(trainer.model, trainer.x, trainer.y if trainer.model.n_cond else None,
-                                                          cfg.batch_size)))  # the policy a worker follows
+    threads.use(threads.for_trainer(trainer))  # the policy a worker follows
     out = Path(args.out or f"runs/{cfg.model}-{cfg.dataset.replace(':', '-')}.safetensors")
     print(f"{cfg.model} on {cfg.dataset} ({len(train)} train / {len(val)} val), {describe(trainer.device)}",
           file=sys.stderr)

@@ -13,7 +13,8 @@
 
 A job is one run, or a batch of a sweep's members (job.run_batch): each member keeps its own handle,
 view, checkpoints and end status; β is per member; Stop on any member stops the whole batch
-(BATCH_STOP_RULE), and killing the worker interrupts every member. At most `max_jobs` run at once ($VAE_CORE_MAX_JOBS, default: the cores); the rest wait in order.
+(BATCH_STOP_RULE), and killing the worker interrupts every member. At most `max_jobs` jobs run at
+once ($VAE_CORE_MAX_JOBS, default: the cores); the rest wait in order.
 The executor lives in the app's server process and is the only writer of run metadata: it turns
 the worker's messages into store updates (status, checkpoints, metrics), and a run whose worker
 vanishes without saying goodbye is marked interrupted.
@@ -35,6 +36,7 @@ from dataclasses import dataclass, field, replace
 import numpy as np
 
 from .. import threads
+from ..sweep import groups
 from .job import JobSpec, run_worker
 from .store import FINISHED, Run, RunStore, RunStoreError, Workspace
 
@@ -181,8 +183,6 @@ class Executor:
     def submit_batch(self, ws: Workspace, runs: list[Run]) -> list[JobHandle]:
         """Queue fresh runs whose configs differ only in β as ONE job: one worker trains them batched
         (sweep.BatchedTrainer), taking one slot. -> their handles, in the order of `runs`."""
-        from ..sweep import groups
-
         if len(groups([r.config for r in runs])) != 1:
             raise ValueError("a batch's runs must share every setting but β")
         handles = [JobHandle(self, ws.id, r, JobSpec(r.id, r.config, data_dir=self.data_dir, **self.job_options))

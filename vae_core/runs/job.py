@@ -168,8 +168,7 @@ def run_job(spec: JobSpec, control: Control, emit: Callable[[dict], None]) -> No
     except (ValueError, OSError, RuntimeError) as e:  # DatasetError, CheckpointError, bad resume
         _could_not_start([spec], e, emit)
         return
-    n_threads = threads.worker_threads(threads.step_flops(trainer.model, trainer.x, trainer.y if trainer.model.n_cond else None,
-                                                          spec.config.batch_size), spec.running_jobs)
+    n_threads = threads.for_trainer(trainer, running_jobs=spec.running_jobs)
     threads.use(n_threads)
     out, clock = _Reporter(trainer, val, spec, emit), _Clock(spec)
     out.started(n_threads, val.class_names)
@@ -214,9 +213,8 @@ def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict
     except (ValueError, OSError, RuntimeError) as e:
         _could_not_start(specs, e, emit)
         return
-    t0 = batch.trainers[0]  # threads.py's policy, for a step that is len(specs) members' arithmetic
-    n_threads = threads.worker_threads(len(specs) * threads.step_flops(
-        t0.model, t0.x, t0.y if t0.model.n_cond else None, lead.config.batch_size), lead.running_jobs)
+    t0 = batch.trainers[0]
+    n_threads = threads.for_trainer(t0, members=len(specs), running_jobs=lead.running_jobs)
     threads.use(n_threads)
     outs = [_Reporter(t, val, s, emit) for t, s in zip(batch.trainers, specs)]
     for out in outs:
