@@ -61,11 +61,12 @@ def test_the_first_screen(app):
 
 
 def view_of(page) -> dict:
-    """What the Manifold page shows: its dims, grid size and spacing, read from the widgets."""
+    """What the Manifold page shows: its dims (the dim of a box's 'z2 · 1.2 nats'), grid size and
+    spacing, read from the widgets."""
     main = page.locator('[data-testid="stMain"]')
     spacing = main.locator('[data-testid="stRadio"] label:has(input:checked)').first.inner_text()
-    return {"x": main.get_by_role("combobox", name="x axis").input_value(),
-            "y": main.get_by_role("combobox", name="y axis").input_value(),
+    dim = lambda name: main.get_by_role("combobox", name=name).input_value().split(" · ")[0]  # noqa: E731
+    return {"x": dim("x axis"), "y": dim("y axis"),
             "n": main.get_by_role("slider", name="grid size").input_value(), "spacing": spacing.strip()}
 
 
