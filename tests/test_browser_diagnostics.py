@@ -40,7 +40,7 @@ def test_diagnostics_of_a_beta_vae_with_collapsed_dims(page):
     goto_page(page, "Diagnostics")
     page.get_by_text("collapsed to the prior").first.wait_for()
     page.get_by_text("z0 ·").first.wait_for(state="attached")  # the KL bars, labelled
-    assert page.get_by_text("of 16").count() >= 1
+    page.get_by_text("of 16").first.wait_for(state="attached")
     page.locator('[data-testid="stMetricValue"]').nth(2).wait_for()  # log p(x) ≈ L_50
     shot(page, "diagnostics-betavae-16d")
     assert not page.locator('[data-testid="stException"]').count()
