@@ -14,6 +14,7 @@ from vae_core import atomic, checkpoint
 from vae_core.checkpoint import CheckpointError
 from vae_core.runs import (LocalExecutor, RunStore, RunStoreError, clean_name, file_name, make_executor,
                            new_workspace_id)
+from vae_core.runs.executor import Executor
 from vae_core.runs.store import shipped_runs
 
 
@@ -179,6 +180,33 @@ def test_a_job_trains_in_a_worker_and_its_model_becomes_active(executor):
     ckpt = ws.checkpoint(run.id)
     assert ckpt.progress == {"step": v.step, "epoch": 3} and ckpt.metrics == done.metrics
     assert ws.active == run.id
+
+
+def test_a_view_is_a_snapshot_of_the_curves_and_a_message_copies_none_of_them(store):
+    class NoWorker(Executor):  # the messages come from this test
+        def _launch(self, job):
+            pass
+
+    ws = store.workspace(new_workspace_id())
+    handle = NoWorker(store).submit(ws, ws.create(tiny("vae", epochs=1), "curves"))
+
+    def progress(first: int, n: int) -> None:
+        rows = range(first, first + n)
+        handle._apply({"kind": "progress", "step": first + n - 1, "total_steps": 100, "epoch": 0, "beta": 1.0,
+                       "images_per_s": 1.0, "eta_s": 1.0, "train": {"step": list(rows), "loss": [float(r) for r in rows]},
+                       "val": {}})
+
+    progress(1, 3)
+    early = handle.view
+    progress(4, 5)
+    late = handle.view
+    assert early.history["step"] == [1, 2, 3] and dict(early.history) == {"step": [1, 2, 3], "loss": [1.0, 2.0, 3.0]}
+    assert late.history["step"] == list(range(1, 9)) and len(late.history["loss"]) == 8
+    early.history["step"].append(99)  # a reader's copy: changing it changes no view
+    assert early.history["step"] == [1, 2, 3] and late.history["step"][-1] == 8
+    assert not late.val and list(late.history) == ["step", "loss"]
+    # the two views share the handle's columns: the second message appended 5 rows and copied none
+    assert early.history._cols["step"] is late.history._cols["step"] is handle._history["train"]["step"]
 
 
 def test_beta_and_stop_reach_the_worker_and_the_job_survives_its_client(executor):

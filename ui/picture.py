@@ -7,9 +7,11 @@ extra HTTP round trip being most of the difference (bench/bench_latency.py).
 from __future__ import annotations
 
 import base64
+import functools
 import hashlib
 import io
 import re
+from collections.abc import Callable
 
 import numpy as np
 import streamlit as st
@@ -33,10 +35,13 @@ def _file_name(text: str, ext: str) -> str:
     return f"{stem}.{ext}"
 
 
-def _download(label: str, data: bytes, name: str, mime: str) -> None:
-    """A download button for `data`; clicking it does not rerun the page."""
-    st.download_button(label, data, file_name=name, mime=mime, on_click="ignore", icon=":material/download:",
-                       key=f"download.{name}.{hashlib.md5(data).hexdigest()[:12]}")
+def _download(label: str, make: Callable[[], bytes], source: np.ndarray, name: str, mime: str) -> None:
+    """A download button for the file `make()` encodes from `source`. The file is made when the button
+    is pressed, not on every rerun (the browser would also fetch it at once); clicking does not rerun
+    the page."""
+    digest = hashlib.md5(np.ascontiguousarray(source).tobytes()).hexdigest()[:12]
+    st.download_button(label, make, file_name=name, mime=mime, on_click="ignore", icon=":material/download:",
+                       key=f"download.{name}.{digest}")
 
 
 def show(images: np.ndarray, caption: str = "", cols: int | None = None, size: int = 64, pad: int = 1,
@@ -53,12 +58,16 @@ def show(images: np.ndarray, caption: str = "", cols: int | None = None, size: i
         st.caption(caption)
     n = np.asarray(images).shape[0] * (np.asarray(images).shape[1] if np.asarray(images).ndim == 5 else 1)
     if n > 1:
-        _download("PNG", png_bytes(picture), download or _file_name(caption, "png"), "image/png")
+        _download("PNG", functools.partial(png_bytes, picture), picture, download or _file_name(caption, "png"),
+                  "image/png")
 
 
 def gif_button(frames: np.ndarray, name: str, cols: int | None = None, size: int = 64, label: str = "GIF") -> None:
     """A button that downloads `frames` as a looping animated GIF: (T, N, C, H, W), frame t the N
     images tiled (one row of a traversal each), or (T, C, H, W), one image a frame."""
     frames = np.asarray(frames)
-    pictures = [plots.tile(f if f.ndim == 4 else f[None], cols=cols, size=size) for f in frames]
-    _download(label, gif_bytes(pictures), _file_name(name, "gif"), "image/gif")
+
+    def make() -> bytes:
+        return gif_bytes([plots.tile(f if f.ndim == 4 else f[None], cols=cols, size=size) for f in frames])
+
+    _download(label, make, frames, _file_name(name, "gif"), "image/gif")

@@ -30,6 +30,7 @@ import threading
 import time
 import types
 from collections import deque
+from collections.abc import Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 
@@ -42,6 +43,30 @@ from .store import FINISHED, Run, RunStore, RunStoreError, Workspace
 
 BATCH_STOP_RULE = ("The members of a sweep batch train together in one worker, so Stop on any of them stops the "
                    "whole batch; each member is saved and can be resumed on its own.")
+
+
+class Columns(Mapping):
+    """A read-only snapshot of curve columns that only ever grow: the first n[k] rows of each list.
+    The handle appends to the lists and every view shares them, so a progress message copies
+    nothing however long the run; a reader gets a copy of the one column it asks for."""
+
+    __slots__ = ("_cols", "_n")
+
+    def __init__(self, cols: dict[str, list] | None = None):
+        self._cols = cols or {}
+        self._n = {k: len(c) for k, c in self._cols.items()}   # the lengths now: later appends unseen
+
+    def __getitem__(self, k: str) -> list:
+        return self._cols[k][:self._n[k]]
+
+    def __iter__(self):
+        return iter(self._n)
+
+    def __len__(self) -> int:
+        return len(self._n)
+
+    def __repr__(self) -> str:
+        return f"Columns({', '.join(f'{k}: {n} rows' for k, n in self._n.items())})"
 
 
 @dataclass(frozen=True)
@@ -61,8 +86,8 @@ class JobView:
     threads: int = 0
     pid: int = 0                       # the worker's process (0 until started; a Ray worker's on its node)
     start_step: int = 0                # > 0: resumed from a checkpoint at this step
-    history: dict = field(default_factory=dict)   # train columns: step, loss, recon, kl | penalty, beta
-    val: dict = field(default_factory=dict)       # val columns: epoch, step, loss, recon, ...
+    history: Mapping = field(default_factory=Columns)   # train columns: step, loss, recon, kl | penalty, beta
+    val: Mapping = field(default_factory=Columns)       # val columns: epoch, step, loss, recon, ...
     originals: np.ndarray | None = None   # (n, *shape) fixed validation examples
     recons: np.ndarray | None = None      # (n, *shape) their reconstructions now
     samples: np.ndarray | None = None     # (n, *shape) decoded fixed z ~ N(0, I)
@@ -144,8 +169,8 @@ class JobHandle:
             pictures = {k: msg[k] for k in ("recons", "samples", "latent", "labels") if k in msg}
             self.view = replace(v, step=msg["step"], total_steps=msg["total_steps"], epoch=msg["epoch"], beta=msg["beta"],
                                 images_per_s=msg["images_per_s"] if msg["images_per_s"] == msg["images_per_s"] else v.images_per_s,
-                                eta_s=msg["eta_s"], history={k: list(c) for k, c in self._history["train"].items()},
-                                val={k: list(c) for k, c in self._history["val"].items()}, **pictures)
+                                eta_s=msg["eta_s"], history=Columns(self._history["train"]),
+                                val=Columns(self._history["val"]), **pictures)
         elif kind == "end":
             self.view = replace(v, status=msg["status"], message=msg["message"], eta_s=0.0)
 
