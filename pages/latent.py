@@ -76,6 +76,19 @@ def explorer() -> None:
         st.session_state[sel_key] = picked
     selected = st.session_state.get(sel_key, [])
 
+    left, right = st.columns([3, 2])
+    with right:  # the panel first: its deltas and image reach the browser before the map is even built
+        decoder.beside_map(a, pts, chart_key, (d0, d1), selected, enabled=view == "two dims")  # decoded in the page
+        panel(selected)
+    with left:
+        st.plotly_chart(the_map(selected), key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+                        config={"scrollZoom": True})
+    if len(selected) > 1:
+        gallery(selected)
+
+
+def the_map(selected: list[int]):
+    """The latent map with the selection drawn on it: rings, and for a VAE the μ ± σ ellipses."""
     fig = plots.latent_map(xy, data.y.numpy(), data.class_names, axis_names=names, values=values,
                            value_name=colour_by, title=f"{len(xy)} points · {pts.which}")
     # the points only change with the model and the view: with the same datarevision, Plotly.react
@@ -90,16 +103,7 @@ def explorer() -> None:
         plots.add_rings(fig, xy[np.array(selected[:50])], radius=0.02 * float(np.ptp(xy[:, 0])))
     if draw_examples:
         plots.add_thumbnails(fig, xy[drawn], pts.data.x[drawn].numpy(), pts.data.y[drawn].numpy(), spacing)
-
-    left, right = st.columns([3, 2])
-    with right:  # the panel first: its deltas and image reach the browser before the map redraws
-        decoder.beside_map(a, pts, chart_key, (d0, d1), selected, enabled=view == "two dims")  # decoded in the page
-        panel(selected)
-    with left:
-        st.plotly_chart(fig, key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
-                        config={"scrollZoom": True})
-    if len(selected) > 1:
-        gallery(selected)
+    return fig
 
 
 def panel(selected: list[int]) -> None:

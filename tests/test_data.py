@@ -197,6 +197,21 @@ def test_digits():
     assert ds.class_names == tuple("0123456789") and ds.n_classes == 10 and ds.is_image
 
 
+def test_digits_are_read_without_importing_scikit_learn_and_equal_its_loader():
+    """`import sklearn` takes about a second; the digits come straight from its data file instead."""
+    import subprocess
+
+    code = ("import sys; from vae_core.data.embedded import load_digits; ds = load_digits(); "
+            "print(len(ds.x), 'sklearn' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+    assert out == ["1797", "False"]
+    from sklearn.datasets import load_digits as sklearn_digits
+
+    bunch, ds = sklearn_digits(), load_dataset("digits")
+    assert torch.equal(ds.x, torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0)
+    assert ds.y.tolist() == bunch.target.tolist()
+
+
 def test_sprites_deterministic_by_seed():
     a, b, c = make_sprites(n=300, seed=0), make_sprites(n=300, seed=0), make_sprites(n=300, seed=1)
     assert torch.equal(a.x, b.x) and torch.equal(a.factors, b.factors)

@@ -4,8 +4,11 @@
 from __future__ import annotations
 
 import functools
+import gzip
+import importlib.util
 from pathlib import Path
 
+import numpy as np
 import torch
 
 from .dataset import Dataset, DatasetError
@@ -16,14 +19,28 @@ MNIST_SOURCE = "the MNIST database, Yann LeCun and Corinna Cortes (http://yann.l
 MNIST_LICENCE = "CC BY-SA 3.0"
 
 
+def _digits_arrays() -> tuple[np.ndarray, np.ndarray]:
+    """scikit-learn's digits as (images (1797, 8, 8) in 0..16, labels (1797,)). Read straight from the
+    file inside the installed scikit-learn (rows of 64 pixels then the label), found without importing
+    it: `import sklearn` costs about a second, which a server paid on its first digits page."""
+    spec = importlib.util.find_spec("sklearn")
+    path = Path(spec.origin).parent / "datasets" / "data" / "digits.csv.gz" if spec and spec.origin else None
+    if path is None or not path.is_file():  # another layout: ask scikit-learn itself
+        from sklearn.datasets import load_digits as sklearn_digits
+
+        bunch = sklearn_digits()
+        return bunch.images, bunch.target
+    with gzip.open(path, "rt") as f:
+        table = np.loadtxt(f, delimiter=",")  # (1797, 65)
+    return table[:, :-1].reshape(-1, 8, 8), table[:, -1].astype(np.int64)
+
+
 @functools.lru_cache(maxsize=1)
 def load_digits() -> Dataset:
     """scikit-learn's 8x8 digits, pixel values 0..16 scaled to [0, 1]."""
-    from sklearn.datasets import load_digits as sklearn_digits  # slow import, so lazy
-
-    bunch = sklearn_digits()
-    x = torch.tensor(bunch.images, dtype=torch.float32).unsqueeze(1) / 16.0  # (1797, 1, 8, 8)
-    y = torch.tensor(bunch.target, dtype=torch.int64)                        # (1797,)
+    images, labels = _digits_arrays()
+    x = torch.tensor(images, dtype=torch.float32).unsqueeze(1) / 16.0  # (1797, 1, 8, 8)
+    y = torch.tensor(labels, dtype=torch.int64)                        # (1797,)
     return Dataset(
         name="digits",
         x=x,
