@@ -299,6 +299,8 @@ def test_every_script_run_logs_its_page_and_server_time():
         open_app("pages/manifold.py")
     finally:
         log.removeHandler(handler)
-    runs = [re.fullmatch(r"script run · page (\w+) · ([\d.]+) ms", line) for line in lines]
+    runs = [re.fullmatch(r"script run · page (\w+) · ([\d.]+) ms · cpu ([\d.]+) ms", line) for line in lines]
     assert all(runs) and len(runs) >= 2, lines
     assert [m.group(1) for m in runs][-1] == "manifold" and all(float(m.group(2)) > 0 for m in runs)
+    # the thread's CPU time is part of its wall time (a 0.5 ms allowance for the two clocks' resolution)
+    assert all(0 < float(m.group(3)) <= float(m.group(2)) + 0.5 for m in runs), lines
