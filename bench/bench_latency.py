@@ -28,6 +28,17 @@ from playwright.sync_api import TimeoutError as PlaywrightTimeout  # noqa: E402
 from browser_support import ROOT, app_server, browser_page, goto_page, pick_run, point_position, wait_idle  # noqa: E402
 
 
+def cpu_probe_ms() -> float:
+    """A fixed piece of pure-Python work, median of 5 (ms): how fast this machine is right now. These
+    machines' speed drifts with their neighbours' load; compare latencies only between runs whose
+    probe agrees."""
+    def once() -> float:
+        t = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        return 1000 * (time.perf_counter() - t)
+    return round(sorted(once() for _ in range(5))[2], 1)
+
+
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(x for x in xs if x == x)  # NaN: no visible change, reported apart
     return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))]
@@ -166,6 +177,7 @@ def main() -> None:
                     help="a second browser session trains a model all the while (one user's training "
                          "must not freeze another's exploring)")
     args = ap.parse_args()
+    probe = cpu_probe_ms()
     with app_server() as url, browser_page() as page:
         page.set_default_timeout(60_000)
         page.goto(url + "/latent")  # the root is the first screen
@@ -189,7 +201,7 @@ def main() -> None:
             results["page switch -> chart drawn"], results["page switch -> script done"] = measure_pages(page, args.n)
     if args.while_training:
         print("(another session was training a VAE on digits during every measurement)")
-    print(f"latent map: {points} points")
+    print(f"latent map: {points} points; cpu probe (a fixed Python loop; lower is faster) {probe} ms")
     print(f"{'interaction':30s} {'n':>3s} {'missed':>6s} {'p50 ms':>8s} {'p95 ms':>8s} {'target':>8s}")
     for name, xs in results.items():
         missed = sum(x != x for x in xs)
@@ -198,7 +210,8 @@ def main() -> None:
         print(f"{name:30s} {len(xs):3d} {missed:6d} {pct(xs, 0.5):8.0f} {pct(xs, 0.95):8.0f} {target:>8s}{ok}")
     print(json.dumps({**{name: {"p50": round(pct(xs, 0.5)), "p95": round(pct(xs, 0.95)), "n": len(xs),
                                 "missed": sum(x != x for x in xs)} for name, xs in results.items()},
-                      "points": points, "loadavg_1min": round(os.getloadavg()[0], 2)}))
+                      "points": points, "loadavg_1min": round(os.getloadavg()[0], 2),
+                      "cpu_probe_ms": [probe, cpu_probe_ms()]}))
 
 
 if __name__ == "__main__":
