@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import struct
 import time
 from pathlib import Path
 
@@ -263,6 +264,29 @@ def test_a_killed_worker_is_interrupted_and_resumes_from_its_checkpoint(executor
     assert resumed.view.start_step == saved["step"]  # went on from the checkpoint ...
     assert resumed.view.history["step"] == list(range(1, resumed.view.step + 1))  # ... its curves whole
     assert ws.checkpoint(run.id).progress["epoch"] == 40
+
+
+def _starts_a_message_and_hangs(specs, pipe, stop, betas):
+    """A stand-in worker (run in the spawned process): the first 100 bytes of a 1 MB message, then
+    nothing, as a worker killed in the middle of sending a checkpoint leaves its pipe."""
+    os.write(pipe.fileno(), struct.pack("!i", 1_000_000) + b"x" * 100)
+    time.sleep(120)
+
+
+def test_a_worker_killed_in_the_middle_of_a_message_is_interrupted(store, monkeypatch):
+    from vae_core.runs import executor as executor_module
+
+    monkeypatch.setattr(executor_module, "_process_main", _starts_a_message_and_hangs)
+    ex = LocalExecutor(store, max_jobs=1)
+    ws = store.workspace(new_workspace_id())
+    handle = ex.submit(ws, ws.create(tiny("vae", epochs=1), "cut off"))
+    wait(lambda: handle.backend is not None, what="the worker")
+    time.sleep(2.0)  # the partial message is in the pipe; the server waits for the rest
+    assert not handle.done.is_set()
+    ex.kill(handle.run_id)
+    assert handle.join(30), "the server still waits for a message whose sender is dead"
+    assert handle.view.status == "interrupted" and ws.get(handle.run_id).status == "interrupted"
+    ex.shutdown()
 
 
 def test_a_diverging_run_fails_keeps_finite_weights_and_is_never_activated(executor):

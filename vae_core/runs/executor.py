@@ -24,7 +24,6 @@ from __future__ import annotations
 import math
 import multiprocessing as mp
 import os
-import queue
 import sys
 import threading
 import time
@@ -354,13 +353,18 @@ class _ProcessControl:
         return self.stop.is_set() or self.orphaned(), [None if b != b else b for b in self.betas[:]]
 
 
-def _process_main(specs: tuple[JobSpec, ...], messages, stop, betas) -> None:
-    """The entry point of a spawned worker process."""
+def _process_main(specs: tuple[JobSpec, ...], pipe, stop, betas) -> None:
+    """The entry point of a spawned worker process; `pipe` the write end of its one-way pipe."""
     threads.lower_priority()  # the pages first: see threads.py
     control = _ProcessControl(stop, betas)
-    run_worker(specs, control, messages.put)
-    if control.orphaned():  # nobody will read what is still queued: exit without waiting to flush it
-        messages.cancel_join_thread()
+
+    def emit(msg: dict) -> None:
+        try:
+            pipe.send(msg)
+        except OSError:  # the server is gone (BrokenPipeError): nobody reads; control.orphaned() stops the job
+            pass
+
+    run_worker(specs, control, emit)
 
 
 _START = threading.Lock()
@@ -393,11 +397,16 @@ class LocalExecutor(Executor):
         ctx, lead = self._ctx, job[0]
         # a beta set while queued is passed on; NaN: unchanged
         betas = ctx.Array("d", [h._beta if h._beta != h.cfg.beta else float("nan") for h in job])
-        messages, stop = ctx.Queue(), ctx.Event()
-        proc = ctx.Process(target=_process_main, args=(tuple(h.spec for h in job), messages, stop, betas), daemon=True,
+        # A pipe, not a Queue: with the worker holding its only write end, the worker's death is EOF
+        # here, even in the middle of a message. (A Queue's reader waits forever for the rest of a
+        # message cut off by a SIGKILL: the parent holds a write end too.)
+        messages, pipe = ctx.Pipe(duplex=False)
+        stop = ctx.Event()
+        proc = ctx.Process(target=_process_main, args=(tuple(h.spec for h in job), pipe, stop, betas), daemon=True,
                            name=f"vae_core-job-{lead.run_id}")
         with _no_main_script():
             proc.start()
+        pipe.close()
         for h in job:
             h.backend = (proc, messages, stop, betas)
         threading.Thread(target=self._monitor, args=(job,), daemon=True, name=f"monitor-{lead.run_id}").start()
@@ -405,17 +414,13 @@ class LocalExecutor(Executor):
     def _monitor(self, job: list[JobHandle]) -> None:
         proc, messages, _, _ = job[0].backend
         ended = 0
-        while ended < len(job):
-            try:
-                msg = messages.get(timeout=0.2)
-            except queue.Empty:
-                if proc.is_alive():
-                    continue
-                try:  # the process is gone: whatever it sent before dying is still in the pipe
-                    msg = messages.get(timeout=0.5)
-                except queue.Empty:
-                    break
-            ended += self._route(job, msg)
+        try:  # what the worker sent before it died is read first; then EOF
+            while ended < len(job):
+                ended += self._route(job, messages.recv())
+        except (EOFError, OSError):  # the worker is gone, perhaps in the middle of a message
+            pass
+        finally:
+            messages.close()
         proc.join(timeout=10)
         for h in job:
             self._on_exit(h, f"the worker process stopped unexpectedly (exit code {proc.exitcode})")
