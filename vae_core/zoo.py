@@ -59,17 +59,18 @@ class ZooEntry:
         return self.problem is None
 
 
-_digests: dict[tuple, str] = {}  # (path, mtime_ns, size, inode) -> sha256: a page reads the manifest often
+_digests: dict[str, tuple[tuple, str]] = {}  # path -> ((mtime_ns, size, inode), sha256): a page reads the manifest often
 
 
 def _sha256(path: Path) -> str:
     """The file's sha256, hashed again only when the file changed (load_entry hashes the bytes it
     loads regardless, so a file swapped between the two is still caught)."""
     st = path.stat()
-    key = (str(path), st.st_mtime_ns, st.st_size, st.st_ino)
-    if key not in _digests:
-        _digests[key] = hashlib.sha256(path.read_bytes()).hexdigest()
-    return _digests[key]
+    stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+    known = _digests.get(str(path))
+    if known is None or known[0] != stamp:  # one entry per file: a changed file replaces its old digest
+        known = _digests[str(path)] = (stamp, hashlib.sha256(path.read_bytes()).hexdigest())
+    return known[1]
 
 
 def _is(value, kind) -> bool:
