@@ -52,7 +52,7 @@ class Columns(Mapping):
     __slots__ = ("_cols", "_n")
 
     def __init__(self, cols: dict[str, list] | None = None):
-        self._cols = cols or {}
+        self._cols = {} if cols is None else cols  # shared, never copied (an empty dict included)
         self._n = {k: len(c) for k, c in self._cols.items()}   # the lengths now: later appends unseen
 
     def __getitem__(self, k: str) -> list:
