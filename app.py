@@ -6,7 +6,7 @@ import streamlit as st
 
 from ui import concept, home, links, presentation, runs, sidebar, timing, widgets
 
-st.set_page_config(page_title="Latent Explorer", page_icon=":material/explore:", layout="wide")
+st.set_page_config(page_title="Latent Explorer", page_icon="🧭", layout="wide")
 widgets.init()
 runs.init()
 link = links.read()  # a lesson link just opened: its model, presentation mode, hidden parts

@@ -121,7 +121,7 @@ SWITCH = """(title) => {
 def measure_pages(page, n: int) -> tuple[list[float], list[float]]:
     """Sidebar links, Manifold -> Interpolate -> Latent space -> ...: (ms to the new page's chart
     drawn, timed in the page from the click; ms until the page's script is done, timed here)."""
-    shown, done = [], []
+    shown, done, by_title = [], [], {}
     for k in range(n):
         title = ("Manifold", "Interpolate", "Latent space")[k % 3]
         page.wait_for_timeout(400)
@@ -130,8 +130,11 @@ def measure_pages(page, n: int) -> tuple[list[float], list[float]]:
         goto_page(page, title)
         page.wait_for_function("() => window.__switch.end !== null")
         shown.append(page.evaluate("() => window.__switch.end - window.__switch.start"))
+        by_title.setdefault(title, []).append(shown[-1])
         wait_idle(page)
         done.append(1000 * (time.perf_counter() - t0))
+    print("page switch -> chart drawn, by page (p50 ms): "
+          + ", ".join(f"{t} {pct(xs, 0.5):.0f}" for t, xs in by_title.items()))
     return shown, done
 
 

@@ -167,3 +167,27 @@ def test_the_sidebar_download_is_the_checkpoint_and_no_page_fetches_it_unasked(a
     finally:
         page.remove_listener("request", listen)
     no_error(page)
+
+
+def test_the_app_asks_nothing_of_any_other_host(app):
+    """Every request stays on the app's own server: a classroom without internet loses nothing, and no
+    third party learns of a student's visit. (A Material icon as the page icon was fetched from
+    fonts.gstatic.com on every script run.)"""
+    url, page = app
+    own = urlsplit(url).netloc
+    elsewhere: list[str] = []
+    listen = lambda r: elsewhere.append(r.url) if urlsplit(r.url).scheme in ("http", "https", "ws", "wss") \
+        and urlsplit(r.url).netloc != own else None  # noqa: E731
+    page.on("request", listen)
+    try:
+        open_view(page, url, "Latent Explorer")
+        for path, title in (("latent", "Latent space"), ("manifold", "Manifold"), ("interpolate", "Interpolate"),
+                            ("train", "Train"), ("diagnostics", "Diagnostics")):
+            page.get_by_role("link", name=title).first.click()
+            page.get_by_role("heading", name=title).first.wait_for()
+            wait_idle(page)
+        page.wait_for_timeout(1000)
+    finally:
+        page.remove_listener("request", listen)
+    assert elsewhere == []
+    no_error(page)

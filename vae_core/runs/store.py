@@ -332,22 +332,24 @@ def _read_own(path: Path) -> bytes:
 
 
 def _zoo_entry(run_id: str) -> zoo.ZooEntry:
-    for e in zoo.load_manifest():
-        if f"zoo.{e.id}" == run_id and e.ok:
-            return e
-    raise RunStoreError(f"no pretrained model {run_id!r}")
+    entry = _shipped()["entries"].get(run_id)
+    if entry is None:
+        raise RunStoreError(f"no pretrained model {run_id!r}")
+    return entry
 
 
 _shipped_cache: dict = {}
 
 
-def shipped_runs() -> list[Run]:
-    """Each usable entry of checkpoints/manifest.json as a read-only run (the default first).
-    Cached by the manifest's modification time."""
+def _shipped() -> dict:
+    """The usable entries of checkpoints/manifest.json ({"entries": run id -> ZooEntry, "runs": the
+    read-only runs, the default first}), read again only when the manifest changes: every script run
+    asks for them (the run list, the active model's cache key). A checkpoint file is still hashed
+    when it is loaded (zoo.load_entry), so one replaced behind the manifest's back is caught there."""
     try:
         stamp = (zoo.ZOO_DIR / zoo.MANIFEST).stat().st_mtime_ns
     except OSError:
-        return []
+        return {"entries": {}, "runs": []}
     if _shipped_cache.get("stamp") != stamp:
         try:
             entries = [e for e in zoo.load_manifest() if e.ok]
@@ -365,5 +367,10 @@ def shipped_runs() -> list[Run]:
             runs.append(Run(id=f"zoo.{e.id}", name=e.title, config=cfg, status="done", origin="shipped",
                             metrics=e.metrics, progress={"epoch": e.epochs or cfg.epochs}, about=e.description,
                             group=e.group))  # titles name their group ("... (sweep)"): no group_name
-        _shipped_cache.update(stamp=stamp, runs=runs)
-    return list(_shipped_cache["runs"])
+        _shipped_cache.update(stamp=stamp, runs=runs, entries={f"zoo.{e.id}": e for e in entries})
+    return _shipped_cache
+
+
+def shipped_runs() -> list[Run]:
+    """Each usable entry of checkpoints/manifest.json as a read-only run (the default first)."""
+    return list(_shipped()["runs"])
