@@ -12,6 +12,15 @@
 The last line is one JSON object. Not a test: it takes minutes and loads every core.
 
     python bench/bench_classroom.py [--minutes 3] [--explorers 8] [--trainers 2] [--openers 10] [--split-cores]
+    python bench/bench_classroom.py --protocol [--browsers 1] [--think 2]
+
+--protocol drives the server as a class does, without a browser per student: every session speaks the
+page's own websocket protocol (bench/streamlit_session.py: the same script runs, widget values and
+page switches a browser sends), so the server has the machine to itself as it has in a classroom,
+where each browser runs on its student's computer. `open` is then the server's share (until every
+message of each first page has arrived); --browsers real Chromium sessions explore beside them and
+give end-to-end figures. Each explorer pauses --think seconds (0.5x to 1.5x at random) between
+actions, as a student looks at what came back; --think 0 is a stress test, not a class.
 
 On this one machine the browsers take most of the CPU; in a class each runs on its student's own
 computer. Chromium runs in a session of its own, and Linux's autogroup scheduler shares the CPU
@@ -26,6 +35,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import re
 import sys
 import time
@@ -33,8 +43,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
+sys.path.insert(0, str(ROOT / "bench"))
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, app_process  # noqa: E402
+from streamlit_session import Session  # noqa: E402
 
 LOG_LINE = re.compile(r"script run · page (\w+) · ([\d.]+) ms · cpu ([\d.]+) ms")
 IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') || "
@@ -161,7 +173,12 @@ async def click_map(page, rng_step: int) -> None:
     await idle(page)
 
 
-async def explorer(browser, url: str, tally: Tally, until: float) -> None:
+async def look(think: float) -> None:
+    """A student looking at what came back before the next action: 0.5x to 1.5x `think` seconds."""
+    await asyncio.sleep(think * random.uniform(0.5, 1.5))
+
+
+async def explorer(browser, url: str, tally: Tally, until: float, think: float = 0.0) -> None:
     page = await new_page(browser)
     await page.goto(url + "/latent")
     await page.get_by_role("heading", name="Latent space").first.wait_for()
@@ -171,6 +188,7 @@ async def explorer(browser, url: str, tally: Tally, until: float) -> None:
         step += 1
         await timed(tally, "map click", click_map(page, step))
         await check(page, tally, "Latent space")
+        await look(think)
         await timed(tally, "page switch", goto_page(page, "Interpolate"))
         slider = page.get_by_role("slider").first
 
@@ -179,9 +197,12 @@ async def explorer(browser, url: str, tally: Tally, until: float) -> None:
             await page.keyboard.press("ArrowRight")
             await idle(page)
 
+        await look(think)
         await timed(tally, "slider", move())
         await check(page, tally, "Interpolate")
+        await look(think)
         await timed(tally, "page switch", goto_page(page, "Latent space"))
+        await look(think)
         sidebar = await page.locator('[data-testid="stSidebar"]').inner_text()
         tally.leaks += "#1 " in sidebar  # a run trained in another session's workspace
     await page.context.close()
@@ -214,6 +235,65 @@ async def train(page, url: str, tally: Tally, until: float) -> None:
     await page.get_by_role("button", name="Stop", exact=True).click(timeout=30_000)
 
 
+async def protocol_opener(url: str, problems: list[str]) -> float:
+    """Seconds until a new session's first page (Latent space, with its map) has fully arrived."""
+    try:
+        async with Session(url) as s:
+            took = await s.open("latent")
+            if s.errors or not any(w.kind == "plotly_chart" for w in s.widgets):
+                problems.append(f"first page: errors {s.errors}, {s.elements} elements")
+            return took
+    except Exception as e:  # noqa: BLE001 - counted and described, the benchmark goes on
+        problems.append(f"{type(e).__name__}: {str(e)[:120]}")
+        return float("inf")
+
+
+async def protocol_explorer(url: str, tally: Tally, until: float, think: float, seed: int) -> None:
+    """Map clicks, the Interpolate and Manifold pages and back, a pause to look after each."""
+    rng = random.Random(seed)
+
+    async def act(action: str, step) -> None:
+        t = time.perf_counter()
+        try:
+            await step
+        except Exception as e:  # noqa: BLE001
+            tally.errors.append(f"{action}: {type(e).__name__}: {str(e)[:120]}")
+            return
+        tally.add(action, (time.perf_counter() - t) * 1e3)
+        tally.errors += [f"{action}: {e}" for e in s.errors]
+        tally.leaks += any(m.startswith("#") for m in s.models)  # a run trained in another workspace
+
+    async with Session(url) as s:
+        await s.open("latent")
+        while time.monotonic() < until:
+            index = rng.randrange(10_000)
+            await act("map click", s.select("latent.map", index))
+            if not any(f"#{index}**" in t for t in s.text):
+                tally.errors.append(f"map click: the panel does not show example #{index}")
+            for title in ("Interpolate", "Manifold", "Latent space"):
+                await look(think)
+                await act("page switch", s.switch(title))
+            await look(think)
+
+
+async def protocol_trainer(url: str, tally: Tally, until: float) -> None:
+    """The Train page: 5,000 epochs, Start, the live view's timer re-running its fragment, Stop."""
+    try:
+        async with Session(url) as s:
+            await s.open("train")
+            await s.set_number("epochs", 5000)
+            await s.press("Start")
+            while time.monotonic() < until:
+                if s.auto_rerun is None:
+                    raise RuntimeError("the Train page set no timer after Start")
+                await asyncio.sleep(s.auto_rerun[0])
+                await s.tick()
+                tally.errors += [f"train: {e}" for e in s.errors]
+            await s.press("Stop")
+    except Exception as e:  # noqa: BLE001
+        tally.errors.append(f"trainer: {type(e).__name__}: {str(e)[:120]}")
+
+
 def script_runs(log: Path, start: int, column: int = 2) -> list[float]:
     """The server's time (ms) of each script run logged after byte `start` of its log: wall time
     (column 2) or the script thread's CPU time (column 3)."""
@@ -235,35 +315,47 @@ async def main_async(args) -> dict:
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             await opener(browser, url)  # warm: the shared models and caches are loaded
+            one_browser = await opener(browser, url) if args.protocol else None  # one tab, end to end
             log_from, server_cpu = log.stat().st_size, cpu_seconds(descendants(server.pid))
             t = time.perf_counter()
             open_problems: list[str] = []
-            opened = await asyncio.gather(*(opener(browser, url, open_problems) for _ in range(args.openers)))
+            opened = await asyncio.gather(*(protocol_opener(url, open_problems) if args.protocol
+                                            else opener(browser, url, open_problems) for _ in range(args.openers)))
             open_all = time.perf_counter() - t
             open_runs = script_runs(log, log_from)
             open_server_cpu = cpu_seconds(descendants(server.pid)) - server_cpu
 
-            tally = Tally()
+            tally, seen = Tally(), Tally()  # the sessions; what the real browsers saw, end to end
             log_from = log.stat().st_size
             server_pids, browser_pids = descendants(server.pid), chromium_pids()
             cpu0 = (cpu_seconds(server_pids), cpu_seconds(browser_pids))
             wall = time.perf_counter()
             until = time.monotonic() + 60 * args.minutes
-            await asyncio.gather(*(trainer(browser, url, tally, until) for _ in range(args.trainers)),
-                                 *(explorer(browser, url, tally, until) for _ in range(args.explorers)))
+            if args.protocol:
+                await asyncio.gather(*(protocol_trainer(url, tally, until) for _ in range(args.trainers)),
+                                     *(protocol_explorer(url, tally, until, args.think, k) for k in range(args.explorers)),
+                                     *(explorer(browser, url, seen, until, args.think) for _ in range(args.browsers)))
+            else:
+                await asyncio.gather(*(trainer(browser, url, tally, until) for _ in range(args.trainers)),
+                                     *(explorer(browser, url, tally, until, args.think) for _ in range(args.explorers)))
             wall = time.perf_counter() - wall
             cpu1 = (cpu_seconds(descendants(server.pid)), cpu_seconds(chromium_pids()))
             await browser.close()
         runs, runs_cpu = script_runs(log, log_from), script_runs(log, log_from, column=3)
+    actions = lambda t: {a: {"n": len(v), "p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95)} for a, v in t.times.items()}  # noqa: E731
     return {
+        "sessions": ("protocol (no browser per student)" + f", {args.browsers} real browser(s) beside them"
+                     if args.protocol else "real browsers"),
         "open": {"sessions": args.openers, "all_shown_s": round(open_all, 1),
                  "each_s": [round(x, 1) for x in sorted(opened)], "target_s": 10, "problems": open_problems,
                  "server_script_runs": len(open_runs), "server_run_p50_ms": pct(open_runs, 0.5),
-                 "server_run_max_ms": pct(open_runs, 1.0), "server_cpu_s": round(open_server_cpu, 2)},
+                 "server_run_max_ms": pct(open_runs, 1.0), "server_cpu_s": round(open_server_cpu, 2),
+                 **({"one_browser_alone_s": round(one_browser, 1)} if one_browser is not None else {})},
         "explore": {"minutes": args.minutes, "explorers": args.explorers, "trainers": args.trainers,
-                    **{a: {"n": len(v), "p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95)} for a, v in tally.times.items()},
-                    "errors": len(tally.errors), "first_errors": tally.errors[:5], "blank": tally.blank,
-                    "leaks": tally.leaks},
+                    "think_s": args.think, **actions(tally),
+                    "errors": len(tally.errors) + len(seen.errors), "first_errors": (tally.errors + seen.errors)[:5],
+                    "blank": tally.blank + seen.blank, "leaks": tally.leaks + seen.leaks},
+        **({"browsers": {"n": args.browsers, **actions(seen)}} if args.protocol else {}),
         "server": {"script_runs": len(runs), "p50_ms": pct(runs, 0.5), "p95_ms": pct(runs, 0.95), "target_p95_ms": 300,
                    "cpu_p50_ms": pct(runs_cpu, 0.5), "cpu_p95_ms": pct(runs_cpu, 0.95),
                    "cpu_cores_server_and_workers": round((cpu1[0] - cpu0[0]) / wall, 2),
@@ -279,6 +371,11 @@ def main() -> None:
     ap.add_argument("--explorers", type=int, default=8)
     ap.add_argument("--trainers", type=int, default=2)
     ap.add_argument("--openers", type=int, default=10)
+    ap.add_argument("--protocol", action="store_true",
+                    help="sessions speak the websocket protocol instead of each being a Chromium (see above)")
+    ap.add_argument("--browsers", type=int, default=1, help="with --protocol: real browsers exploring beside them")
+    ap.add_argument("--think", type=float, default=2.0,
+                    help="seconds an explorer looks at a result before its next action (0: a stress test)")
     ap.add_argument("--split-cores", action="store_true",
                     help="the server and its training workers on one core, the browsers on the others: the "
                          "server's figures as on a class's server, whose browsers run on students' machines")

@@ -111,6 +111,13 @@ def test_writes_are_atomic_and_stale_temporary_files_are_cleaned(ws, monkeypatch
     again = RunStore(ws.folder.parent).workspace(ws.id)
     assert not old.exists() and fresh.exists()
     assert again.get(run.id).name == "r"
+    # once per store and workspace: not on each of the many times a server opens it
+    scans = []
+    monkeypatch.setattr(atomic, "clean_stale", lambda folder, *a, **k: scans.append(folder) or 0)
+    store = RunStore(ws.folder.parent)
+    for _ in range(3):
+        store.workspace(ws.id)
+    assert scans == [ws.folder]
 
 
 def test_uploads_are_validated_and_always_new_runs(ws):

@@ -222,6 +222,22 @@ def test_presentation_mode_enlarges_text_markers_and_lines():
     assert param(at, "present") == "1"
 
 
+def test_presentation_mode_draws_bar_charts_too(monkeypatch):
+    """A bar's marker has no size: scaling it raised AttributeError, so in presentation mode every bar
+    chart (the Diagnostics page's KL per dim, the Latent panel's μ per dim, the Train page's KL) was an
+    error box instead."""
+    at = open_link("pages/diagnostics.py", present=1)  # (open_link asserts no exception)
+    assert at.get("plotly_chart")
+    from ui import plots, presentation
+    monkeypatch.setattr(presentation, "is_on", lambda: True)
+    for fig in (plots.per_dim_bars(np.array([0.5, -1.0]), np.array([0.1, 0.2])), plots.kl_bars([0.1, 2.0]),
+                plots.styled(plots.go.Figure(plots.go.Bar(x=["z0"], y=[1.0])))):
+        assert fig.layout.font.size == presentation.PROJECTOR.font
+    big = plots.points_2d(np.zeros((3, 2)), np.array([0, 1, 2])).data[0].marker.size
+    monkeypatch.setattr(presentation, "is_on", lambda: False)
+    assert big == plots.points_2d(np.zeros((3, 2)), np.array([0, 1, 2])).data[0].marker.size * presentation.PROJECTOR.marker
+
+
 # --- features 6, 7, 8 ---------------------------------------------------------------------------
 
 

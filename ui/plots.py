@@ -23,11 +23,25 @@ def styled(fig: go.Figure) -> go.Figure:
     if s.marker != 1 or s.line != 1:
         for trace in fig.data:
             marker, line = getattr(trace, "marker", None), getattr(trace, "line", None)
-            if marker is not None and isinstance(marker.size, (int, float)):
+            if marker is not None and "size" in marker and isinstance(marker.size, (int, float)):  # a bar's has none
                 marker.size = marker.size * s.marker
-            if line is not None and isinstance(line.width, (int, float)):
+            if line is not None and "width" in line and isinstance(line.width, (int, float)):
                 line.width = line.width * s.line
     return fig
+
+
+def figure(traces: list[dict], **layout) -> go.Figure:
+    """A figure from plain trace and layout dicts, in the session's look as `styled` gives it, and
+    validated once. The pages redraw their figures on every rerun (the Train page's every 0.7 s), and
+    built trace by trace (each trace validated again as it is added, the layout updated twice) a
+    figure took 3 to 4 times as long: 20-40 ms of server time for a 10,000-point map."""
+    s = style()
+    for t in traces:
+        for part, field, scale in (("marker", "size", s.marker), ("line", "width", s.line)):
+            value = t.get(part, {}).get(field)
+            if scale != 1 and isinstance(value, (int, float)):
+                t[part] = {**t[part], field: value * scale}
+    return go.Figure(data=traces, layout={**layout, "font": dict(size=s.font, color=s.ink)})
 
 
 # --- pictures --------------------------------------------------------------------------------
@@ -71,11 +85,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, class_names, *, index: np.nda
     """WebGL scatter of (N, 2) points; customdata holds each point's index.
 
     One trace per class, coloured by label; or, given `values` (N,) (a true factor such as a
-    sprite's rotation), one trace coloured along a colour scale with a colour bar. Built from plain
-    dicts, styled as it is built and validated once: every map page draws one on every rerun, and
-    trace by trace (each trace validated again as it is added, the layout updated twice) it took
-    4x as long, 20-40 ms of server time at 10,000 points."""
-    s = style()
+    sprite's rotation), one trace coloured along a colour scale with a colour bar."""
     index = np.arange(len(xy)) if index is None else index
     xy_text = f"({axis_names[0]}, {axis_names[1]}) = (%{{x:.2f}}, %{{y:.2f}})"
     traces = []
@@ -84,7 +94,7 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, class_names, *, index: np.nda
         traces.append(dict(
             type="scattergl", x=xy[:, 0], y=xy[:, 1], mode="markers", name=value_name,
             customdata=np.stack([index, values, names], 1),
-            marker=dict(size=size * s.marker, color=values, colorscale="Viridis", opacity=opacity, showscale=True,
+            marker=dict(size=size, color=values, colorscale="Viridis", opacity=opacity, showscale=True,
                         colorbar=dict(title=dict(text=value_name), thickness=14)),
             hovertemplate=f"<b>%{{customdata[2]}}</b> #%{{customdata[0]}}<br>{value_name} = %{{customdata[1]:.2f}}"
                           f"<br>{xy_text}<extra></extra>"))
@@ -93,14 +103,12 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, class_names, *, index: np.nda
         if m.any():
             traces.append(dict(
                 type="scattergl", x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(name), customdata=index[m],
-                marker=dict(size=size * s.marker, color=color(c), opacity=opacity),
+                marker=dict(size=size, color=color(c), opacity=opacity),
                 hovertemplate=f"<b>{name}</b> #%{{customdata}}<br>{xy_text}<extra></extra>"))
-    layout = dict(title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
+    return figure(traces, title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                   xaxis=dict(title=dict(text=axis_names[0])),
                   yaxis=dict(title=dict(text=axis_names[1]), scaleanchor="x", scaleratio=1),
-                  legend=dict(title=dict(text="label")), clickmode="event+select", dragmode="pan",
-                  font=dict(size=s.font, color=s.ink))
-    return go.Figure(data=traces, layout=layout)
+                  legend=dict(title=dict(text="label")), clickmode="event+select", dragmode="pan")
 
 
 def add_prior_contours(fig: go.Figure, radii=(1, 2, 3)) -> go.Figure:
@@ -161,44 +169,41 @@ def bucket_means(steps, values, n: int = CURVE_POINTS) -> tuple[np.ndarray, np.n
 def curves(train: dict, val: dict | None = None, height: int = 320) -> go.Figure:
     """Loss terms per step (nats per example), as bucket means past CURVE_POINTS steps; validation
     terms as markers at epoch ends."""
-    fig = go.Figure()
+    traces = []
     for name in ("loss", "recon", "kl", "penalty"):
         if name in train:
             steps, values = bucket_means(train["step"], train[name])
-            fig.add_trace(go.Scatter(x=steps, y=values, name=name, mode="lines",
-                                     line=dict(color=TERM_COLORS[name], width=1.5)))
+            traces.append(dict(type="scatter", x=steps, y=values, name=name, mode="lines",
+                               line=dict(color=TERM_COLORS[name], width=1.5)))
         if val and name in val:
-            fig.add_trace(go.Scatter(x=val["step"], y=val[name], name=f"val {name}", mode="markers",
-                                     marker=dict(color=TERM_COLORS[name], size=8, symbol="diamond")))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis_title="step",
-                      yaxis_title="nats per example", legend=dict(orientation="h", y=1.12))
-    return styled(fig)
+            traces.append(dict(type="scatter", x=val["step"], y=val[name], name=f"val {name}", mode="markers",
+                               marker=dict(color=TERM_COLORS[name], size=8, symbol="diamond")))
+    return figure(traces, height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title=dict(text="step")),
+                  yaxis=dict(title=dict(text="nats per example")), legend=dict(orientation="h", y=1.12))
 
 
 def per_dim_bars(mu: np.ndarray, sigma: np.ndarray | None, height: int = 260) -> go.Figure:
     """One bar per latent dim: mu, with +- sigma error bars for a VAE."""
-    dims = [f"z{i}" for i in range(len(mu))]
-    err = dict(type="data", array=sigma, visible=True) if sigma is not None else None
-    fig = go.Figure(go.Bar(x=dims, y=mu, error_y=err, marker_color="#1f77b4"))
-    fig.add_hline(y=0, line_color="gray", line_width=1)
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10),
-                      title="μ per dimension" + (" (± σ)" if sigma is not None else ""))
-    return styled(fig)
+    bars = dict(type="bar", x=[f"z{i}" for i in range(len(mu))], y=mu, marker=dict(color="#1f77b4"))
+    if sigma is not None:
+        bars["error_y"] = dict(type="data", array=sigma, visible=True)
+    zero = dict(type="line", xref="x domain", x0=0, x1=1, yref="y", y0=0, y1=0, line=dict(color="gray", width=1))
+    return figure([bars], shapes=[zero], height=height, margin=dict(l=10, r=10, t=30, b=10),
+                  title=dict(text="μ per dimension" + (" (± σ)" if sigma is not None else "")))
 
 
 def kl_bars(kl_per_dim, height: int = 220) -> go.Figure:
-    fig = go.Figure(go.Bar(x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim, marker_color=TERM_COLORS["kl"]))
-    fig.update_layout(height=height, margin=dict(l=10, r=10, t=30, b=10), title="KL per latent dim (nats)")
-    return styled(fig)
+    return figure([dict(type="bar", x=[f"z{i}" for i in range(len(kl_per_dim))], y=kl_per_dim,
+                        marker=dict(color=TERM_COLORS["kl"]))],
+                  height=height, margin=dict(l=10, r=10, t=30, b=10), title=dict(text="KL per latent dim (nats)"))
 
 
 def points_2d(xy: np.ndarray, labels=None, height: int = 360, title: str = "") -> go.Figure:
     """Data that are 2-D points (toy2d) rather than images: a plain scatter in input space."""
-    fig = go.Figure(go.Scattergl(x=xy[:, 0], y=xy[:, 1], mode="markers",
-                                 marker=dict(size=5, color=[color(l) for l in labels] if labels is not None else "#1f77b4")))
-    fig.update_layout(height=height, title=title, margin=dict(l=10, r=10, t=30, b=10))
-    fig.update_yaxes(scaleanchor="x", scaleratio=1)
-    return styled(fig)
+    colors = [color(l) for l in labels] if labels is not None else "#1f77b4"
+    return figure([dict(type="scattergl", x=xy[:, 0], y=xy[:, 1], mode="markers", marker=dict(size=5, color=colors))],
+                  height=height, title=dict(text=title), margin=dict(l=10, r=10, t=30, b=10),
+                  yaxis=dict(scaleanchor="x", scaleratio=1))
 
 
 # --- the digits drawn at their places -------------------------------------------------------

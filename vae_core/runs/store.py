@@ -125,11 +125,18 @@ class RunStore:
         self._guard = threading.Lock()
 
     def workspace(self, ws: str) -> "Workspace":
+        """The workspace `ws`. The first time this store opens it, the temporary files a killed
+        writer left there are removed; not on every call (every script run and every message from a
+        training worker asks for its workspace)."""
         if not valid_workspace_id(ws):
             raise RunStoreError("not a workspace id")
         with self._guard:
+            first = ws not in self._locks
             lock = self._locks.setdefault(ws, threading.RLock())
-        return Workspace(self.root / ws, ws, lock, self)
+        folder = self.root / ws
+        if first and folder.is_dir():
+            atomic.clean_stale(folder)
+        return Workspace(folder, ws, lock, self)
 
     def workspaces(self) -> list[str]:
         if not self.root.is_dir():
@@ -142,8 +149,6 @@ class Workspace:
 
     def __init__(self, folder: Path, ws_id: str, lock: threading.RLock, store: RunStore):
         self.folder, self.id, self._lock, self._store = folder, ws_id, lock, store
-        if folder.is_dir():
-            atomic.clean_stale(folder)
 
     # --- reading ------------------------------------------------------------------------------
 
