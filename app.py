@@ -4,7 +4,7 @@
 """
 import streamlit as st
 
-from ui import concept, home, links, presentation, runs, sidebar, timing, widgets
+from ui import concept, heap, home, links, presentation, runs, sidebar, timing, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon="🧭", layout="wide")
 widgets.init()
@@ -42,3 +42,4 @@ with timing.timed(page.url_path):
             presentation.toggle()
     finally:  # also when a page stops early (st.stop) or reruns
         widgets.remember()
+        heap.settle()
