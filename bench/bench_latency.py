@@ -41,7 +41,7 @@ def cpu_probe_ms() -> float:
 
 def pct(xs: list[float], p: float) -> float:
     xs = sorted(x for x in xs if x == x)  # NaN: no visible change, reported apart
-    return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))]
+    return xs[min(len(xs) - 1, round(p * (len(xs) - 1)))] if xs else float("nan")
 
 
 # In-page probe: the clock starts at the user's own input event (mousedown / keydown, captured on
@@ -107,12 +107,13 @@ def measure_slider(page, n: int) -> list[float]:
 
 SWITCH = """(title) => {
   // from the click on the page's link to the first frame that shows the new page's heading and a
-  // chart of the new script run (Streamlit marks what is left of the old page data-stale)
+  // chart the new page drew: a chart element that was not there before the click (the old page's
+  // chart can outlive the heading's change without being marked data-stale, when the new run is quick)
   const p = window.__switch = {start: null, end: null};
+  const before = new Set(document.querySelectorAll('.js-plotly-plot'));
   document.addEventListener('mousedown', e => { p.start = e.timeStamp; }, {capture: true, once: true});
   const shown = () => [...document.querySelectorAll('h1')].some(h => h.innerText.trim() === title)
-    && [...document.querySelectorAll('.js-plotly-plot')].some(gd => gd._fullLayout
-         && gd.closest('[data-stale]')?.getAttribute('data-stale') !== 'true');
+    && [...document.querySelectorAll('.js-plotly-plot')].some(gd => !before.has(gd) && gd._fullLayout);
   const poll = () => { if (p.start !== null && shown()) p.end = performance.now(); else requestAnimationFrame(poll); };
   requestAnimationFrame(poll);
 }"""
