@@ -16,25 +16,17 @@ def color(label: int) -> str:
 
 
 def styled(fig: go.Figure) -> go.Figure:
-    """The session's look (ui.presentation): font size, marker sizes and line widths scaled. Every
-    figure function here returns through it; the add_* functions scale their own shapes."""
-    s = style()
-    fig.update_layout(font=dict(size=s.font, color=s.ink))
-    if s.marker != 1 or s.line != 1:
-        for trace in fig.data:
-            marker, line = getattr(trace, "marker", None), getattr(trace, "line", None)
-            if marker is not None and "size" in marker and isinstance(marker.size, (int, float)):  # a bar's has none
-                marker.size = marker.size * s.marker
-            if line is not None and "width" in line and isinstance(line.width, (int, float)):
-                line.width = line.width * s.line
-    return fig
+    """`figure` for a figure built with graph objects elsewhere: the same look, the same rule."""
+    return figure([t.to_plotly_json() for t in fig.data], **fig.layout.to_plotly_json())
 
 
 def figure(traces: list[dict], **layout) -> go.Figure:
-    """A figure from plain trace and layout dicts, in the session's look as `styled` gives it, and
-    validated once. The pages redraw their figures on every rerun (the Train page's every 0.7 s), and
-    built trace by trace (each trace validated again as it is added, the layout updated twice) a
-    figure took 3 to 4 times as long: 20-40 ms of server time for a 10,000-point map."""
+    """A figure from plain trace and layout dicts in the session's look (ui.presentation: the font,
+    marker sizes and line widths scaled), validated once. Every figure function here returns through
+    it; the add_* functions scale their own shapes. The pages redraw their figures on every rerun
+    (the Train page's every 0.7 s), and built trace by trace (each trace validated again as it is
+    added, the layout updated twice) a figure took 3 to 4 times as long: 20-40 ms of server time
+    for a 10,000-point map."""
     s = style()
     for t in traces:
         for part, field, scale in (("marker", "size", s.marker), ("line", "width", s.line)):
