@@ -251,19 +251,13 @@ async def protocol_opener(url: str, problems: list[str]) -> float:
 async def protocol_explorer(url: str, tally: Tally, until: float, think: float, seed: int) -> None:
     """Map clicks, the Interpolate and Manifold pages and back, a pause to look after each."""
     rng = random.Random(seed)
-
-    async def act(action: str, step) -> None:
-        t = time.perf_counter()
-        try:
-            await step
-        except Exception as e:  # noqa: BLE001
-            tally.errors.append(f"{action}: {type(e).__name__}: {str(e)[:120]}")
-            return
-        tally.add(action, (time.perf_counter() - t) * 1e3)
-        tally.errors += [f"{action}: {e}" for e in s.errors]
-        tally.leaks += any(m.startswith("#") for m in s.models)  # a run trained in another workspace
-
     async with Session(url) as s:
+
+        async def act(action: str, step) -> None:
+            await timed(tally, action, step)
+            tally.errors += [f"{action}: {e}" for e in s.errors]  # what the page showed, too
+            tally.leaks += any(m.startswith("#") for m in s.models)  # a run trained in another workspace
+
         await s.open("latent")
         while time.monotonic() < until:
             index = rng.randrange(10_000)
