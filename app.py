@@ -4,7 +4,7 @@
 """
 import streamlit as st
 
-from ui import concept, heap, home, links, presentation, runs, sidebar, timing, widgets
+from ui import concept, heap, home, links, presentation, runs, screen, sidebar, timing, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon="🧭", layout="wide")
 widgets.init()
@@ -40,6 +40,7 @@ with timing.timed(page.url_path):
         with st.sidebar:
             links.share()
             presentation.toggle()
+            screen.report()  # the browser's pixel ratio, for the charts' WebGL layers
     finally:  # also when a page stops early (st.stop) or reruns
         widgets.remember()
         heap.settle()

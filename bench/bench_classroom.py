@@ -6,8 +6,9 @@
             for --minutes -> end-to-end p50 / p95 per action, errors and blank pages (target 0),
             cross-session leaks (an explorer's run list showing a trainer's run; target 0)
   server    the server's own time per script run from its log (ui/timing.py) during `explore`:
-            p50 / p95 (target p95 <= 300 ms), and the CPU seconds the server, its workers and the
-            browsers each took, to tell the server's share of the latency from the browsers'
+            p50 / p95 (target p95 <= 300 ms) of every run, and of full runs and fragment reruns
+            apart, and the CPU seconds the server, its workers and the browsers each took, to tell
+            the server's share of the latency from the browsers'
 
 The last line is one JSON object. Not a test: it takes minutes and loads every core.
 
@@ -44,11 +45,13 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
+sys.path.insert(0, str(ROOT))
 
 from browser_support import CHROMIUM, CHROMIUM_ARGS, app_process  # noqa: E402
 from streamlit_session import Session  # noqa: E402
+from ui.timing import LINE  # noqa: E402
 
-LOG_LINE = re.compile(r"script run · page (\w+) · ([\d.]+) ms · cpu ([\d.]+) ms")
+LOG_LINE = re.compile(LINE)
 IDLE = ("() => !document.querySelector('[data-testid=\"stStatusWidget\"]') || "
         "!document.querySelector('[data-testid=\"stStatusWidget\"]').innerText.includes('Running')")
 
@@ -288,12 +291,15 @@ async def protocol_trainer(url: str, tally: Tally, until: float) -> None:
         tally.errors.append(f"trainer: {type(e).__name__}: {str(e)[:120]}")
 
 
-def script_runs(log: Path, start: int, column: int = 2) -> list[float]:
+def script_runs(log: Path, start: int, column: int = 3, kind: str | None = None) -> list[float]:
     """The server's time (ms) of each script run logged after byte `start` of its log: wall time
-    (column 2) or the script thread's CPU time (column 3)."""
+    (column 3) or the script thread's CPU time (column 4); `kind`: only the runs a fragment set off
+    ("fragment"), or only the full runs ("full")."""
     with open(log, "rb") as f:
         f.seek(start)
-        return [float(m.group(column)) for m in LOG_LINE.finditer(f.read().decode(errors="replace"))]
+        found = LOG_LINE.finditer(f.read().decode(errors="replace"))
+        return [float(m.group(column)) for m in found
+                if kind is None or (kind == "fragment") == m.group(2).startswith("fragment")]
 
 
 async def main_async(args) -> dict:
@@ -335,7 +341,8 @@ async def main_async(args) -> dict:
             wall = time.perf_counter() - wall
             cpu1 = (cpu_seconds(descendants(server.pid)), cpu_seconds(chromium_pids()))
             await browser.close()
-        runs, runs_cpu = script_runs(log, log_from), script_runs(log, log_from, column=3)
+        runs, runs_cpu = script_runs(log, log_from), script_runs(log, log_from, column=4)
+        full, fragments = script_runs(log, log_from, kind="full"), script_runs(log, log_from, kind="fragment")
     actions = lambda t: {a: {"n": len(v), "p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95)} for a, v in t.times.items()}  # noqa: E731
     return {
         "sessions": ("protocol (no browser per student)" + f", {args.browsers} real browser(s) beside them"
@@ -352,6 +359,8 @@ async def main_async(args) -> dict:
         **({"browsers": {"n": args.browsers, **actions(seen)}} if args.protocol else {}),
         "server": {"script_runs": len(runs), "p50_ms": pct(runs, 0.5), "p95_ms": pct(runs, 0.95), "target_p95_ms": 300,
                    "cpu_p50_ms": pct(runs_cpu, 0.5), "cpu_p95_ms": pct(runs_cpu, 0.95),
+                   "full_runs": {"n": len(full), "p50_ms": pct(full, 0.5), "p95_ms": pct(full, 0.95)},
+                   "fragment_runs": {"n": len(fragments), "p50_ms": pct(fragments, 0.5), "p95_ms": pct(fragments, 0.95)},
                    "cpu_cores_server_and_workers": round((cpu1[0] - cpu0[0]) / wall, 2),
                    "cpu_cores_browsers": round((cpu1[1] - cpu0[1]) / wall, 2)},
         "load_average": os.getloadavg()[0], "cores": os.cpu_count(),

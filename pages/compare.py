@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import compare, picture, runs
+from ui import compare, picture, runs, screen
 from ui import run_app_first
 from vae_core.compare import aligned_history, decode_prior, example_indices
 from vae_core.latent import reconstruct
@@ -70,7 +70,7 @@ for col, (i, (ckpt, model)) in zip(cols, models.items()):
     key = f"compare.map.{i}"
     with col:
         st.markdown(f"**{usable[i].name}**")
-        st.plotly_chart(compare.compare_map(xy, data, names, selected), key=key,
+        screen.chart(compare.compare_map(xy, data, names, selected), key=key,
                         on_select=lambda k=key: on_select(k), selection_mode=("box", "lasso"))
 st.caption(f"{len(data)} examples of {dataset}, the same for every model"
            + (f"; **{len(selected)} selected**, ringed in every map" if selected else "")
@@ -105,6 +105,6 @@ term = st.radio("Term", ("loss", "recon", "kl"), horizontal=True, key="compare.t
 curves = {usable[i].name: aligned_history(ckpt.history, term) for i, (ckpt, _) in models.items()}
 curves = {k: v for k, v in curves.items() if len(v[0])}
 if curves:
-    st.plotly_chart(compare.history_figure(curves, term), key="compare.curves")
+    screen.chart(compare.history_figure(curves, term), key="compare.curves")
 else:
     st.info(f"None of these checkpoints recorded a validation {term}.")

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui import page, plots, views
+from ui import page, plots, screen, views
 from ui.runs import Active
 from vae_core.diagnostics import beta_changes, collapsed_dims, pixel_error
 from vae_core.metrics import active_units, iwae_bound, loss_terms
@@ -73,7 +73,7 @@ if a.model.variational:
         fig.update_layout(height=max(220, 26 * D + 80), margin=dict(l=10, r=10, t=30, b=10),
                           title="KL(q(z_d|x) ‖ N(0, 1)) per dim, largest first (nats)",
                           yaxis=dict(autorange="reversed"), xaxis_title="nats per example")
-        st.plotly_chart(plots.styled(fig), key="diag.kl")
+        screen.chart(plots.styled(fig), key="diag.kl")
     with right:
         st.metric("Active units", f"{n_active} of {D}",
                   help=f"Burda et al. (2015): dim u is active when the variance over the data of its mean code, "
@@ -124,7 +124,7 @@ if a.model.variational:
         fig.add_hline(y=elbo, line_dash="dot", annotation_text="ELBO", line_color=plots.TERM_COLORS["kl"])
         fig.update_layout(height=260, margin=dict(l=10, r=10, t=30, b=10), xaxis_type="log", xaxis_title="k",
                           yaxis_title="nats per example", title="L_k for the k computed so far")
-        st.plotly_chart(plots.styled(fig), key="diag.iwae")
+        screen.chart(plots.styled(fig), key="diag.iwae")
 else:
     st.caption("Does not apply: a plain autoencoder defines no p(x) (see above).")
 
@@ -139,7 +139,7 @@ if val.is_image:
         fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), title="mean −log p(x_i | z = μ) per pixel",
                           yaxis=dict(autorange="reversed", scaleanchor="x", constrain="domain"),
                           xaxis=dict(constrain="domain"))
-        st.plotly_chart(plots.styled(fig), key="diag.pixels")
+        screen.chart(plots.styled(fig), key="diag.pixels")
     with right:
         st.markdown(f"Each pixel's reconstruction error, −log p(x_i | z), averaged over the **{len(val):,} "
                     f"validation examples** and decoded from z = {'μ(x)' if a.model.variational else 'enc(x)'}"
@@ -161,7 +161,7 @@ if train_h.get("step"):
     for step, beta in changes:
         fig.add_vline(x=step, line_dash="dash", line_color=plots.TERM_COLORS["beta"],
                       annotation_text=f"β → {beta:g}", annotation_position="top left")
-    st.plotly_chart(fig, key="diag.history")
+    screen.chart(fig, key="diag.history")
     st.caption("Loss terms per training step (lines) and on the validation set at each epoch's end (diamonds), "
                "nats per example."
                + (f" Dashed lines: β changed during training ({len(changes)} times)." if changes else

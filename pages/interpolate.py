@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, links, page, picture, plots, views, widgets
+from ui import decoder, links, page, picture, plots, screen, timing, views, widgets
 from ui.presentation import style
 from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
 
@@ -51,7 +51,7 @@ if a.model.n_cond:
 z_a, z_b = torch.from_numpy(pts.mu[ia]), torch.from_numpy(pts.mu[ib])
 xy, axes, to_view = views.view_of(a, pts, "PCA" if D > 2 else "two dims", (0, min(1, D - 1)))
 
-@st.fragment
+@timing.fragment
 def slider_view() -> None:
     """Only this reruns as t moves: one decode, one image."""
     t = st.slider("t", 0.0, 1.0, 0.5, 0.01, key="interp.t",
@@ -80,7 +80,7 @@ with right:
     fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines", name=f"{method} path",
                     line=dict(color=style().ink, width=3 * style().line))
     plots.add_marks(fig, to_view(np.stack([pts.mu[ia], pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
-    st.plotly_chart(fig, key=map_key, on_select="rerun", selection_mode=("points",))
+    screen.chart(fig, key=map_key, on_select="rerun", selection_mode=("points",))
 
 if pts.data.is_image:  # 2-D points have no strip of frames: the path on the map shows them
     frames = st.slider("frames in the strip", 3, 16, widgets.kept("interp.frames", 10), key="interp.frames")
@@ -99,7 +99,7 @@ st.markdown("One slider per latent dimension, starting at A's code"
 order, dim_names, _ = views.ranked(a, pts)  # dims by KL, largest first (a VAE); labels 'z3 · 2.1 nats'
 
 
-@st.fragment
+@timing.fragment
 def knobs() -> None:
     shown = order[:12]
     cols = st.columns([2, 3])

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, page, picture, plots, views, widgets
+from ui import decoder, page, picture, plots, screen, timing, views, widgets
 from vae_core.latent import decode
 from vae_core.thinning import thin, tile_size
 
@@ -64,7 +64,7 @@ if draw_examples:
     drawn = thin(xy, spacing)  # (K,) indices of the examples drawn
 
 
-@st.fragment
+@timing.fragment
 def explorer() -> None:
     """The map and the inspection panel: a click reruns only this part of the page."""
     # The chart's selection is in session state before the script reruns: read it first, so one click
@@ -81,7 +81,7 @@ def explorer() -> None:
         decoder.beside_map(a, pts, chart_key, (d0, d1), selected, enabled=view == "two dims")  # decoded in the page
         panel(selected)
     with left:
-        st.plotly_chart(the_map(selected), key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
+        screen.chart(the_map(selected), key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                         config={"scrollZoom": True})
     if len(selected) > 1:
         gallery(selected)
@@ -127,7 +127,7 @@ def panel(selected: list[int]) -> None:
     if pts.kl is not None:
         m[1].metric("KL, nats", f"{pts.kl[i]:.2f}", help="KL(q(z|x) ‖ p(z)), summed over dims")
         m[2].metric("mean σ", f"{pts.sigma[i].mean():.3f}")
-    st.plotly_chart(plots.per_dim_bars(pts.mu[i], None if pts.sigma is None else pts.sigma[i]), key="latent.bars")
+    screen.chart(plots.per_dim_bars(pts.mu[i], None if pts.sigma is None else pts.sigma[i]), key="latent.bars")
     if a.model.variational:
         st.caption("μ is where the encoder puts this example; σ how unsure it is. A dim whose σ ≈ 1 and μ ≈ 0 "
                    "for every example carries no information (an inactive unit).")

@@ -5,7 +5,7 @@ import streamlit as st
 import torch
 from PIL import Image
 
-from ui import decoder, page, picture, plots, views, widgets
+from ui import decoder, page, picture, plots, screen, views, widgets
 from ui.runs import Active
 from vae_core.latent import grid_values, label_grid, manifold_grid
 
@@ -79,7 +79,7 @@ def all_labels_view() -> None:
         picture.show(images, "rows: the labels, top to bottom · columns: the same z in each row", size=max(24, 720 // k))
     else:
         labels = np.repeat(np.arange(len(names)), k)
-        st.plotly_chart(plots.points_2d(images.reshape(-1, 2), labels, title="the same codes, one colour per label"),
+        screen.chart(plots.points_2d(images.reshape(-1, 2), labels, title="the same codes, one colour per label"),
                         key="manifold.labelpoints")
     st.caption("Down a column only the label changes: the class follows the label while what z encodes (slant, "
                "thickness: the style) stays. Along a row only z changes.")
@@ -97,7 +97,7 @@ def grid_view() -> None:
         if pts.data.is_image:
             picture.show(images, f"decoded grid · others at {base_note}", size=max(16, 640 // n), stretch=True)
         else:
-            st.plotly_chart(plots.points_2d(images.reshape(-1, 2), None, title="decoded grid in input space"),
+            screen.chart(plots.points_2d(images.reshape(-1, 2), None, title="decoded grid in input space"),
                             key="manifold.points")
     with right:
         fig = plots.latent_map(pts.mu[:, [d0, d1]], pts.data.y.numpy(), names,
@@ -114,7 +114,7 @@ def grid_view() -> None:
         lim = max(float(np.abs(vals).max()), float(np.abs(pts.mu[:, [d0, d1]]).max())) * 1.05
         fig.update_xaxes(range=[-lim, lim])
         fig.update_yaxes(range=[-lim, lim])
-        st.plotly_chart(fig, key="manifold.map")
+        screen.chart(fig, key="manifold.map")
     if pts.data.is_image:
         st.caption("Left: the decoded grid, top row = highest z%d, left column = lowest z%d. Right: the same grid "
                    "(faded, crosses mark its codes) under the encoded data." % (d1, d0))

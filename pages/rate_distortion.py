@@ -1,7 +1,7 @@
 """Rate–distortion: every run on one dataset and likelihood as a point, KL (rate) against reconstruction (distortion)."""
 import streamlit as st
 
-from ui import compare, picture, runs
+from ui import compare, picture, runs, screen
 from ui import run_app_first
 from vae_core.compare import decode_prior, rd_point
 from vae_core.registry import MODELS
@@ -50,7 +50,7 @@ active_id = active.run.id if active is not None else None
 
 left, right = st.columns([3, 2])
 with left:
-    st.plotly_chart(compare.rd_figure(points, units, active_id), key=CHART, on_select=on_pick,
+    screen.chart(compare.rd_figure(points, units, active_id), key=CHART, on_select=on_pick,
                     selection_mode="points")
     st.caption("Rate and distortion are validation means in nats per example. Lines join the members of one sweep "
                "in β order. The active model is the star. Hover a point for its β, latent_dim and active units "

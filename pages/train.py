@@ -4,7 +4,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import decoder, messages, picture, plots, runs, sidebar, widgets
+from ui import decoder, messages, picture, plots, runs, screen, sidebar, timing, widgets
 from ui.datasets import download_panel
 from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
 from vae_core.data import DATASETS, TOY_SHAPES
@@ -187,7 +187,7 @@ def _eta(seconds: float) -> str:
     return f" · {seconds:.0f} s left" if seconds < 120 else f" · {seconds / 60:.0f} min left"
 
 
-@st.fragment(run_every=0.7)
+@timing.fragment(run_every=0.7)
 def live() -> None:
     """The followed run, redrawn every 0.7 s. Only drawn while there is one: a page that reruns on a
     timer with nothing to show would race the first press of Start for nothing."""
@@ -235,9 +235,9 @@ def live() -> None:
         return
     left, right = st.columns([3, 2])
     with left:
-        st.plotly_chart(plots.curves(v.history, v.val), key="train.curves")
+        screen.chart(plots.curves(v.history, v.val), key="train.curves")
         if v.val.get("kl_per_dim"):
-            st.plotly_chart(plots.kl_bars(v.val["kl_per_dim"][-1]), key="train.kl")
+            screen.chart(plots.kl_bars(v.val["kl_per_dim"][-1]), key="train.kl")
     with right:
         if v.originals is not None and v.recons is not None and len(np.shape(v.originals)) == 4:
             picture.show(np.concatenate([v.originals, v.recons]), cols=len(v.originals), size=48,
@@ -247,7 +247,7 @@ def live() -> None:
         if v.latent is not None:
             fig = plots.latent_map(v.latent, v.labels, v.class_names, height=340, size=4,
                                    title="2-D latent map (validation), live")
-            st.plotly_chart(fig, key="train.map")
+            screen.chart(fig, key="train.map")
         latest = runs.latest_model(run_id) if not v.finished else None
         if latest is not None and v.originals is not None and len(np.shape(v.originals)) == 4:
             ckpt, model = latest  # the last epoch's checkpoint, decoded in the page under the pointer

@@ -77,13 +77,14 @@ def app_process(timeout: float = 60.0, script: str = "app.py"):
 
 
 @contextlib.contextmanager
-def browser_page(width: int = 1500, height: int = 1000):
+def browser_page(width: int = 1500, height: int = 1000, scale: float = 1):
+    """One Chromium page, `scale` device pixels per CSS pixel (2: a Retina screen)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height})
+            page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale)
             yield page
         finally:
             browser.close()
@@ -113,7 +114,10 @@ def goto_page(page, title: str, timeout: float = 30_000) -> None:
 
 
 def point_position(page, chart_index: int = 0, trace: int = 0, point: int = 0) -> tuple[float, float]:
-    """Page pixel coordinates of a data point of a Plotly chart, from the chart's own axes."""
+    """Page pixel coordinates of a data point of a Plotly chart, from the chart's own axes (once the
+    chart has that trace: mid-redraw, Plotly's _fullData can be briefly short)."""
+    page.wait_for_function("([ci, ti]) => document.querySelectorAll('.js-plotly-plot')[ci]?._fullData?.[ti]",
+                           arg=[chart_index, trace])
     return page.evaluate(
         """([ci, ti, pi]) => {
             const gd = document.querySelectorAll('.js-plotly-plot')[ci];

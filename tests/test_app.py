@@ -91,6 +91,19 @@ def test_opens_ready_on_a_shipped_model_with_a_populated_map():
     assert n_points == 10_000  # all of mnist10k encoded, not an empty chart
 
 
+def test_maps_draw_their_webgl_points_at_the_pixel_ratio_the_browser_told():
+    """ui.screen: the page's component tells the browser's devicePixelRatio; every chart is drawn at it
+    (Plotly's own default is 2 on any screen), clamped to what Plotly takes, whatever the page sends."""
+    at = open_app("pages/latent.py")
+    ratio = lambda: json.loads(at.get("plotly_chart")[0].proto.config)["plotGlPixelRatio"]  # noqa: E731
+    assert ratio() == 1  # before the browser has said
+    for told, drawn in ((2, 2), (1.5, 1.5), (100, 4), (0.2, 1), ("nonsense", 1), (None, 1)):
+        at.session_state["screen.ratio"] = told
+        at.run()
+        assert not at.exception, at.exception
+        assert ratio() == drawn, told
+
+
 def test_the_examples_can_be_drawn_at_their_places():
     at = open_app("pages/latent.py")
     at.toggle(key="latent.images").set_value(True).run()
@@ -285,22 +298,26 @@ def test_the_sidebar_loss_adds_up():
     assert loss == pytest.approx(metrics["val_loss"], abs=0.005) and kl == pytest.approx(metrics["val_kl"], abs=0.005)
 
 
-def test_every_script_run_logs_its_page_and_server_time():
-    """The log a load test reads (ui/timing.py): one line per script run, with the page and its time."""
+def test_every_script_run_logs_its_page_trigger_and_server_time():
+    """The log a load test reads (ui/timing.py): one line per script run, with the page, what set the
+    run off and its time. (A fragment's own reruns: tests/test_browser.py, which clicks the map.)"""
     import logging
 
-    from ui.timing import log
+    from ui.timing import LINE, log
 
     lines: list[str] = []
     handler = logging.Handler()
     handler.emit = lambda record: lines.append(record.getMessage())
     log.addHandler(handler)
     try:
-        open_app("pages/manifold.py")
+        at = open_app("pages/manifold.py")
+        at.slider(key="manifold.n").set_value(9).run()
     finally:
         log.removeHandler(handler)
-    runs = [re.fullmatch(r"script run · page (\w+) · ([\d.]+) ms · cpu ([\d.]+) ms", line) for line in lines]
-    assert all(runs) and len(runs) >= 2, lines
-    assert [m.group(1) for m in runs][-1] == "manifold" and all(float(m.group(2)) > 0 for m in runs)
+    runs = [re.fullmatch(LINE, line) for line in lines]
+    assert all(runs) and len(runs) >= 3, lines
+    assert [(m.group(1), m.group(2)) for m in runs][:1] == [("home", "open")]  # the session's first run
+    assert [(m.group(1), m.group(2)) for m in runs][-2:] == [("manifold", "page"), ("manifold", "rerun")], lines
+    assert all(float(m.group(3)) > 0 for m in runs)
     # the thread's CPU time is part of its wall time (a 0.5 ms allowance for the two clocks' resolution)
-    assert all(0 < float(m.group(3)) <= float(m.group(2)) + 0.5 for m in runs), lines
+    assert all(0 < float(m.group(4)) <= float(m.group(3)) + 0.5 for m in runs), lines

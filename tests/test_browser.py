@@ -9,10 +9,13 @@ import re
 
 import pytest
 
+from ui.timing import LINE
+
 from browser_support import (ROOT, app_server, browser_page, goto_page, point_position, require_chromium,
                              start_training, wait_idle)
 
 SCREENS = ROOT / "artifacts" / "screens"
+LOG = ROOT / ".streamlit-test.log"  # the server's output (browser_support.app_server)
 
 pytestmark = pytest.mark.browser
 
@@ -45,10 +48,17 @@ def test_clicking_a_point_shows_its_reconstruction(page):
     page.locator(".js-plotly-plot").first.wait_for()
     top = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.length - 1")  # drawn last
     x, y = point_position(page, chart_index=0, trace=top, point=0)
+    wait_idle(page)
+    log_from = LOG.stat().st_size
     page.mouse.click(x, y)
     title = page.get_by_text(re.compile(r"Example #\d+")).first
     title.wait_for()
     page.get_by_text("reconstruction from z").first.wait_for()
+    wait_idle(page)
+    with open(LOG, "rb") as f:  # the click reran the map's fragment alone, and the server's log says so
+        f.seek(log_from)
+        runs = re.findall(LINE, f.read().decode(errors="replace"))
+    assert [(page_, trigger) for page_, trigger, *_ in runs] == [("latent", "fragment explorer")], runs
     # among 10,000 points the click may pick a neighbour drawn at the same spot: the one shown must be there
     index = int(re.search(r"#(\d+)", title.inner_text()).group(1))
     trace, point = page.evaluate("""(i) => { const d = document.querySelector('.js-plotly-plot')._fullData;

@@ -191,3 +191,22 @@ def test_the_app_asks_nothing_of_any_other_host(app):
         page.remove_listener("request", listen)
     assert elsewhere == []
     no_error(page)
+
+
+def test_maps_are_drawn_at_the_screens_own_pixel_ratio(app):
+    """A Retina screen (2 device pixels per CSS pixel) gets its map's WebGL points drawn at 2, a plain
+    screen at 1: not Plotly's default of 2 everywhere, four times the pixels a projector can show."""
+    url, page = app
+    ratio = "() => { const g = document.querySelector('.js-plotly-plot'), c = g && g.querySelector('canvas');" \
+            " return g && g._context && c ? [g._context.plotGlPixelRatio, c.width / c.clientWidth] : null; }"
+    for scale in (2, 1):
+        other = page.context.browser.new_page(viewport={"width": 1500, "height": 1000}, device_scale_factor=scale)
+        try:
+            other.set_default_timeout(90_000)
+            open_view(other, url + "/latent", "Latent space", chart=True)
+            other.wait_for_function(f"() => ({ratio})()?.[0] === {scale}")  # after the one rerun it asks for
+            wait_idle(other)
+            assert other.evaluate(ratio) == [scale, scale]
+            no_error(other)
+        finally:
+            other.close()

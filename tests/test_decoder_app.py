@@ -12,6 +12,8 @@ def decoders(at) -> dict[str, dict]:
     """The in-page decoders on the page: mode -> the header the server sent (with "payload": its bytes)."""
     found = {}
     for element in at.get("bidi_component"):
+        if not element.proto.component_name.endswith("decoder"):  # e.g. ui.screen's, which draws nothing
+            continue
         header, payload = webdecoder.unframe(element.proto.bytes)
         found[header["mode"]] = {**header, "payload": len(payload)}
     return found

@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from ui import concept
+from ui import concept, screen
 from vae_core.concepts import contraction as C
 from vae_core.data import load_dataset
 
@@ -79,7 +79,7 @@ with left:
     fig.update_layout(height=480, margin=dict(l=10, r=10, t=30, b=10), title="x̃ → the DAE's reconstruction",
                       legend=dict(orientation="h", y=-0.1), xaxis_range=[lo, hi], yaxis_range=[lo, hi])
     fig.update_yaxes(scaleanchor="x")
-    st.plotly_chart(fig, key="den.arrows")
+    screen.chart(fig, key="den.arrows")
     st.markdown("Where the arrows land, by how far from the data they start (distance to the nearest data point):  \n" +
                 "  \n".join(f"from {b['from']:g}–{b['to']:g} away" .replace("–inf", "+") +
                            f" ({b['n']} arrows): lands **{b['d_end']:.3f}** from the data on average"
@@ -101,7 +101,7 @@ with right:
     fig.update_yaxes(scaleanchor="x", row=1, col=1)
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
     fig.update_layout(height=360, margin=dict(l=10, r=10, t=40, b=10))
-    st.plotly_chart(fig, key="den.jacobian")
+    screen.chart(fig, key="den.jacobian")
     m = st.columns(2)
     m[0].metric("‖J‖_F on the data, contractive", f"{np.median(on_cae):.2f}", help="median over the data points")
     m[1].metric("‖J‖_F on the data, plain", f"{np.median(on_ae):.2f}", help="median over the data points")

@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from ui import concept, picture
+from ui import concept, picture, screen
 from vae_core import zoo
 from vae_core.concepts import elbo as E
 from vae_core.data import load_split
@@ -132,7 +132,7 @@ with left:
     fig.update_yaxes(scaleanchor="x2", row=1, col=2)
     fig.update_layout(height=430, margin=dict(l=10, r=10, t=40, b=10), legend=dict(orientation="h", y=-0.18),
                       shapes=shapes)
-    st.plotly_chart(fig, key="elbo.contours")
+    screen.chart(fig, key="elbo.contours")
     st.caption("Contours at 1, 2 and 3 standard deviations of each density (for the non-Gaussian posterior: "
                "where it falls to e^(−½), e^(−2), e^(−4.5) of its peak).")
 with right:
@@ -146,7 +146,7 @@ with right:
     fig.update_xaxes(type="log", title_text="k (samples from the encoder's q)")
     fig.update_layout(height=290, margin=dict(l=10, r=10, t=30, b=10), yaxis_title="nats",
                       title="IWAE bound, encoder's q (± 2 SE)", legend=dict(orientation="h", y=-0.35))
-    st.plotly_chart(fig, key="elbo.iwae")
+    screen.chart(fig, key="elbo.iwae")
     st.dataframe(pd.DataFrame({"k": ks, "L_k": [r["bound"] for r in iwae], "± SE": [r["se"] for r in iwae],
                                "log p(x) − L_k": [grid.log_px - r["bound"] for r in iwae]}).round(3),
                  hide_index=True, key="elbo.iwae_table")

@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui import concept
+from ui import concept, screen
 from vae_core.concepts import kl_closed_form as K
 
 concept.start(
@@ -45,4 +45,4 @@ with right:
     fig.update_layout(height=480, margin=dict(l=0, r=0, t=30, b=0), title="KL over (μ, σ)", showlegend=False,
                       scene=dict(xaxis_title="μ", yaxis_title="σ", zaxis_title="KL (nats)",
                                  camera=dict(eye=dict(x=1.5, y=-1.5, z=0.9))), uirevision="keep")
-    st.plotly_chart(fig, key="gkl.surface")
+    screen.chart(fig, key="gkl.surface")

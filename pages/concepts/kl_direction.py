@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import concept
+from ui import concept, screen
 from vae_core.concepts import kl_direction as kd
 
 concept.start(
@@ -62,7 +62,7 @@ with left:
                                  line=dict(color="#d62728", width=3 if i == 0 else 1.5, dash="solid" if i == 0 else "dash")))
     fig.update_layout(height=420, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="x", yaxis_title="density",
                       legend=dict(orientation="h", y=-0.2), title="p and the two best Gaussians")
-    st.plotly_chart(fig, key="kl.plot")
+    screen.chart(fig, key="kl.plot")
 with right:
     fitted = [forward, *reverse]
     st.dataframe(pd.DataFrame({"fit": names, "μ": [round(f.mu, 6) + 0.0 for f in fitted], "σ": [f.sigma for f in fitted],

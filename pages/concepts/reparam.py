@@ -5,7 +5,7 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from ui import concept
+from ui import concept, screen
 from vae_core.concepts import reparam as R
 
 concept.start(
@@ -62,6 +62,6 @@ with right:
     fig.update_yaxes(title_text="density", col=1)
     fig.update_layout(barmode="overlay", bargap=0, height=420, margin=dict(l=10, r=10, t=40, b=10),
                       legend=dict(orientation="h", y=-0.15))
-    st.plotly_chart(fig, key="rep.hist")
+    screen.chart(fig, key="rep.hist")
     st.caption("One estimate per draw (central 98% shown); the dashed line is the exact gradient. The narrower "
                "the histogram, the fewer samples an accurate gradient needs.")

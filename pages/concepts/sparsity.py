@@ -4,7 +4,7 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import concept
+from ui import concept, screen
 from vae_core.concepts import sparsity as S
 from vae_core.data import load_dataset
 
@@ -56,7 +56,7 @@ with left:
     fig.update_layout(height=380, margin=dict(l=10, r=10, t=30, b=10), xaxis_title="mean activation ρ̂",
                       yaxis_title="penalty per unit (nats)", yaxis_range=[0, 3], title="penalty of one unit",
                       legend=dict(orientation="h", y=-0.2))
-    st.plotly_chart(fig, key="sp.curve")
+    screen.chart(fig, key="sp.curve")
 
 st.subheader("A sparse autoencoder, trained here")
 st.markdown("A 64-unit MLP encoder with a code of 32 sigmoid units on the 8×8 digits, trained for a few seconds "
@@ -93,4 +93,4 @@ if models is not None:
     m[0].metric("mean ρ̂, without", f"{a_plain.mean():.3f}",
                 help=f"the KL penalty it would pay: {S.kl_penalty(rho_t, np.clip(a_plain, 1e-6, 1 - 1e-6)).sum():.2f} nats")
     with m[1]:
-        st.plotly_chart(fig, key="sp.hist")
+        screen.chart(fig, key="sp.hist")
