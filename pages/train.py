@@ -6,6 +6,7 @@ import streamlit as st
 
 from ui import decoder, messages, picture, plots, runs, screen, sidebar, timing, widgets
 from ui.datasets import download_panel
+from ui.presentation import style
 from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
 from vae_core.data import DATASETS, TOY_SHAPES
 from vae_core.registry import MODELS
@@ -245,13 +246,25 @@ def live() -> None:
             if MODELS[handle.cfg.model].variational:
                 picture.show(v.samples, "decoded samples z ~ N(0, I), the same z each time", size=48)
         if v.latent is not None:
-            fig = plots.latent_map(v.latent, v.labels, v.class_names, height=340, size=4,
-                                   title="2-D latent map (validation), live")
-            screen.chart(fig, key="train.map")
-        latest = runs.latest_model(run_id) if not v.finished else None
-        if latest is not None and v.originals is not None and len(np.shape(v.originals)) == 4:
-            ckpt, model = latest  # the last epoch's checkpoint, decoded in the page under the pointer
-            decoder.live(model, run_id, ckpt.progress.get("epoch"), class_names=v.class_names)
+            screen.chart(_live_map(v), key="train.map")
+        if not v.finished and v.originals is not None and len(np.shape(v.originals)) == 4:
+            decoder.live(lambda: _newest(run_id), run_id, class_names=v.class_names)  # under the pointer
+
+
+def _live_map(v):
+    """The validation codes' map, built again only when the worker has sent new codes (every few
+    seconds), not on every refresh."""
+    drawn = st.session_state.get("live.map")  # (the codes, the style, their figure)
+    if drawn is None or drawn[0] is not v.latent or drawn[1] is not style():
+        drawn = st.session_state["live.map"] = (v.latent, style(), plots.latent_map(
+            v.latent, v.labels, v.class_names, height=340, size=4, title="2-D latent map (validation), live"))
+    return drawn[2]
+
+
+def _newest(run_id: str):
+    """(epoch, model) of the run's newest checkpoint (its last epoch), or None before the first."""
+    got = runs.latest_model(run_id, with_history=False)
+    return None if got is None else (got[0].progress.get("epoch"), got[1])
 
 
 def _sweep_progress(ws, run) -> None:

@@ -40,8 +40,9 @@ def vae_blob(digits_split) -> bytes:
     return to_bytes(trained("vae", digits_split).checkpoint())
 
 
-def rewrite(blob: bytes, tensors=None, meta=None) -> bytes:
-    """The same checkpoint with its tensors and / or its vae_core metadata changed."""
+def rewrite(blob: bytes, tensors=None, meta=None, history: str | None = None) -> bytes:
+    """The same checkpoint with its tensors, its vae_core metadata and / or its history's own
+    metadata (the text) changed."""
     n = struct.unpack("<Q", blob[:8])[0]
     header = json.loads(blob[8:8 + n])["__metadata__"]
     payload = json.loads(header["vae_core"])
@@ -50,7 +51,8 @@ def rewrite(blob: bytes, tensors=None, meta=None) -> bytes:
     new = st_load(blob)
     if tensors is not None:
         tensors(new)
-    return st_save(new, metadata={**header, "vae_core": json.dumps(payload)})
+    return st_save(new, metadata={**header, "vae_core": json.dumps(payload),
+                                  **({"vae_core.history": history} if history is not None else {})})
 
 
 @pytest.mark.parametrize("name", list(CASES))
@@ -201,7 +203,8 @@ def _mutations(blob: bytes) -> dict[str, bytes]:
         "image shape negative": rewrite(blob, meta=lambda p: p["data"].__setitem__("image_shape", [1, -8, -8])),
         "no class names": rewrite(blob, meta=lambda p: p["data"].__setitem__("class_names", [])),
         "progress negative": rewrite(blob, meta=lambda p: p.__setitem__("progress", {"step": -1, "epoch": 0})),
-        "history a list": rewrite(blob, meta=lambda p: p.__setitem__("history", [])),
+        "history a list": rewrite(blob, history="[]"),
+        "history not JSON": rewrite(blob, history='{"train": {"step": [1, 2'),
     }
 
 
@@ -260,3 +263,22 @@ def test_without_optimizer_is_smaller_and_still_loads(digits_split, tmp_path):
     resumed = Trainer(full.config, *digits_split, resume=back)  # weights only: a fresh Adam
     assert all(torch.equal(resumed.model.state_dict()[k], v) for k, v in full.model_state.items())
     assert resumed.optimizer.state_dict()["state"] == {}
+
+
+def test_the_model_loads_without_its_history_and_older_files_keep_theirs(vae_blob):
+    """The history (a row per step: megabytes after some minutes of training) has a metadata key of
+    its own, which from_bytes(with_history=False) leaves unparsed; a file written before, with the
+    history inside the vae_core metadata, still loads with it."""
+    full = checkpoint.from_bytes(vae_blob)
+    assert full.history["train"]["loss"]  # this fixture trained: it has curves
+    n = struct.unpack("<Q", vae_blob[:8])[0]
+    header = json.loads(vae_blob[8:8 + n])["__metadata__"]
+    assert "history" not in json.loads(header["vae_core"]) and json.loads(header["vae_core.history"]) == full.history
+    bare = checkpoint.from_bytes(vae_blob, with_history=False)
+    assert bare.history == {} and bare.progress == full.progress and bare.metrics == full.metrics
+    assert all(torch.equal(bare.model_state[k], v) for k, v in full.model_state.items())
+    # a file from before the split: one vae_core key, the history inside it
+    payload = {**json.loads(header["vae_core"]), "history": full.history}
+    older = st_save(st_load(vae_blob), metadata={"vae_core": json.dumps(payload)})
+    assert checkpoint.from_bytes(older).history == full.history
+    assert checkpoint.from_bytes(older, with_history=False).history == {}

@@ -63,7 +63,8 @@ def test_a_model_the_page_cannot_decode_is_decoded_on_the_server(monkeypatch):
 
 
 def live_page():
-    """A stand-in for the Train page: a model that changes with each epoch, shown live."""
+    """A stand-in for the Train page: a model that changes with each epoch, shown live; `loads`
+    counts the checkpoints read."""
     import streamlit as st
     import torch
 
@@ -71,13 +72,16 @@ def live_page():
     from vae_core import Config
     from vae_core.models import Autoencoder
 
-    epoch = st.session_state.setdefault("epoch", 0)
-    torch.manual_seed(epoch)
-    model = Autoencoder(Config(hidden=(16,), latent_dim=2), (1, 8, 8), 10).eval()
-    decoder.live(model, "run-1", epoch)
+    def latest():
+        st.session_state["loads"] = st.session_state.get("loads", 0) + 1
+        epoch = st.session_state.setdefault("epoch", 0)
+        torch.manual_seed(epoch)
+        return epoch, Autoencoder(Config(hidden=(16,), latent_dim=2), (1, 8, 8), 10).eval()
+
+    decoder.live(latest, "run-1")
 
 
-def test_a_training_model_reaches_the_page_at_most_once_a_second_and_per_epoch(monkeypatch):
+def test_a_training_model_is_read_and_reaches_the_page_at_most_once_a_second_and_per_epoch(monkeypatch):
     from streamlit.testing.v1 import AppTest
 
     from ui import decoder
@@ -86,15 +90,18 @@ def test_a_training_model_reaches_the_page_at_most_once_a_second_and_per_epoch(m
     monkeypatch.setattr(decoder.time, "monotonic", lambda: clock[0])
     at = AppTest.from_function(live_page, default_timeout=60).run()
     first = decoders(at)["pad"]
-    assert first["model"] == "live:run-1:0" and first["payload"] > 0
+    assert first["model"] == "live:run-1:0" and first["payload"] > 0 and at.session_state["loads"] == 1
     at.session_state["epoch"] = 1
-    clock[0] += 0.5  # a new epoch, but within the second: the page keeps the weights it has
+    clock[0] += 0.5  # a new epoch, but within the second: no checkpoint read, the page keeps its weights
     at.run()
     assert decoders(at)["pad"]["model"] == "live:run-1:0" and decoders(at)["pad"]["payload"] == 0
+    assert at.session_state["loads"] == 1 and "epoch 0" in decoders(at)["pad"]["title"]
     clock[0] += 0.6
     at.run()
     second = decoders(at)["pad"]
-    assert second["model"] == "live:run-1:1" and second["payload"] == first["payload"]
-    clock[0] += 5  # a second later, the same epoch: nothing new to send
+    assert second["model"] == "live:run-1:1" and second["payload"] == first["payload"] and "epoch 1" in second["title"]
+    assert at.session_state["loads"] == 2
+    clock[0] += 5  # a second later, the same epoch: read again, nothing new to send
     at.run()
     assert decoders(at)["pad"]["model"] == "live:run-1:1" and decoders(at)["pad"]["payload"] == 0
+    assert at.session_state["loads"] == 3

@@ -289,3 +289,26 @@ def test_the_switch_turns_presentation_mode_on():  # (a Train link's β: tests/t
     page.toggle(key="view.present.toggle").set_value(True).run()
     assert any("font-size: 22px" in h.proto.body for h in page.get("html")) and param(page, "present") == "1"
     assert chart(page)["layout"]["font"]["size"] == 20
+
+
+def test_pictures_are_encoded_once_by_content_and_the_cache_is_bounded(monkeypatch):
+    """ui.picture.data_uri keeps the last URIS_KEPT URIs by content: the same pixels come back as the
+    same PNG without encoding them again; other pixels, or the same bytes in another shape, are a
+    PNG of their own; and the cache never holds more than its bound."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    from ui import picture
+
+    monkeypatch.setattr(picture, "_URIS", type(picture._URIS)())
+    monkeypatch.setattr(picture, "URIS_KEPT", 3)
+    decoded = lambda uri: np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))  # noqa: E731
+    rng = np.random.default_rng(0)
+    a = rng.integers(0, 256, (4, 6), dtype=np.uint8)
+    first = picture.data_uri(a)
+    assert picture.data_uri(a.copy()) is first and np.array_equal(decoded(first), a)  # a hit: the same object
+    for other in (a.reshape(6, 4), 255 - a, rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)):
+        assert np.array_equal(decoded(picture.data_uri(other)), other)
+    assert len(picture._URIS) == 3 and picture.data_uri(a) is not first  # `a` was the oldest: let go

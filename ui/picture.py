@@ -11,6 +11,8 @@ import functools
 import hashlib
 import io
 import re
+import threading
+from collections import OrderedDict
 from collections.abc import Callable
 
 import numpy as np
@@ -22,11 +24,29 @@ from vae_core.export import gif_bytes, png_bytes
 from . import plots
 
 
+_URIS: OrderedDict[bytes, str] = OrderedDict()  # a picture's digest -> its data URI, the newest last
+_URIS_LOCK = threading.Lock()                     # every session's script thread shares them
+URIS_KEPT = 256
+
+
 def data_uri(picture: np.ndarray) -> str:
-    """(h, w) or (h, w, 3) uint8 -> 'data:image/png;base64,...'."""
+    """(h, w) or (h, w, 3) uint8 -> 'data:image/png;base64,...'. The last URIS_KEPT are kept, by
+    content: pages draw the same pictures again on every rerun (a traversal, a manifold grid, the
+    Train page's every refresh), and every session on the same model draws the same ones."""
+    picture = np.ascontiguousarray(picture)
+    key = f"{picture.shape}{picture.dtype.str}".encode() + hashlib.blake2b(picture.data, digest_size=16).digest()
+    with _URIS_LOCK:
+        if key in _URIS:
+            _URIS.move_to_end(key)
+            return _URIS[key]
     buf = io.BytesIO()
     Image.fromarray(picture).save(buf, format="PNG")
-    return "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    with _URIS_LOCK:
+        _URIS[key] = uri
+        while len(_URIS) > URIS_KEPT:
+            _URIS.popitem(last=False)
+    return uri
 
 
 def _file_name(text: str, ext: str) -> str:

@@ -103,11 +103,21 @@ def _load(key: str, _ws: Workspace, run_id: str) -> tuple[Checkpoint, Autoencode
     return ckpt, ckpt.build_model(device())
 
 
-def latest_model(run_id: str) -> tuple[Checkpoint, Autoencoder] | None:
-    """A run's model as of its latest checkpoint (a run still training: its last epoch), or None."""
+@st.cache_resource(max_entries=16, show_spinner=False)
+def _load_model(key: str, _ws: Workspace, run_id: str) -> tuple[Checkpoint, Autoencoder]:
+    ckpt = _ws.checkpoint(run_id, with_history=False).without_optimizer()
+    return ckpt, ckpt.build_model(device())
+
+
+def latest_model(run_id: str, with_history: bool = True) -> tuple[Checkpoint, Autoencoder] | None:
+    """A run's model as of its latest checkpoint (a run still training: its last epoch), or None.
+    with_history=False: without its training history (the Train page's live decoder reads a new
+    checkpoint every few seconds, and the history's JSON grows by a row a step)."""
     ws = workspace()
     try:
-        return _load(ws.checkpoint_stamp(run_id), ws, run_id) if ws.has_checkpoint(run_id) else None
+        if not ws.has_checkpoint(run_id):
+            return None
+        return (_load if with_history else _load_model)(ws.checkpoint_stamp(run_id), ws, run_id)
     except (RunStoreError, OSError, ValueError):
         return None  # e.g. a checkpoint being replaced right now: the next refresh gets it
 

@@ -80,9 +80,12 @@ def to_bytes(ckpt: Checkpoint) -> bytes:
                 tensors[f"optim.{i}.{key}"] = (t.reshape(1) if key == "step" else t).contiguous()
     for name, state in ckpt.rng.items():
         tensors[f"rng.{name}"] = state.cpu().contiguous()
-    meta = {"format": FORMAT, "config": ckpt.config.to_dict(), "data": ckpt.data, "history": ckpt.history,
-            "metrics": ckpt.metrics, "progress": ckpt.progress}
-    return st_save(tensors, metadata={"vae_core": json.dumps(meta)})
+    meta = {"format": FORMAT, "config": ckpt.config.to_dict(), "data": ckpt.data, "metrics": ckpt.metrics,
+            "progress": ckpt.progress}
+    # the history (one row per step: megabytes of JSON after some minutes) in a key of its own, which a
+    # reader that only wants the model need not parse (from_bytes(with_history=False)); files written before
+    # kept it in "vae_core", and are read as they are
+    return st_save(tensors, metadata={"vae_core": json.dumps(meta), "vae_core.history": json.dumps(ckpt.history)})
 
 
 def save(ckpt: Checkpoint, path: str | Path) -> Path:
@@ -108,7 +111,8 @@ def _sniff(blob: bytes) -> None:
         raise CheckpointError("this file is not a safetensors checkpoint (bad header)")
 
 
-def _header_metadata(blob: bytes) -> dict:
+def _header_metadata(blob: bytes) -> tuple[dict, str | None]:
+    """The vae_core metadata, parsed, and the history's own metadata (unparsed; None in older files)."""
     (n,) = struct.unpack("<Q", blob[:8])
     try:
         header = json.loads(blob[8:8 + n])
@@ -123,7 +127,10 @@ def _header_metadata(blob: bytes) -> dict:
         raise CheckpointError("the checkpoint's vae_core metadata is not JSON") from None
     if not isinstance(payload, dict) or payload.get("format") != FORMAT:
         raise CheckpointError(f"this checkpoint's format is not {FORMAT!r}")
-    return payload
+    history = meta.get("vae_core.history")
+    if history is not None and not isinstance(history, str):
+        raise CheckpointError("the checkpoint's history metadata is not text")
+    return payload, history
 
 
 def _check_data(data) -> dict:
@@ -151,10 +158,11 @@ def _expect(got: dict[str, torch.Tensor], want: dict[str, torch.Tensor], what: s
             raise CheckpointError(f"{what} tensor {k} holds NaN or infinite values")
 
 
-def from_bytes(blob: bytes) -> Checkpoint:
-    """Parse and validate a checkpoint; raise CheckpointError with a clear message if anything is off."""
+def from_bytes(blob: bytes, with_history: bool = True) -> Checkpoint:
+    """Parse and validate a checkpoint; raise CheckpointError with a clear message if anything is off.
+    with_history=False: leave the training history out (empty), for a reader that wants the model."""
     _sniff(blob)
-    payload = _header_metadata(blob)
+    payload, history_text = _header_metadata(blob)
     try:
         config = Config.from_dict(payload.get("config"))
     except ValueError as e:
@@ -198,7 +206,16 @@ def from_bytes(blob: bytes) -> Checkpoint:
     progress = payload.get("progress", {"step": 0, "epoch": 0})
     if not (isinstance(progress, dict) and all(type(progress.get(k)) is int and progress[k] >= 0 for k in ("step", "epoch"))):
         raise CheckpointError("the checkpoint's progress (step, epoch) is invalid")
-    history, metrics = payload.get("history", {}), payload.get("metrics", {})
+    metrics = payload.get("metrics", {})
+    if not with_history:
+        history = {}
+    elif history_text is None:  # written before the history had a key of its own
+        history = payload.get("history", {})
+    else:
+        try:
+            history = json.loads(history_text)
+        except json.JSONDecodeError:
+            raise CheckpointError("the checkpoint's history is not JSON") from None
     if not isinstance(history, dict) or not isinstance(metrics, dict):
         raise CheckpointError("the checkpoint's history and metrics must be JSON objects")
     return Checkpoint(config, data, groups["model"], optimizer_state, groups["rng"], history, metrics, progress)

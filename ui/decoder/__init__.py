@@ -9,12 +9,13 @@ can't be decoded in the page, says so and returns False, and the page draws its 
     hover(a, chart_key, dims, bases, ...)   beside a latent map: the decoding under the pointer
     path(a, slider_key, z_a, z_b, ...)      the Interpolate slider, live while dragging; play
     knobs(a, z, slider_keys, ...)           the per-dimension knobs, live while dragging
-    live(model, run, epoch)                 the Train page: a model as it learns (own map)
+    live(latest, run)                       the Train page: a model as it learns (own map)
 """
 from __future__ import annotations
 
 import functools
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
@@ -157,22 +158,30 @@ def knobs(a, z: torch.Tensor, slider_keys: list[str], label: int | None = None, 
     return _mount(key, a.key, a.model, header)
 
 
-def live(model: Autoencoder, run: str, epoch: int | None = None, span: float = 3.0, class_names=(),
-         data_x=None, key: str = "decoder.live") -> bool:
+def live(latest: Callable[[], tuple[int | None, Autoencoder] | None], run: str, span: float = 3.0,
+         class_names=(), data_x=None, key: str = "decoder.live") -> bool:
     """For the Train page, called on every rerun while `run` trains: a square map of z[0], z[1] in
-    [-span, span] (other dims 0) and the decoding under the pointer, of the model as it is now. New
-    weights go to the page at most once every LIVE_EVERY seconds, and only when `epoch` (if given)
-    has moved on; in between, the page keeps decoding the weights it has. The caller passes the
-    current model (e.g. rebuilt from the worker's latest state dict); it is only read."""
-    if model.latent_dim < 2:
-        return False
+    [-span, span] (other dims 0) and the decoding under the pointer, of the model as it is now.
+    `latest()` gives (epoch, model) as of the run's newest checkpoint, or None; it is asked at most
+    once every LIVE_EVERY seconds (reading a checkpoint cost the Train page's 0.7 s refresh more
+    than all it draws besides), and new weights go to the page only when the epoch has moved on; in
+    between, the page keeps decoding the weights it has. The model is only read."""
     record = st.session_state.setdefault("decoder.live", {})
     now = time.monotonic()
-    last = record.get(run)  # (time sent, epoch, version)
-    if last is None or (now - last[0] >= LIVE_EVERY and (epoch is None or epoch != last[1])):
-        last = record[run] = (now, epoch, 0 if last is None else last[2] + 1)
+    last = record.get(run)  # (time asked, epoch, version, model)
+    if last is None or now - last[0] >= LIVE_EVERY:
+        got = latest()
+        if got is not None and (last is None or got[0] is None or got[0] != last[1]):
+            last = (now, got[0], 0 if last is None else last[2] + 1, got[1])
+        elif last is not None:
+            last = (now, *last[1:])
+        if last is not None:
+            record[run] = last
+    if last is None or last[3].latent_dim < 2:
+        return False
+    _, epoch, version, model = last
     header = {"mode": "pad", "dims": [0, 1], "span": float(span), "xy": [0.0, 0.0], **_cloud(data_x),
               "title": "decoded under the pointer" + (f", epoch {epoch}" if epoch is not None else ""),
               "note": "The model as it trains: move the pointer over the square (z0 across, z1 up).",
               **_labels(model, class_names, 0, True)}
-    return _mount(key, f"live:{run}:{last[2]}", model, header)
+    return _mount(key, f"live:{run}:{version}", model, header)

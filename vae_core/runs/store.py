@@ -189,11 +189,12 @@ class Workspace:
         except OSError as e:
             raise RunStoreError(f"the checkpoint of {run.name!r} cannot be read: {e.strerror or e}") from None
 
-    def checkpoint(self, run_id: str) -> Checkpoint:
+    def checkpoint(self, run_id: str, with_history: bool = True) -> Checkpoint:
+        """The run's checkpoint; with_history=False leaves its training history unread (empty)."""
         if self.get(run_id).readonly:
             return zoo.load_entry(_zoo_entry(run_id))
         try:
-            return checkpoint.from_bytes(self.blob(run_id))
+            return checkpoint.from_bytes(self.blob(run_id), with_history)
         except CheckpointError as e:
             raise RunStoreError(f"the checkpoint of this run cannot be read: {e}") from None
 
