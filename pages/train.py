@@ -158,6 +158,10 @@ with sweep_outcome.container():
     messages.show("train.sweep")
 
 
+REFRESH_S = 1.0  # the live view's refresh: these redraws were half the server's script time with 8
+                 # sessions exploring and 2 training at 0.7 s (bench/bench_classroom.py --protocol)
+
+
 def followed() -> str | None:
     """The run this page shows: the one started here, else (after a reload, a server restart) the
     newest one training, else the newest one this workspace trained, however it ended."""
@@ -188,9 +192,9 @@ def _eta(seconds: float) -> str:
     return f" · {seconds:.0f} s left" if seconds < 120 else f" · {seconds / 60:.0f} min left"
 
 
-@timing.fragment(run_every=0.7)
+@timing.fragment(run_every=REFRESH_S)
 def live() -> None:
-    """The followed run, redrawn every 0.7 s. Only drawn while there is one: a page that reruns on a
+    """The followed run, redrawn every REFRESH_S. Only drawn while there is one: a page that reruns on a
     timer with nothing to show would race the first press of Start for nothing."""
     run_id = followed()
     if run_id is None:  # it ended in another tab, or was deleted: the next full run says so

@@ -24,7 +24,7 @@ def figure(traces: list[dict], **layout) -> go.Figure:
     """A figure from plain trace and layout dicts in the session's look (ui.presentation: the font,
     marker sizes and line widths scaled), validated once. Every figure function here returns through
     it; the add_* functions scale their own shapes. The pages redraw their figures on every rerun
-    (the Train page's every 0.7 s), and built trace by trace (each trace validated again as it is
+    (the Train page's every second), and built trace by trace (each trace validated again as it is
     added, the layout updated twice) a figure took 3 to 4 times as long: 20-40 ms of server time
     for a 10,000-point map."""
     s = style()
@@ -162,13 +162,16 @@ def curves(train: dict, val: dict | None = None, height: int = 320) -> go.Figure
     """Loss terms per step (nats per example), as bucket means past CURVE_POINTS steps; validation
     terms as markers at epoch ends."""
     traces = []
+    train_steps = np.asarray(train.get("step", []))  # arrays, not lists: Plotly checks a list item by item
+    val_steps = np.asarray(val.get("step", [])) if val else None
     for name in ("loss", "recon", "kl", "penalty"):
         if name in train:
-            steps, values = bucket_means(train["step"], train[name])
+            steps, values = bucket_means(train_steps, train[name])
             traces.append(dict(type="scatter", x=steps, y=values, name=name, mode="lines",
                                line=dict(color=TERM_COLORS[name], width=1.5)))
         if val and name in val:
-            traces.append(dict(type="scatter", x=val["step"], y=val[name], name=f"val {name}", mode="markers",
+            traces.append(dict(type="scatter", x=val_steps, y=np.asarray(val[name], dtype=np.float64),
+                               name=f"val {name}", mode="markers",
                                marker=dict(color=TERM_COLORS[name], size=8, symbol="diamond")))
     return figure(traces, height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title=dict(text="step")),
                   yaxis=dict(title=dict(text="nats per example")), legend=dict(orientation="h", y=1.12))

@@ -6,7 +6,7 @@ share of the latency people see from the browsers' share.
 
 After the page comes what set the run off: `open` (a session's first run), `page` (a switch to this
 page), `rerun` (a widget of the page, or st.rerun), or `fragment NAME` (a rerun of that fragment
-alone: a click on the Latent space map, the Train page's 0.7 s timer). The first figure is wall
+alone: a click on the Latent space map, the Train page's 1 s timer). The first figure is wall
 time; the second the CPU time of the script's own thread, so that time spent waiting (for the GIL
 or for a core other processes hold) shows as the difference.
 """
