@@ -6,12 +6,14 @@ Skipped where Chromium is missing, except in CI (CI=true), where that is a failu
 """
 from __future__ import annotations
 
+import time
 
 import numpy as np
 import pytest
 import torch
 
-from browser_support import ROOT, app_server, browser_page, goto_page, pick_run, require_chromium, wait_idle
+from browser_support import (ROOT, app_server, browser_page, goto_page, pick_run, require_chromium, start_training,
+                             wait_idle)
 from vae_core.latent import decode
 from vae_core.zoo import load_entry, load_manifest
 
@@ -194,3 +196,45 @@ def test_interpolation_decodes_while_dragging_and_plays(app):
     page.screenshot(path=str(SHOTS / "interpolate-playing.png"))
     page.locator("button.play").first.click()
     assert len(ts) >= 5 and len(frames) == before
+
+
+def test_the_train_pages_live_decoder_fits_its_column(app):
+    """While a run trains, the Train page decodes its model under the pointer in its narrow right
+    column: the pad, the picture and the words all within the column, the words readable (they
+    once stood beside the picture one word a line, running off the window)."""
+    page, _ = app
+    goto_page(page, "Train")
+    wait_idle(page)
+    start_training(page, 5000)
+    try:
+        words = page.get_by_text("decoded under the pointer").first
+        words.wait_for()
+        page.locator("canvas.pad").first.wait_for()
+        column = page.locator('[data-testid="stMain"]').bounding_box()
+        for part in (page.locator("canvas.pad").first, page.locator("canvas.picture").first, words):
+            box = part.bounding_box()
+            assert box["width"] > 100 and box["x"] + box["width"] <= column["x"] + column["width"], box
+        # it decodes the code under the pointer, and keeps decoding that code as new weights arrive
+        pad = page.locator("canvas.pad").first
+        pad.scroll_into_view_if_needed()
+        page.mouse.move(*center(pad))
+        z = page.locator(".decoder .z").first
+        until(lambda: "(0.00, 0.00)" not in z.inner_text())
+        held, epoch = z.inner_text(), words.inner_text()
+        until(lambda: words.inner_text() != epoch)  # the next weights: another epoch's
+        assert z.inner_text() == held, (held, z.inner_text())
+    finally:
+        page.get_by_role("button", name="Stop", exact=True).click()
+        page.get_by_text("stopped").first.wait_for()
+
+
+def until(condition, timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, "timed out"
+        time.sleep(0.1)
+
+
+def center(locator) -> tuple[float, float]:
+    box = locator.bounding_box()
+    return box["x"] + box["width"] * 0.8, box["y"] + box["height"] * 0.3

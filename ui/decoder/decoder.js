@@ -212,7 +212,11 @@ class View {
   }
 
   update(h) {
-    const same = this.h && this.h.model === h.model && this.h.mode === h.mode && JSON.stringify(this.h.dims) === JSON.stringify(h.dims);
+    // the point shown stays where it is for new data about the same map; a new model starts it afresh,
+    // except on the pad, whose model is one run as it trains: a pointer held still there watches the
+    // decoding of that code improve as new weights arrive
+    const same = this.h && (this.h.model === h.model || h.mode === "pad") && this.h.mode === h.mode
+      && JSON.stringify(this.h.dims) === JSON.stringify(h.dims);
     const first = !this.h;
     this.h = h;
     if (!same) this.xy = h.xy ? h.xy.slice() : null;
