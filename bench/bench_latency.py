@@ -184,10 +184,10 @@ def main() -> None:
     probe = cpu_probe_ms()
     with app_server() as url, browser_page() as page:
         page.set_default_timeout(60_000)
-        page.goto(url + "/latent")  # the root is the first screen
-        if args.while_training:
+        if args.while_training:  # first: a page opened after this one would leave it in the background
             start_training(page.context.browser.new_page(), url)
         page.bring_to_front()
+        page.goto(url + "/latent")  # the root is the first screen
         page.locator(".js-plotly-plot").first.wait_for()
         wait_idle(page)
         if args.dataset:
