@@ -312,3 +312,7 @@ def test_pictures_are_encoded_once_by_content_and_the_cache_is_bounded(monkeypat
     for other in (a.reshape(6, 4), 255 - a, rng.integers(0, 256, (4, 6, 3), dtype=np.uint8)):
         assert np.array_equal(decoded(picture.data_uri(other)), other)
     assert len(picture._URIS) == 3 and picture.data_uri(a) is not first  # `a` was the oldest: let go
+    big = rng.integers(0, 256, (64, 64, 3), dtype=np.uint8)  # noise: its PNG is about 16 KB
+    monkeypatch.setattr(picture, "URIS_BYTES", len(picture.data_uri(big)) - 1)  # less than it alone
+    small = picture.data_uri(rng.integers(0, 256, (3, 3), dtype=np.uint8))
+    assert list(picture._URIS.values()) == [small]  # the characters in all are bounded too

@@ -26,13 +26,15 @@ from . import plots
 
 _URIS: OrderedDict[bytes, str] = OrderedDict()  # a picture's digest -> its data URI, the newest last
 _URIS_LOCK = threading.Lock()                     # every session's script thread shares them
-URIS_KEPT = 256
+URIS_KEPT = 256                                   # at most this many URIs ...
+URIS_BYTES = 16 * 2**20                           # ... of at most this many characters in all
 
 
 def data_uri(picture: np.ndarray) -> str:
-    """(h, w) or (h, w, 3) uint8 -> 'data:image/png;base64,...'. The last URIS_KEPT are kept, by
-    content: pages draw the same pictures again on every rerun (a traversal, a manifold grid, the
-    Train page's every refresh), and every session on the same model draws the same ones."""
+    """(h, w) or (h, w, 3) uint8 -> 'data:image/png;base64,...'. The newest are kept (URIS_KEPT,
+    URIS_BYTES), by content: pages draw the same pictures again on every rerun (a traversal, a
+    manifold grid, the Train page's every refresh), and every session on the same model draws the
+    same ones."""
     picture = np.ascontiguousarray(picture)
     key = f"{picture.shape}{picture.dtype.str}".encode() + hashlib.blake2b(picture.data, digest_size=16).digest()
     with _URIS_LOCK:
@@ -44,7 +46,7 @@ def data_uri(picture: np.ndarray) -> str:
     uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
     with _URIS_LOCK:
         _URIS[key] = uri
-        while len(_URIS) > URIS_KEPT:
+        while len(_URIS) > URIS_KEPT or sum(map(len, _URIS.values())) > URIS_BYTES:
             _URIS.popitem(last=False)
     return uri
 
