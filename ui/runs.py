@@ -98,14 +98,8 @@ class Active:
 
 
 @st.cache_resource(max_entries=32, show_spinner="Loading the model…")
-def _load(key: str, _ws: Workspace, run_id: str) -> tuple[Checkpoint, Autoencoder]:
-    ckpt = _ws.checkpoint(run_id).without_optimizer()
-    return ckpt, ckpt.build_model(device())
-
-
-@st.cache_resource(max_entries=16, show_spinner=False)
-def _load_model(key: str, _ws: Workspace, run_id: str) -> tuple[Checkpoint, Autoencoder]:
-    ckpt = _ws.checkpoint(run_id, with_history=False).without_optimizer()
+def _load(key: str, _ws: Workspace, run_id: str, with_history: bool = True) -> tuple[Checkpoint, Autoencoder]:
+    ckpt = _ws.checkpoint(run_id, with_history).without_optimizer()
     return ckpt, ckpt.build_model(device())
 
 
@@ -117,7 +111,7 @@ def latest_model(run_id: str, with_history: bool = True) -> tuple[Checkpoint, Au
     try:
         if not ws.has_checkpoint(run_id):
             return None
-        return (_load if with_history else _load_model)(ws.checkpoint_stamp(run_id), ws, run_id)
+        return _load(ws.checkpoint_stamp(run_id), ws, run_id, with_history)
     except (RunStoreError, OSError, ValueError):
         return None  # e.g. a checkpoint being replaced right now: the next refresh gets it
 
