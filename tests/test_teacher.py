@@ -303,6 +303,7 @@ def test_pictures_are_encoded_once_by_content_and_the_cache_is_bounded(monkeypat
     from ui import picture
 
     monkeypatch.setattr(picture, "_URIS", type(picture._URIS)())
+    monkeypatch.setattr(picture, "_uris_chars", 0)
     monkeypatch.setattr(picture, "URIS_KEPT", 3)
     decoded = lambda uri: np.asarray(Image.open(io.BytesIO(base64.b64decode(uri.split(",", 1)[1]))))  # noqa: E731
     rng = np.random.default_rng(0)

@@ -26,6 +26,7 @@ from . import plots
 
 _URIS: OrderedDict[bytes, str] = OrderedDict()  # a picture's digest -> its data URI, the newest last
 _URIS_LOCK = threading.Lock()                     # every session's script thread shares them
+_uris_chars = 0                                   # the characters of the URIs kept, in all
 URIS_KEPT = 256                                   # at most this many URIs ...
 URIS_BYTES = 16 * 2**20                           # ... of at most this many characters in all
 
@@ -44,10 +45,13 @@ def data_uri(picture: np.ndarray) -> str:
     buf = io.BytesIO()
     Image.fromarray(picture).save(buf, format="PNG")
     uri = "data:image/png;base64," + base64.b64encode(buf.getvalue()).decode()
+    global _uris_chars
     with _URIS_LOCK:
-        _URIS[key] = uri
-        while len(_URIS) > URIS_KEPT or sum(map(len, _URIS.values())) > URIS_BYTES:
-            _URIS.popitem(last=False)
+        if key not in _URIS:  # (another session may have encoded it meanwhile)
+            _URIS[key] = uri
+            _uris_chars += len(uri)
+        while len(_URIS) > URIS_KEPT or _uris_chars > URIS_BYTES:
+            _uris_chars -= len(_URIS.popitem(last=False)[1])
     return uri
 
 
