@@ -15,8 +15,8 @@ app's defaults: a slot per core, progress and pictures every 0.5 s, checkpoints 
 submit -> every member done, the executor polled as a page would:
 
   app alone     one member (β = 1) as one job
-  app batched   sweep.submit: the 7 members as ONE batched job (one worker)
-  app separate  the 7 members each its own job (what sweep.submit did before batching)
+  app batched   submit_sweep: the 7 members as ONE batched job (one worker)
+  app separate  the 7 members each its own job (what submit_sweep did before batching)
 The machine may be shared: the load average is printed with the figures. Last line: one JSON object.
 
     python bench/bench_sweep.py [--epochs 30] [--mnist-epochs 3] [--no-parallel]
@@ -101,13 +101,14 @@ def app_wall(submit) -> float:
 
 def app_case(epochs: int) -> dict:
     from vae_core import MODELS, Config, sweep
+    from vae_core.runs import submit_sweep
 
     base = Config(**{**MODELS["beta_vae"].defaults, "dataset": "digits", "hidden": (400,), "latent_dim": 2,
                      "batch_size": 128, "epochs": epochs, "seed": 0}).validate()
     cfgs = sweep.members(base, BETAS)
 
     alone = app_wall(lambda ws, ex: [ex.submit(ws, ws.create(base.replace(beta=1.0), "alone"))])
-    batched = app_wall(lambda ws, ex: [ex.handle(r.id) for r in sweep.submit(ws, ex, cfgs)])
+    batched = app_wall(lambda ws, ex: [ex.handle(r.id) for r in submit_sweep(ws, ex, cfgs)])
     separate = app_wall(lambda ws, ex: [ex.submit(ws, ws.create(c, f"β {c.beta:g}")) for c in cfgs])
     print(f"app digits 64-400-2: one job {alone:.1f} s, batched sweep job {batched:.1f} s ({batched / alone:.2f}x), "
           f"7 separate jobs {separate:.1f} s ({separate / alone:.2f}x)")

@@ -11,6 +11,7 @@ from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Co
 from vae_core.data import DATASETS, TOY_SHAPES
 from vae_core.registry import MODELS
 from vae_core import sweep
+from vae_core.runs import submit_sweep
 from vae_core.runs import BATCH_STOP_RULE, LIVE, RunStoreError
 
 st.title("Train")
@@ -147,7 +148,7 @@ if start_sweep:
         if len(cfgs) > MAX_SWEEP:
             raise ValueError(f"{len(cfgs)} runs is more than {MAX_SWEEP}; use fewer values")
         ws = runs.workspace()
-        made = sweep.submit(ws, runs.executor(), cfgs, label=f"{MODELS[model].label} · ")
+        made = submit_sweep(ws, runs.executor(), cfgs, label=f"{MODELS[model].label} · ")
         st.session_state["train.run"] = made[0].id
         st.session_state["train.sweep"] = made[0].group
         messages.clear("train.sweep")

@@ -198,3 +198,40 @@ def test_evaluate_bad_values_fail_in_one_line(args, words, tmp_path, capsys):
     captured = capsys.readouterr()
     assert status == 2 and captured.out == ""
     assert_one_line_error(captured.err, *words)
+
+
+# --- checkpoints as the app's workers write them ------------------------------------------------
+
+
+def test_a_run_killed_with_sigkill_resumes_from_its_last_epoch_into_the_same_file(tmp_path):
+    """The CLI saves every epoch (atomically), so kill -9 loses at most the epoch in progress; and
+    --resume without --out writes back to the file it resumed."""
+    import signal
+    import time
+
+    out = tmp_path / "long.safetensors"
+    env = {**os.environ, "PYTHONPATH": str(REPO), "OMP_NUM_THREADS": "1"}
+    proc = subprocess.Popen([sys.executable, "-m", "vae_core.train", *DIGITS_VAE[:-1], "500", "--out", str(out)],
+                            cwd=tmp_path, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 120  # bounds a hang only: the test waits for the checkpoint itself
+        while not out.exists():
+            assert proc.poll() is None, proc.communicate()[1]
+            assert time.monotonic() < deadline, "no checkpoint 120 s after the start"
+            time.sleep(0.05)
+    finally:
+        proc.send_signal(signal.SIGKILL)
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.safetensors"]  # no half-written temp file
+    saved = checkpoint.load(out)  # whole and valid, whenever the kill came
+    epoch = saved.progress["epoch"]
+    assert epoch >= 1 and saved.progress["step"] == epoch * STEPS_PER_EPOCH
+
+    resumed = cli("train", "--resume", out, "--epochs", epoch + 1, cwd=tmp_path)
+    assert resumed.returncode == 0, resumed.stderr
+    assert Path(last_json(resumed.stdout)["checkpoint"]) == out
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["long.safetensors"]  # written back, nothing else
+    again = checkpoint.load(out)
+    assert again.progress == {"step": (epoch + 1) * STEPS_PER_EPOCH, "epoch": epoch + 1}
+    assert again.history["val"]["epoch"] == list(range(1, epoch + 2))

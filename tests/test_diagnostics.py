@@ -13,7 +13,7 @@ from streamlit.testing.v1 import AppTest
 
 from vae_core import Config
 from vae_core.diagnostics import beta_changes, collapsed_dims, dim_label, kl_order, pixel_error, ranked_dims
-from vae_core.export import gif_bytes, png_bytes
+from vae_core.picture_files import gif_bytes, png_bytes
 from vae_core.metrics import active_units, example_terms, iwae_bound, loss_terms
 from vae_core.models import Autoencoder
 from vae_core.runs import RunStore

@@ -281,7 +281,7 @@ def _starts_a_message_and_hangs(specs, pipe, stop, betas):
 
 
 def test_a_worker_killed_in_the_middle_of_a_message_is_interrupted(store, monkeypatch):
-    from vae_core.runs import executor as executor_module
+    from vae_core.runs import local as executor_module
 
     monkeypatch.setattr(executor_module, "_process_main", _starts_a_message_and_hangs)
     ex = LocalExecutor(store, max_jobs=1)

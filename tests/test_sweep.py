@@ -18,6 +18,9 @@ import torch
 from conftest import tiny
 from vae_core import Trainer, checkpoint
 from vae_core import sweep
+from vae_core.batched import BatchedTrainer
+from vae_core.cli import sweep as sweep_cli
+from vae_core.runs import submit_sweep
 
 REPO = Path(__file__).resolve().parents[1]
 PARAM_TOL, LOSS_TOL = 1e-5, 1e-4
@@ -27,7 +30,7 @@ PARAM_TOL, LOSS_TOL = 1e-5, 1e-4
 def test_batched_members_equal_separate_runs(digits_split, model, warmup):
     train, val = digits_split
     cfgs = sweep.members(tiny(model, epochs=2, kl_warmup=warmup, seed=3), betas=[0.5, 1.0, 4.0])
-    batched = sweep.BatchedTrainer(cfgs, train, val)
+    batched = BatchedTrainer(cfgs, train, val)
     for _ in batched.run():
         pass
     got = batched.checkpoints()
@@ -53,7 +56,7 @@ def test_members_and_groups():
     cfgs = sweep.members(base, betas=[1, 2], latent_dims=[2, 5])
     assert [(c.latent_dim, c.beta) for c in cfgs] == [(2, 1), (2, 2), (5, 1), (5, 2)]
     assert sweep.groups(cfgs) == [[0, 1], [2, 3]]
-    for bad, words in [(dict(betas=[]), "at least one"), (dict(betas=[-1.0]), "β"), (dict(latent_dims=[0]), "latent_dim")]:
+    for bad, words in [(dict(betas=[]), "at least one"), (dict(betas=[-1.0]), "beta must be"), (dict(latent_dims=[0]), "latent_dim")]:
         with pytest.raises(ValueError, match=words):
             sweep.members(base, **bad)
 
@@ -77,13 +80,13 @@ def test_sweep_cli_writes_one_checkpoint_per_member(tmp_path):
 
 @pytest.mark.parametrize("flags, words", [
     (["--beta", ""], "empty"),
-    (["--beta", "1,-2"], "β"),
+    (["--beta", "1,-2"], "beta must be"),
     (["--latent-dim", "0"], "latent_dim"),
     (["--beta", "1,x"], "--beta"),
 ])
 def test_sweep_cli_bad_input_exits_2(tmp_path, capsys, flags, words):
     try:  # a flag argparse rejects exits from inside the parser; a bad value returns 2
-        status = sweep.main(["--dataset", "digits", "--model", "beta_vae", "--epochs", "1", "--out", str(tmp_path),
+        status = sweep_cli.main(["--dataset", "digits", "--model", "beta_vae", "--epochs", "1", "--out", str(tmp_path),
                              *flags])
     except SystemExit as e:
         status = e.code
@@ -99,7 +102,7 @@ def test_a_sweep_in_the_run_store_ends_as_grouped_done_runs(tmp_path):
     try:
         ws = store.workspace(new_workspace_id())
         cfgs = sweep.members(tiny("beta_vae", epochs=2), betas=[0.5, 1.0, 8.0])
-        made = sweep.submit(ws, executor, cfgs)
+        made = submit_sweep(ws, executor, cfgs)
         assert all(executor.handle(r.id).join(120) for r in made)
     finally:
         executor.shutdown()

@@ -11,6 +11,8 @@ from conftest import tiny
 from test_runs import wait
 from test_sweep import LOSS_TOL, PARAM_TOL
 from vae_core import Trainer, sweep
+from vae_core.batched import BatchedTrainer
+from vae_core.runs import submit_sweep
 from vae_core.data import load_split
 from vae_core.runs import BATCH_STOP_RULE, RunStore, make_executor, new_workspace_id
 from vae_core.trainer import TrainingDiverged
@@ -45,7 +47,7 @@ def test_a_batch_trains_each_member_as_its_own_run_would(kind, tmp_path):
     try:
         ws = executor.store.workspace(new_workspace_id())
         cfgs = sweep.members(tiny("beta_vae", epochs=2, latent_dim=2, kl_warmup=15, seed=3), betas=[0.5, 1.0, 4.0])
-        made = sweep.submit(ws, executor, cfgs)
+        made = submit_sweep(ws, executor, cfgs)
         handles = [executor.handle(r.id) for r in made]
         assert all(h.join(180) for h in handles)
     finally:
@@ -72,7 +74,7 @@ def test_beta_is_per_member_and_stop_stops_the_batch_whose_members_then_resume_a
     ws = local.store.workspace(new_workspace_id())
     blockers = [local.submit(ws, ws.create(tiny("vae", epochs=2000), f"takes slot {i}")) for i in range(2)]
     cfgs = sweep.members(tiny("beta_vae", epochs=60), betas=[1.0, 2.0, 4.0])
-    made = sweep.submit(ws, local, cfgs)
+    made = submit_sweep(ws, local, cfgs)
     later = local.submit(ws, ws.create(tiny("vae", epochs=2000), "after the batch"))
     handles = [local.handle(r.id) for r in made]
     # the cap is 2, both slots taken: the batch waits as ONE job, first in line, the last job second
@@ -108,7 +110,7 @@ def test_beta_is_per_member_and_stop_stops_the_batch_whose_members_then_resume_a
 
 def test_killing_the_batch_worker_interrupts_every_member_and_each_resumes(local):
     ws = local.store.workspace(new_workspace_id())
-    made = sweep.submit(ws, local, sweep.members(tiny("beta_vae", epochs=30), betas=[0.5, 4.0]))
+    made = submit_sweep(ws, local, sweep.members(tiny("beta_vae", epochs=30), betas=[0.5, 4.0]))
     handles = [local.handle(r.id) for r in made]
     wait(lambda: all(ws.has_checkpoint(r.id) for r in made) and handles[0].view.epoch >= 2, what="checkpoints")
     local.kill(made[1].id)
@@ -126,7 +128,7 @@ def test_a_diverging_member_fails_alone_with_its_last_finite_weights(local):
     its own run would; the others train on to the end, unaffected."""
     ws = local.store.workspace(new_workspace_id())
     cfgs = sweep.members(tiny("beta_vae", epochs=2, lr=0.3), betas=[0.0, 1.0, 1e6])
-    made = sweep.submit(ws, local, cfgs)
+    made = submit_sweep(ws, local, cfgs)
     assert all(local.handle(r.id).join(120) for r in made)
     runs = [ws.get(r.id) for r in made]
     assert [r.status for r in runs] == ["done", "done", "failed"], [r.message for r in runs]
@@ -143,7 +145,7 @@ def test_a_diverging_member_fails_alone_with_its_last_finite_weights(local):
         assert torch.allclose(kept.model_state[name], w, atol=PARAM_TOL, rtol=0), name
     # the others as if it had never been there: what a batch of the two alone gives, and (lr 0.3
     # amplifies float32 rounding in the weights, not in the losses) what their own runs score
-    pair = sweep.BatchedTrainer(cfgs[:2], *load_split(cfgs[0]))
+    pair = BatchedTrainer(cfgs[:2], *load_split(cfgs[0]))
     for _ in pair.run():
         pass
     for run, cfg, ref in zip(made[:2], cfgs[:2], pair.checkpoints()):

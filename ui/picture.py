@@ -19,7 +19,7 @@ import numpy as np
 import streamlit as st
 from PIL import Image
 
-from vae_core.export import gif_bytes, png_bytes
+from vae_core.picture_files import gif_bytes, png_bytes
 
 from . import plots
 

@@ -16,6 +16,7 @@ from __future__ import annotations
 import json
 import math
 import struct
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -229,3 +230,20 @@ def load(path: str | Path) -> Checkpoint:
     except OSError as e:
         raise CheckpointError(f"cannot read checkpoint {path}: {e.strerror or e}") from None
     return from_bytes(blob)
+
+
+class Cadence:
+    """When a training loop saves its checkpoint: at an epoch's end if `min_s` have passed since the
+    last save, and within a long epoch every `every_s`. The app's workers (runs.job) and the
+    command line (cli.train) follow it alike."""
+
+    def __init__(self, min_s: float = 2.0, every_s: float = 30.0):
+        self.min_s, self.every_s = min_s, every_s
+        self.last = time.monotonic()
+
+    def due(self, epoch_end: bool) -> bool:
+        since = time.monotonic() - self.last
+        return (epoch_end and since >= self.min_s) or since >= self.every_s
+
+    def saved(self) -> None:
+        self.last = time.monotonic()

@@ -1,90 +1,196 @@
-"""The one frozen config that travels everywhere and is saved with every checkpoint.
+"""The one frozen config that travels everywhere and is saved with every checkpoint, and the one
+declaration of every knob in it.
 
 A model is rebuilt from its config alone (like nanoGPT's `model_args`), so every knob that
-changes the architecture or the loss lives here, and nothing else does.
+changes the architecture or the loss lives here, and nothing else does. Each field is declared
+once with `knob(...)`: its default, allowed range or choices, help text and unit. Everything else
+reads that declaration (`KNOBS`): `Config.validate`, the command lines' flags (vae_core.cli), the
+Train form's inputs and their labels (ui.knobs), the sweep's value lists, the URL parameters
+(ui.links) and live changes such as a β set while a run trains (`KNOBS["beta"].check`).
+
+Two names are open sets checked where they are looked up, not here: `model`
+(vae_core.registry.spec_of) and `dataset` (vae_core.data.spec_of).
 """
 from __future__ import annotations
 
 import dataclasses
 import math
-from dataclasses import dataclass
-
-from .corruption import CORRUPTIONS
-from .registry import MODELS
+import numbers
+from dataclasses import dataclass, field
 
 ARCHS = ("mlp", "conv")
 LIKELIHOODS = ("bernoulli", "gaussian")
+CORRUPTIONS = ("gaussian", "masking", "salt_and_pepper")  # vae_core.corruption implements each
 SPARSITIES = ("l1", "kl")
 PRECISIONS = ("fp32", "bf16")
-
-# field -> (low, high, low included, high included): the one table of allowed numeric values,
-# read by Config.validate and shown by the app next to each field
-RANGES: dict[str, tuple[float, float, bool, bool]] = {
-    "latent_dim": (1, 1024, True, True),
-    "sigma": (1e-3, math.inf, True, True),   # below a thousandth of a pixel the loss is ~1e12 nats: no signal
-    "beta": (0, 1e6, True, True),
-    "kl_warmup": (0, 10_000_000, True, True),
-    "sparsity_weight": (0, 1e6, True, True),
-    "rho": (0, 1, False, False),
-    "contractive_weight": (0, 1e6, True, True),
-    "epochs": (1, 10_000, True, True),
-    "batch_size": (1, 65_536, True, True),
-    "lr": (0, 10, False, True),
-    "seed": (0, 2**32 - 1, True, True),
-    "val_fraction": (0, 1, False, False),
-}
+MAX_HIDDEN = 8192
 
 
 def _number(v: float) -> str:
-    return f"{int(v):,}" if float(v).is_integer() else f"{v:g}"
+    """1024 -> '1,024', 0.001 -> '0.001', 1e-06 -> '1e-06': short and exact enough to read."""
+    return f"{int(v):,}" if float(v).is_integer() and abs(v) < 1e15 else f"{v:g}"
 
 
-def range_text(name: str) -> str:
-    """'1 to 1,024', '> 0 and ≤ 10', ... for the field `name`."""
-    lo, hi, lo_in, hi_in = RANGES[name]
-    if math.isinf(hi):
-        return f"{'≥' if lo_in else '>'} {_number(lo)}"
-    if lo_in and hi_in:
-        return f"{_number(lo)} to {_number(hi)}"
-    return f"{'≥' if lo_in else '>'} {_number(lo)} and {'≤' if hi_in else '<'} {_number(hi)}"
+@dataclass(frozen=True)
+class Knob:
+    """One hyperparameter: what it is, what it may be, how it reads and is written.
+
+    Numbers have a range [low, high] (an end may be open, `low_open` / `high_open`); words a tuple
+    of `choices`; the hidden sizes (a tuple of ints) a range for each item (`low`, `high`)."""
+    default: object
+    help: str
+    label: str = ""                    # in forms and captions; the field's name when empty
+    low: float = -math.inf
+    high: float = math.inf
+    low_open: bool = False
+    high_open: bool = False
+    choices: tuple[str, ...] | None = None
+    unit: str = ""                     # e.g. "steps"; said after a value
+    name: str = ""                     # the Config field (filled in below)
+    kind: type = object                # int, float, str or tuple (filled in below)
+
+    @property
+    def flag(self) -> str:
+        """Its command-line flag: --latent-dim."""
+        return "--" + self.name.replace("_", "-")
+
+    @property
+    def title(self) -> str:
+        return self.label or self.name
+
+    @property
+    def numeric(self) -> bool:
+        return self.kind in (int, float)
+
+    def range_text(self) -> str:
+        """'1 to 1,024', '> 0 and ≤ 10', '≥ 0.001', 'one of mlp, conv', ... ('' for an open word)."""
+        if self.choices is not None:
+            return "one of " + ", ".join(self.choices)
+        if self.kind is tuple:
+            return f"integers from {_number(self.low)} to {_number(self.high)}, comma-separated"
+        if not self.numeric:
+            return ""
+        lo, hi = ("≥" if not self.low_open else ">"), ("≤" if not self.high_open else "<")
+        if math.isinf(self.high):
+            return f"{lo} {_number(self.low)}"
+        if not self.low_open and not self.high_open:
+            return f"{_number(self.low)} to {_number(self.high)}"
+        return f"{lo} {_number(self.low)} and {hi} {_number(self.high)}"
+
+    def allows(self, value) -> bool:
+        """Whether `value` (already of the right kind) is in range / among the choices."""
+        if self.choices is not None:
+            return value in self.choices
+        if self.kind is tuple:
+            return all(self.low <= v <= self.high for v in value)
+        if not self.numeric:
+            return True
+        return ((self.low < value) if self.low_open else (self.low <= value)) and \
+               ((value < self.high) if self.high_open else (value <= self.high))
+
+    def check(self, value):
+        """`value` if this knob may take it; else ValueError '<name> must be <range>, got <value>'."""
+        ok_kind = {int: lambda v: isinstance(v, numbers.Integral) and not isinstance(v, bool),
+                   float: lambda v: isinstance(v, numbers.Real) and not isinstance(v, bool),
+                   str: lambda v: isinstance(v, str),
+                   tuple: lambda v: isinstance(v, tuple) and all(isinstance(i, numbers.Integral)
+                                                                 and not isinstance(i, bool) for i in v),
+                   }[self.kind](value)
+        if not ok_kind:
+            raise ValueError(f"{self.name} must be {self._kind_text()}, got {value!r}")
+        if self.kind is float and not math.isfinite(value):
+            raise ValueError(f"{self.name} must be a finite number, got {value}")
+        if not self.allows(value):
+            shown = self.format(value) if self.numeric or self.kind is tuple else repr(value)
+            raise ValueError(f"{self.name} must be {self.range_text()}, got {shown}")
+        return value
+
+    def _kind_text(self) -> str:
+        return {int: "a whole number", float: "a number", str: "text", tuple: "a list of whole numbers"}[self.kind]
+
+    def parse(self, text: str):
+        """Text typed by a person (a form, a flag, a URL) -> a checked value; ValueError names the
+        range. '1e-6' and '1,000' read as numbers; 'abc', '2.5' for a whole number, 'nan' do not."""
+        text = str(text).strip()
+        if self.kind is tuple:
+            try:
+                value = tuple(int(t) for t in text.split(",") if t.strip())
+            except ValueError:
+                raise ValueError(f"{self.name} must be {self.range_text()}, got {text!r}") from None
+            return self.check(value)
+        if not self.numeric:
+            return self.check(text)
+        try:
+            value = float(text.replace(",", "").replace("_", ""))
+        except ValueError:
+            raise ValueError(f"{self.name} must be {self._kind_text()}, {self.range_text()}; got {text!r}") from None
+        if self.kind is int:
+            if not (math.isfinite(value) and value.is_integer()):
+                raise ValueError(f"{self.name} must be a whole number, {self.range_text()}; got {text!r}")
+            value = int(value)
+        return self.check(value)
+
+    def parse_list(self, text: str) -> list:
+        """'0.25, 1; 4' -> [0.25, 1.0, 4.0], each checked; a blank text -> [] (the sweeps' lists)."""
+        return [self.parse(t) for t in str(text).replace(";", ",").split(",") if t.strip()]
+
+    def format(self, value) -> str:
+        """A value as a person reads and types it back: 0.001, 1e-06, 1,024 -> '1024' in a field."""
+        if self.kind is tuple:
+            return ",".join(str(v) for v in value)
+        if self.kind is int:
+            return str(int(value))
+        if self.kind is float:
+            return f"{value:g}"
+        return str(value)
 
 
-def in_range(name: str, value) -> bool:
-    lo, hi, lo_in, hi_in = RANGES[name]
-    return (lo <= value if lo_in else lo < value) and (value <= hi if hi_in else value < hi)
+def knob(default, help: str, **kw):
+    """A Config field declared with its Knob (kept in the field's metadata)."""
+    return field(default=default, metadata={"knob": Knob(default, help, **kw)})
 
 
 @dataclass(frozen=True)
 class Config:
     # what to fit
-    dataset: str = "digits"
-    model: str = "vae"
+    dataset: str = knob("digits", "what to fit: a built-in dataset (python -m vae_core.data list)")
+    model: str = knob("vae", "the model (vae_core.registry.MODELS)")
     # architecture
-    arch: str = "mlp"                 # "mlp": widths in `hidden`; "conv": channels in `hidden`
-    hidden: tuple[int, ...] = (400,)  # pytorch/examples vae: 784-400-20
-    latent_dim: int = 2
+    arch: str = knob("mlp", "mlp: widths in hidden; conv: channels in hidden", label="architecture", choices=ARCHS)
+    hidden: tuple[int, ...] = knob((400,), "MLP widths (400, or 512,256) or conv channels (32,64)",
+                                   label="hidden sizes", low=1, high=MAX_HIDDEN)  # pytorch/examples vae: 784-400-20
+    latent_dim: int = knob(2, "dimensions of the code z", low=1, high=1024)
     # likelihood p(x|z): Bernoulli (BCE on logits) or Gaussian with fixed std `sigma` (MSE)
-    likelihood: str = "bernoulli"
-    sigma: float = 0.1
+    likelihood: str = knob("bernoulli", "bernoulli: BCE on logits (pixels in [0, 1]); gaussian: MSE with a fixed σ",
+                           choices=LIKELIHOODS)
+    # below a thousandth of a pixel the Gaussian loss is ~1e12 nats: no signal
+    sigma: float = knob(0.1, "the Gaussian likelihood's fixed standard deviation", label="σ", low=1e-3)
     # VAE family: loss = recon + beta * KL, beta ramped 0 -> beta over `kl_warmup` steps
-    beta: float = 1.0
-    kl_warmup: int = 0
+    beta: float = knob(1.0, "the KL term's weight: loss = recon + β·KL", label="β", low=0, high=1e6)
+    kl_warmup: int = knob(0, "β ramps linearly from 0 over this many steps", label="warm-up", low=0,
+                          high=10_000_000, unit="steps")
     # denoising AE: corruption applied to the input, loss against the clean input
-    corruption: str = "gaussian"
-    noise: float = 0.3                # std (gaussian) or fraction (masking, salt_and_pepper)
+    corruption: str = knob("gaussian", "how the denoising AE's input is corrupted", choices=CORRUPTIONS)
+    noise: float = knob(0.3, "the corruption's std (gaussian) or fraction of inputs (masking, salt_and_pepper, < 1)",
+                        label="noise", low=0, high=10)
     # sparse AE: "l1" -> weight * sum|a|; "kl" -> weight * sum_j KL(rho || rho_hat_j)
-    sparsity: str = "kl"
-    sparsity_weight: float = 0.1
-    rho: float = 0.05
+    sparsity: str = knob("kl", "l1: λ·Σ|a|; kl: Σ_j KL(ρ ‖ ρ̂_j) over sigmoid units", label="sparsity penalty",
+                         choices=SPARSITIES)
+    sparsity_weight: float = knob(0.1, "the sparsity penalty's weight", label="penalty weight", low=0, high=1e6)
+    rho: float = knob(0.05, "the target mean activation ρ of the kl sparsity penalty", label="target activation ρ",
+                      low=0, high=1, low_open=True, high_open=True)
     # contractive AE: weight * ||d code / d x||_F^2
-    contractive_weight: float = 0.01
+    contractive_weight: float = knob(0.01, "λ of the contractive penalty λ·‖∂z/∂x‖²", label="contraction weight λ",
+                                     low=0, high=1e6)
     # optimisation
-    epochs: int = 10
-    batch_size: int = 128
-    lr: float = 1e-3
-    precision: str = "fp32"          # "bf16": mixed precision (autocast) for the training steps
-    seed: int = 0
-    val_fraction: float = 0.1
+    epochs: int = knob(10, "passes over the training set", low=1, high=10_000)
+    batch_size: int = knob(128, "examples per step", label="batch size", low=1, high=65_536)
+    lr: float = knob(1e-3, "Adam's learning rate", label="learning rate", low=0, high=10, low_open=True)
+    precision: str = knob("fp32", "bf16: mixed precision (matmuls in bfloat16) for the training steps",
+                          choices=PRECISIONS)
+    seed: int = knob(0, "the seed of the init, the data order and the noise", low=0, high=2**32 - 1)
+    val_fraction: float = knob(0.1, "the share of the data held out for validation", label="validation fraction",
+                               low=0, high=1, low_open=True, high_open=True)
 
     def replace(self, **changes) -> "Config":
         """A copy with some fields changed, validated."""
@@ -92,32 +198,12 @@ class Config:
 
     def validate(self) -> "Config":
         """Raise ValueError with a one-line message for any impossible value; return self."""
-        def need(ok: bool, msg: str) -> None:
-            if not ok:
-                raise ValueError(msg)
-
-        for f in dataclasses.fields(self):
-            v = getattr(self, f.name)
-            if isinstance(v, float):
-                need(math.isfinite(v), f"{f.name} must be a finite number, got {v}")
-        need(self.model in MODELS, f"unknown model {self.model!r}; choose one of {', '.join(MODELS)}")
-        need(self.arch in ARCHS, f"unknown arch {self.arch!r}; choose one of {', '.join(ARCHS)}")
-        need(self.likelihood in LIKELIHOODS,
-             f"unknown likelihood {self.likelihood!r}; choose one of {', '.join(LIKELIHOODS)}")
-        need(self.corruption in CORRUPTIONS,
-             f"unknown corruption {self.corruption!r}; choose one of {', '.join(CORRUPTIONS)}")
-        need(self.sparsity in SPARSITIES,
-             f"unknown sparsity {self.sparsity!r}; choose one of {', '.join(SPARSITIES)}")
-        need(self.precision in PRECISIONS,
-             f"unknown precision {self.precision!r}; choose one of {', '.join(PRECISIONS)}")
-        for name in RANGES:
-            value = getattr(self, name)
-            need(in_range(name, value), f"{name} must be {range_text(name)}, got {value}")
-        need(len(self.hidden) >= (1 if self.arch == "conv" else 0) and all(1 <= h <= 8192 for h in self.hidden),
-             f"hidden sizes must be integers between 1 and 8192, got {self.hidden}")
-        if self.corruption != "gaussian":
-            need(0 <= self.noise < 1, f"noise fraction must be ≥ 0 and < 1, got {self.noise}")
-        need(self.noise >= 0, f"noise must be ≥ 0, got {self.noise}")
+        for name, k in KNOBS.items():
+            k.check(getattr(self, name))
+        if self.arch == "conv" and not self.hidden:
+            raise ValueError("hidden sizes: a conv model needs at least one channel count")
+        if self.corruption != "gaussian" and self.noise >= 1:
+            raise ValueError(f"noise fraction must be ≥ 0 and < 1 for {self.corruption}, got {self.noise:g}")
         return self
 
     # JSON round trip: checkpoints and the CLI speak plain dicts.
@@ -131,14 +217,27 @@ class Config:
         """Build and validate a config from a dict; unknown or mistyped keys are a ValueError."""
         if not isinstance(d, dict):
             raise ValueError("config must be a JSON object")
-        fields = {f.name: f for f in dataclasses.fields(cls)}
-        unknown = sorted(set(d) - set(fields))
+        unknown = sorted(set(d) - set(KNOBS))
         if unknown:
             raise ValueError(f"unknown config keys: {', '.join(unknown)}")
-        kw = {}
-        for name, value in d.items():
-            kw[name] = _coerce(name, value, type(getattr(cls, name)))  # class attr = default
-        return cls(**kw).validate()
+        return cls(**{name: _coerce(name, value, KNOBS[name].kind) for name, value in d.items()}).validate()
+
+
+# name -> its Knob, in the order of the fields
+KNOBS: dict[str, Knob] = {f.name: dataclasses.replace(f.metadata["knob"], name=f.name, kind=type(f.default))
+                          for f in dataclasses.fields(Config)}
+# numeric field -> (low, high, low included, high included)
+RANGES: dict[str, tuple[float, float, bool, bool]] = {
+    n: (k.low, k.high, not k.low_open, not k.high_open) for n, k in KNOBS.items() if k.numeric}
+
+
+def range_text(name: str) -> str:
+    """'1 to 1,024', '> 0 and ≤ 10', ... for the field `name`."""
+    return KNOBS[name].range_text()
+
+
+def in_range(name: str, value) -> bool:
+    return KNOBS[name].allows(value)
 
 
 def _coerce(name: str, value, kind: type):
@@ -156,7 +255,4 @@ def _coerce(name: str, value, kind: type):
 
 def parse_hidden(text: str) -> tuple[int, ...]:
     """'512,256' -> (512, 256); '' -> () (a linear encoder)."""
-    try:
-        return tuple(int(t) for t in text.split(",") if t.strip())
-    except ValueError:
-        raise ValueError(f"hidden must be a comma list of integers, got {text!r}") from None
+    return KNOBS["hidden"].parse(text)

@@ -15,7 +15,7 @@ from .device import forked_rng
 from .latent import _labels, device_of, encode
 from .losses import gaussian_kl, recon_nll
 from .models import Autoencoder
-from .registry import MODELS
+from .registry import spec_of
 
 LOG_2PI = math.log(2 * math.pi)
 
@@ -35,7 +35,7 @@ def loss_terms(model: Autoencoder, x: torch.Tensor, y: torch.Tensor, cfg: Config
     -> {"loss", "recon", ["kl", "kl_per_dim" (list)], ["penalty"]}
     """
     beta = cfg.beta if beta is None else beta
-    loss = MODELS[cfg.model].loss
+    loss = spec_of(cfg.model).loss
     sums: dict[str, torch.Tensor] = {}
     with _fixed_noise(x.device, seed):
         for i in range(0, len(x), batch_size):

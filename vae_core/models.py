@@ -13,7 +13,7 @@ import torch.nn as nn
 import torch.nn.functional as F
 
 from .config import Config
-from .registry import MODELS
+from .registry import spec_of
 
 
 def _mlp(sizes: list[int]) -> nn.Sequential:
@@ -114,7 +114,7 @@ class Autoencoder(nn.Module):
 
     def __init__(self, cfg: Config, shape: tuple[int, ...], n_classes: int):
         super().__init__()
-        spec = MODELS[cfg.model]
+        spec = spec_of(cfg.model)
         self.variational = spec.variational
         self.sigmoid_code = spec.sigmoid_code(cfg)  # sparse AE with KL(rho || rho_hat) needs codes in (0, 1)
         self.n_cond = n_classes if spec.conditional else 0

@@ -1,7 +1,8 @@
 """The one registry: model name -> its parts and loss. Adding a model is one entry.
 
 The UI fills its model picker from `MODELS`, the CLI its `--model` choices, the tests their
-parametrisation; nothing else branches on a model's name.
+parametrisation; nothing else branches on a model's name. A name is checked where a model is looked
+up (`spec_of`), as a dataset's is (vae_core.data.spec_of): the config does not import this module.
 """
 from __future__ import annotations
 
@@ -67,3 +68,11 @@ MODELS: dict[str, ModelSpec] = {
         "only reported. Every q(z|x) collapses onto the prior, so z says nothing about x.",
         variational=True),
 }
+
+
+def spec_of(name: str) -> ModelSpec:
+    """The registry entry of a model name; ValueError naming the choices if there is none."""
+    try:
+        return MODELS[name]
+    except (KeyError, TypeError):
+        raise ValueError(f"unknown model {name!r}; choose one of {', '.join(MODELS)}") from None

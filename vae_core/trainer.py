@@ -22,12 +22,12 @@ from typing import Iterator
 import torch
 
 from .checkpoint import Checkpoint
-from .config import Config
+from .config import KNOBS, Config
 from .data import Dataset
 from .device import forked_rng, pick_device
 from .metrics import loss_terms
 from .models import Autoencoder
-from .registry import MODELS
+from .registry import spec_of
 
 
 class TrainingDiverged(RuntimeError):
@@ -79,7 +79,7 @@ class Trainer:
         if len(train) == 0 or len(val) == 0:
             raise ValueError("training and validation sets must not be empty")
         self.cfg = cfg
-        self.spec = MODELS[cfg.model]
+        self.spec = spec_of(cfg.model)
         self.device = pick_device(device) if not isinstance(device, torch.device) else device
         self.data_meta = {"name": cfg.dataset, "image_shape": list(train.image_shape),
                           "class_names": list(train.class_names), "source": train.source,
@@ -112,9 +112,7 @@ class Trainer:
 
     def set_beta(self, beta: float) -> None:
         """Change the KL weight from the next step on."""
-        if not (math.isfinite(beta) and beta >= 0):
-            raise ValueError(f"beta must be a finite number >= 0, got {beta}")
-        self.beta = float(beta)
+        self.beta = float(KNOBS["beta"].check(beta))
 
     def beta_at(self, step: int) -> float:
         """beta, ramped linearly from 0 over the first kl_warmup steps."""

@@ -1,7 +1,7 @@
 """One training job as a worker runs it: specs in, messages out, control read between steps.
 
 A job is one run (run_job), or a batch: several fresh runs of one config that differ only in β,
-trained together in this one worker (run_batch, sweep.BatchedTrainer). The same function
+trained together in this one worker (run_batch, batched.BatchedTrainer). The same function
 (run_worker) runs in a spawned local process and in a Ray actor; only the two channels differ.
 `emit(message)` sends a plain dict (picklable, small except checkpoints); every message carries
 "run", the id of the run it is about (a batch's messages are routed to each member's handle):
@@ -38,7 +38,7 @@ from ..device import describe
 from ..diagnostics import collapse_note
 from ..latent import decode, encode, reconstruct
 from ..metrics import evaluate
-from ..sweep import BatchedTrainer
+from ..batched import BatchedTrainer
 from ..trainer import Trainer, TrainingDiverged
 
 
@@ -140,8 +140,9 @@ class _Clock:
 
     def __init__(self, spec: JobSpec):
         self.spec = spec
-        self.emit = self.pics = self.ckpt = time.monotonic()
+        self.emit = self.pics = time.monotonic()
         self.fresh = False
+        self.cadence = checkpoint.Cadence(spec.min_checkpoint_s, spec.checkpoint_s)
 
     def progress_due(self, epoch_end: bool) -> bool:
         now = time.monotonic()
@@ -152,11 +153,10 @@ class _Clock:
         return True
 
     def checkpoint_due(self, epoch_end: bool) -> bool:
-        since = time.monotonic() - self.ckpt
-        return (epoch_end and since >= self.spec.min_checkpoint_s) or since >= self.spec.checkpoint_s
+        return self.cadence.due(epoch_end)
 
     def checkpointed(self) -> None:
-        self.ckpt = time.monotonic()
+        self.cadence.saved()
 
 
 def run_job(spec: JobSpec, control: Control, emit: Callable[[dict], None]) -> None:
@@ -195,7 +195,7 @@ def run_job(spec: JobSpec, control: Control, emit: Callable[[dict], None]) -> No
 
 
 def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict], None]) -> None:
-    """Train the specs' configs (the same up to β) batched in this one worker (sweep.BatchedTrainer),
+    """Train the specs' configs (the same up to β) batched in this one worker (batched.BatchedTrainer),
     each member reported as its own run: every message carries its "run".
 
     The rules: `control.poll()`'s β for member i changes only member i. Stop (asked through any

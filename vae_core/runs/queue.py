@@ -1,0 +1,181 @@
+"""The executor's queue: jobs wait in order for one of `max_jobs` slots, and the worker's messages
+become store updates. Subclasses (vae_core.runs.local, vae_core.runs.ray_executor) start workers
+and carry their messages; vae_core.runs.executor picks one.
+
+The executor lives in the app's server process and is the only writer of run metadata: it turns
+the worker's messages into store updates (status, checkpoints, metrics), and a run whose worker
+vanishes without saying goodbye is marked interrupted.
+"""
+from __future__ import annotations
+
+import os
+import threading
+import time
+from collections import deque
+from dataclasses import replace
+
+from .. import threads
+from ..sweep import groups
+from .handles import JobHandle
+from .job import JobSpec
+from .store import FINISHED, Run, RunStore, RunStoreError, Workspace
+
+
+class Executor:
+    """The queue, the cap and the bookkeeping; subclasses start jobs and carry their messages."""
+
+    name = "base"
+
+    def __init__(self, store: RunStore, max_jobs: int | None = None, data_dir: str | None = None, **job_options):
+        self.store = store
+        self.job_options = job_options  # JobSpec fields: refresh_s, checkpoint_s, ...
+        self.max_jobs = max(1, max_jobs or int(os.environ.get("VAE_CORE_MAX_JOBS") or threads.cores()))
+        self.data_dir = data_dir
+        self._lock = threading.RLock()
+        self._handles: dict[str, JobHandle] = {}
+        self._pending: deque[list[JobHandle]] = deque()   # jobs waiting for a slot, each its runs' handles
+        self._running: set[str] = set()                    # the running jobs, by their first run's id
+
+    # --- the interface ------------------------------------------------------------------------
+
+    def submit(self, ws: Workspace, run: Run, resume: bool = False) -> JobHandle:
+        """Queue `run` (created in `ws` with status queued, or an interrupted / stopped one to resume
+        from its last checkpoint). Returns its handle at once."""
+        blob, cfg = None, run.config
+        if resume:
+            blob = ws.blob(run.id)
+            cfg = ws.checkpoint(run.id).config  # with the beta it had reached
+            run = ws.update(run.id, status="queued", message="", finished=None)
+        spec = JobSpec(run.id, cfg, resume=blob, data_dir=self.data_dir, **self.job_options)
+        handle = JobHandle(self, ws.id, run, spec)
+        self._queue(handle.job, [run])
+        return handle
+
+    def submit_batch(self, ws: Workspace, runs: list[Run]) -> list[JobHandle]:
+        """Queue fresh runs whose configs differ only in β as ONE job: one worker trains them batched
+        (batched.BatchedTrainer), taking one slot. -> their handles, in the order of `runs`."""
+        if len(groups([r.config for r in runs])) != 1:
+            raise ValueError("a batch's runs must share every setting but β")
+        handles = [JobHandle(self, ws.id, r, JobSpec(r.id, r.config, data_dir=self.data_dir, **self.job_options))
+                   for r in runs]
+        for i, h in enumerate(handles):
+            h.job, h.index = handles, i
+        self._queue(handles, runs)
+        return handles
+
+    def _queue(self, job: list[JobHandle], runs: list[Run]) -> None:
+        with self._lock:
+            for run in runs:
+                if run.id in self._handles and not self._handles[run.id].done.is_set():
+                    raise RunStoreError(f"{run.name!r} is already training")
+            for h in job:
+                self._handles[h.run_id] = h
+            self._pending.append(job)
+            self._pump()
+
+    def handle(self, run_id: str) -> JobHandle | None:
+        with self._lock:
+            h = self._handles.get(run_id)
+            if h is not None and h.view.status == "queued":
+                h.view = replace(h.view, ahead=self._ahead(h))
+            return h
+
+    def alive_ids(self) -> set[str]:
+        """Runs with a job that has not ended: everything else marked live in a store is stale."""
+        with self._lock:
+            return {k for k, h in self._handles.items() if not h.done.is_set()}
+
+    def shutdown(self) -> None:
+        with self._lock:
+            handles = list(self._handles.values())
+        for h in handles:
+            if not h.done.is_set():
+                h.stop()
+
+    # --- scheduling ---------------------------------------------------------------------------
+
+    def _ahead(self, handle: JobHandle) -> int:
+        return next((i for i, job in enumerate(self._pending) if job is handle.job), 0)
+
+    def _pump(self) -> None:
+        """Start queued jobs while there is a free slot (under the lock)."""
+        while self._pending and len(self._running) < self.max_jobs:
+            job = self._pending.popleft()
+            self._running.add(job[0].run_id)
+            for h in job:
+                h.spec = replace(h.spec, running_jobs=len(self._running))
+                h.view = replace(h.view, status="starting", ahead=0)
+            try:
+                self._launch(job)
+            except Exception as e:  # could not start a process / reach Ray: the runs fail, the app goes on
+                for h in job:
+                    self._finish(h, "failed", f"could not start a worker: {type(e).__name__}: {e}")
+        for i, job in enumerate(self._pending):
+            for h in job:
+                h.view = replace(h.view, ahead=i)
+
+    def _cancel_or_stop(self, handle: JobHandle) -> None:
+        with self._lock:
+            if any(job is handle.job for job in self._pending):  # never started: nothing to save
+                self._pending = deque(job for job in self._pending if job is not handle.job)
+                for h in handle.job:
+                    self._finish(h, "stopped", "stopped before it started")
+                return
+        self._send(handle, "stop", True)
+
+    # --- messages from a worker (called from the executor's monitor threads) ------------------
+
+    def _route(self, job: list[JobHandle], msg: dict) -> bool:
+        """Hand a worker's message to its run's handle; -> whether it was that run's "end"."""
+        handle = next((h for h in job if h.run_id == msg.get("run")), job[0])
+        self._on_message(handle, msg)
+        return msg["kind"] == "end"
+
+    def _on_message(self, handle: JobHandle, msg: dict) -> None:
+        ws = self.store.workspace(handle.ws_id)
+        kind = msg["kind"]
+        try:
+            if kind == "checkpoint":
+                ws.save_checkpoint(handle.run_id, msg["blob"])
+                ws.update(handle.run_id, progress={"step": msg["step"], "epoch": msg["epoch"]})
+                return
+            handle._apply(msg)
+            if kind == "started":
+                ws.update(handle.run_id, status="running")
+            elif kind == "end":
+                ws.update(handle.run_id, metrics=msg["metrics"], beta_changes=msg["beta_changes"])
+                self._finish(handle, msg["status"], msg["message"])
+        except RunStoreError:  # the run was deleted meanwhile: stop working for it
+            self._send(handle, "stop", True)
+
+    def _on_exit(self, handle: JobHandle, why: str) -> None:
+        """The worker is gone. If it never said "end", its run is interrupted."""
+        if not handle.done.is_set():
+            handle.view = replace(handle.view, status="interrupted", message=why)
+            self._finish(handle, "interrupted", why)
+
+    def _finish(self, handle: JobHandle, status: str, message: str) -> None:
+        with self._lock:
+            if handle.done.is_set():
+                return
+            if all(h.done.is_set() for h in handle.job if h is not handle):  # the job's last run: its slot frees
+                self._running.discard(handle.job[0].run_id)
+            if handle.view.status != status:
+                handle.view = replace(handle.view, status=status, message=message)
+            try:
+                ws = self.store.workspace(handle.ws_id)
+                ws.update(handle.run_id, status=status, message=message, finished=time.time())
+                if status in FINISHED and ws.has_checkpoint(handle.run_id):
+                    ws.active = handle.run_id  # a finished model becomes the active one; a failed one never
+            except RunStoreError:
+                pass
+            handle.done.set()
+            self._pump()
+
+    # --- for subclasses ------------------------------------------------------------------------
+
+    def _launch(self, job: list[JobHandle]) -> None:
+        raise NotImplementedError
+
+    def _send(self, handle: JobHandle, what: str, value) -> None:
+        raise NotImplementedError
