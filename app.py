@@ -4,7 +4,7 @@
 """
 import streamlit as st
 
-from ui import concept, heap, home, links, presentation, runs, screen, sidebar, timing, widgets
+from ui import heap, links, presentation, runs, screen, sidebar, sitemap, timing, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon="🧭", layout="wide")
 widgets.init()
@@ -12,22 +12,12 @@ runs.init()
 link = links.read()  # a lesson link just opened: its model, presentation mode, hidden parts
 presentation.apply()
 
-explore = [
-    st.Page(home.render, title="Start here", icon=":material/home:", url_path="home", default=True),
-    st.Page("pages/latent.py", title="Latent space", icon=":material/scatter_plot:"),
-    st.Page("pages/manifold.py", title="Manifold", icon=":material/grid_view:"),
-    st.Page("pages/interpolate.py", title="Interpolate", icon=":material/linear_scale:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-]
-compare = [
-    st.Page("pages/compare.py", title="Compare", icon=":material/compare:"),
-    st.Page("pages/rate_distortion.py", title="Rate–distortion", icon=":material/show_chart:", url_path="rate_distortion"),
-    st.Page("pages/diagnostics.py", title="Diagnostics", icon=":material/monitor_heart:"),
-]
-page = st.navigation({"Explore": [p for p in explore if p.title != "Train" or not links.hidden("train")],
-                      "Compare": compare,
-                      "Concepts": concept.pages()},
-                     position="hidden" if links.hidden("nav") else "sidebar",
+groups: dict[str, list] = {}
+for spec in sitemap.PAGES:
+    if not (spec.hide and links.hidden(spec.hide)):
+        groups.setdefault(spec.group, []).append(
+            st.Page(spec.target, title=spec.title, icon=spec.icon, url_path=spec.name, default=spec.default))
+page = st.navigation(groups, position="hidden" if links.hidden("nav") else "sidebar",
                      expanded=True)  # every page in view: no "View 3 more" hiding the Concepts
 links.restore(link, page.url_path)  # ... and its settings for this page, before its widgets are drawn
 if links.hidden("sidebar"):

@@ -2,8 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import compare, picture, runs, screen
-from ui import run_app_first
+from ui import compare, page, picture, run_app_first, runs, screen
 from vae_core.compare import aligned_history, decode_prior, example_indices
 from vae_core.latent import reconstruct
 
@@ -13,8 +12,7 @@ CHOSEN = "compare.chosen"     # the runs compared, kept across page visits
 SHOWN = 10                    # inputs reconstructed / prior samples decoded per model
 
 run_app_first()
-st.title("Compare")
-st.markdown(
+page.header(
     "Two to four models on **the same examples**. Their latent maps use the same colour for each class; "
     "**box- or lasso-select** points in one map and the same examples are ringed in the others. Below: the same "
     "inputs reconstructed by each model, the same prior codes z ~ N(0, I) decoded by each, and their validation "

@@ -23,7 +23,7 @@ def explanation(a: Active, pts: views.Points) -> str:
                "for VAEs only (see below)."))
 
 
-a, pts = page.start("Diagnostics", explanation)
+a, pts = page.start(explanation)
 D = pts.mu.shape[1]
 _, val = views.split(a.cfg.dataset, a.cfg.seed, a.cfg.val_fraction)
 y_val = val.y if a.model.n_cond else None

@@ -3,11 +3,11 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, links, page, picture, plots, screen, timing, views, widgets
+from ui import decoder, links, page, picture, plots, screen, sitemap, timing, views, widgets
 from ui.presentation import style
 from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
 
-a, pts = page.start("Interpolate", lambda a, pts: (
+a, pts = page.start(lambda a, pts: (
     "Pick two examples A and B. Their codes z_A and z_B are joined by a path and every point on it is "
     "decoded. **Linear**: z(t) = (1 − t) z_A + t z_B. **Spherical** (slerp) follows the arc between the two "
     "directions"
@@ -19,7 +19,7 @@ a, pts = page.start("Interpolate", lambda a, pts: (
 N, D = pts.mu.shape
 names = pts.data.class_names
 labels = pts.data.y.numpy()
-ends_key, map_key = f"interp.ends.{a.key}", f"interp.map.{a.key}"
+ends_key, map_key = sitemap.interp_ends_key(), f"interp.map.{a.key}"  # the ends are also link parameters
 st.session_state.setdefault(ends_key, [0, int(np.argmax(labels != labels[0])) if (labels != labels[0]).any() else min(1, N - 1)])
 ends = st.session_state[ends_key]
 

@@ -14,7 +14,7 @@ def code(a) -> str:
     return "μ(x)" if a.model.variational else "enc(x)"
 
 
-a, pts = page.start("Latent space", lambda a, pts: (
+a, pts = page.start(lambda a, pts: (
     f"Each dot is one example **x**, placed at its code **z** = {code(a)}, where the encoder puts it, and coloured "
     + ("by its label (which this conditional VAE is also given as an input). " if a.model.n_cond else
        "by its label, which the model never saw. ")

@@ -25,7 +25,7 @@ def explanation(a: Active, pts: views.Points) -> str:
            "decode codes it never produced."))
 
 
-a, pts = page.start("Manifold", explanation)
+a, pts = page.start(explanation)
 D = pts.mu.shape[1]
 names = pts.data.class_names
 if D < 2:

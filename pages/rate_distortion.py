@@ -1,8 +1,7 @@
 """Rate–distortion: every run on one dataset and likelihood as a point, KL (rate) against reconstruction (distortion)."""
 import streamlit as st
 
-from ui import compare, picture, runs, screen
-from ui import run_app_first
+from ui import compare, page, picture, run_app_first, runs, screen
 from vae_core.compare import decode_prior, rd_point
 from vae_core.registry import MODELS
 
@@ -10,8 +9,7 @@ PRIOR_SHOWN = 16
 CHART = "rd.chart"
 
 run_app_first()
-st.title("Rate–distortion")
-st.markdown(
+page.header(
     "A VAE pays for each example twice. The **rate** is KL(q(z|x) ‖ p(z)), how many nats the code z says about "
     "this x beyond the prior; the **distortion** is −log p(x|z), how badly x is rebuilt from that code. Their sum is "
     "the negative ELBO. A β-VAE minimises distortion + β × rate, so β sets the price of a nat of rate: a large β "

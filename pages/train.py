@@ -4,18 +4,16 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import decoder, messages, picture, plots, runs, screen, sidebar, timing, widgets
+from ui import decoder, knobs, messages, page, picture, plots, runs, screen, sidebar, sitemap, timing, widgets
 from ui.datasets import download_panel
 from ui.presentation import style
-from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
+from vae_core.config import KNOBS
 from vae_core.data import DATASETS, TOY_SHAPES
 from vae_core.registry import MODELS
 from vae_core import sweep
-from vae_core.runs import submit_sweep
-from vae_core.runs import BATCH_STOP_RULE, LIVE, RunStoreError
+from vae_core.runs import BATCH_STOP_RULE, LIVE, RunStoreError, submit_sweep
 
-st.title("Train")
-st.markdown(
+page.header(
     "Choose a dataset and a model, set its knobs and press **Start**. Each run trains in a worker process of "
     "its own and is kept in this workspace: leave the page, reload it, or start another run to compare. "
     "The curves show the loss terms in nats per example: **recon** = −log p(x|z), how well x is rebuilt; "
@@ -23,140 +21,117 @@ st.markdown(
     "sparse / contractive regulariser. Try β = 0.1 versus β = 4 on the same data, or a latent_dim of 2 to "
     "watch the map form.")
 
-kept, _at = widgets.kept, widgets.kept_index
 DATASET_CHOICES = [d for d in DATASETS if d != "toy2d"] + [f"toy2d:{s}" for s in TOY_SHAPES]
 MAX_SWEEP = 24  # runs one sweep may create: each is a worker's job and a checkpoint in the workspace
-problems: list[str] = []  # out-of-range fields: shown next to each, and Start waits for them
+knobs.load()  # the form as this workspace last had it (a reload, a second tab)
+form = knobs.Form()
 
 
-def number(col, label: str, field: str, default, key: str, **kw):
-    """A number field with its allowed range (from vae_core.config.RANGES) said next to it; a value
-    outside it is shown as an error there, never silently replaced."""
-    value = col.number_input(f"{label} ({range_text(field)})", value=kept(key, default), key=key, **kw)
-    if not in_range(field, value):
-        col.error(f"must be {range_text(field)}", icon=":material/error:")
-        problems.append(f"{field} must be {range_text(field)}")
-    return value
-
-
-# widgets for the variant knobs a registry entry lists (beta and kl_warmup have their own)
-KNOBS = {
-    "corruption": lambda c: c.selectbox("corruption", list(CORRUPTIONS), _at(list(CORRUPTIONS), "train.corruption", "gaussian"), key="train.corruption"),
-    "noise": lambda c: c.slider("noise (std or fraction)", 0.0, 0.9, kept("train.noise", 0.3), 0.05, key="train.noise"),
-    "sparsity": lambda c: c.selectbox("sparsity penalty", SPARSITIES, _at(SPARSITIES, "train.sparsity", "kl"), key="train.sparsity"),
-    "sparsity_weight": lambda c: number(c, "penalty weight", "sparsity_weight", 0.1, "train.sw"),
-    "rho": lambda c: c.slider("target activation ρ", 0.01, 0.5, kept("train.rho", 0.05), 0.01, key="train.rho"),
-    "contractive_weight": lambda c: number(c, "contraction weight λ", "contractive_weight", 0.01, "train.cw", format="%.4f"),
-}
-
-with st.container(border=True):
+def the_form():
+    """The form, every input derived from its knob (ui.knobs); -> (Start pressed, Start sweep pressed,
+    the places for their outcomes)."""
+    f, key = form, knobs.key
     c = st.columns(4)
-    dataset = c[0].selectbox("dataset", DATASET_CHOICES, _at(DATASET_CHOICES, "train.dataset", "digits"), key="train.dataset",
+    dataset = c[0].selectbox("dataset", DATASET_CHOICES, widgets.kept_index(DATASET_CHOICES, key("dataset"), "digits"),
+                             key=key("dataset"), on_change=knobs.reset_for_dataset,
                              help=" · ".join(f"{k}: {v}" for k, v in DATASETS.items()))
-    model = c[1].selectbox("model", list(MODELS), _at(list(MODELS), "train.model", "vae"), format_func=lambda m: MODELS[m].label,
-                           key="train.model")
-    latent_dim = number(c[2], "latent_dim", "latent_dim", 2, "train.latent_dim")
-    likelihood = c[3].selectbox("likelihood", LIKELIHOODS,
-                                _at(LIKELIHOODS, f"train.likelihood.{dataset}", "gaussian" if dataset.startswith("toy2d") else "bernoulli"),
-                                key=f"train.likelihood.{dataset}",
-                                help="bernoulli: BCE on logits (pixels in [0, 1]); gaussian: MSE with fixed σ")
+    model = c[1].selectbox("model", list(MODELS), widgets.kept_index(list(MODELS), key("model"), "vae"),
+                           format_func=lambda m: MODELS[m].label, key=key("model"), on_change=knobs.reset_for_model)
+    f.values.update(dataset=dataset, model=model)
     spec = MODELS[model]
+    f.field(c[2], "latent_dim", knobs.default_text("latent_dim"))
+    likelihood = f.field(c[3], "likelihood", knobs.default_text("likelihood", dataset=dataset))
     st.caption(spec.about)
     if not download_panel(dataset):  # a dataset that needs files: where from, and a Download button
-        problems.append(f"the {dataset} files are not here yet")
-    c = st.columns(4)
-    arch = c[0].selectbox("architecture", ["mlp", "conv"], _at(["mlp", "conv"], "train.arch", "mlp"), key="train.arch",
-                          help="conv needs images whose side divides by 2^(number of layers)")
-    hidden = c[1].text_input("hidden sizes", kept(f"train.hidden.{arch}", "400" if arch == "mlp" else "32,64"),
-                             key=f"train.hidden.{arch}", help="MLP: widths, e.g. 400 or 512,256; conv: channels, e.g. 32,64")
-    epochs = number(c[2], "epochs", "epochs", 20, "train.epochs")
-    batch_size = number(c[3], "batch size", "batch_size", 128, "train.batch")
+        f.problems.append(f"the {dataset} files are not here yet")
     c = st.columns(5)
-    lr = number(c[0], "learning rate", "lr", 1e-3, "train.lr", format="%.4f")
-    seed = number(c[1], "seed", "seed", 0, "train.seed")
-    precision = c[2].selectbox("precision", PRECISIONS, _at(PRECISIONS, "train.precision", "fp32"), key="train.precision",
-                               help="bf16: mixed precision (matmuls in bfloat16), faster on recent CPUs and GPUs")
-    knobs = {}
-    if "beta" in spec.knobs:
-        knobs["beta"] = number(c[3], "β", "beta", float(spec.defaults.get("beta", 1.0)), f"train.beta.{model}", step=0.1)
-        knobs["kl_warmup"] = number(c[4], "warm-up steps", "kl_warmup", 0, "train.warmup",
-                                    help="β ramps linearly from 0 over this many steps")
-    extra = [k for k in spec.knobs if k in KNOBS]
-    if extra:
-        for col, k in zip(st.columns(len(extra)), extra):
-            knobs[k] = KNOBS[k](col)
+    arch = f.field(c[0], "arch", "mlp", on_change=knobs.reset_for_arch)
+    f.field(c[1], "hidden", knobs.default_text("hidden", arch=arch))
+    f.field(c[2], "epochs", "20")
+    f.field(c[3], "batch_size", knobs.default_text("batch_size"))
+    f.field(c[4], "lr", knobs.default_text("lr"))
+    # then the seed, precision and validation share, and the knobs this model (and likelihood) read
+    rest = ["seed", "precision", "val_fraction", *(["sigma"] if likelihood == "gaussian" else []), *spec.knobs]
+    for row in range(0, len(rest), 5):
+        for col, name in zip(st.columns(5), rest[row:row + 5]):
+            f.field(col, name, knobs.default_text(name, model=model))
     b = st.columns([1, 5])
-    start = b[0].button("Start", type="primary", key="train.start", width="stretch", disabled=bool(problems))
+    start = b[0].button("Start", type="primary", key="train.start", width="stretch", disabled=bool(f.problems))
     outcome = b[1].empty()  # filled below, once Start has been handled
+    with st.expander("Sweep: one run per β and / or latent_dim value, over the settings above",
+                     icon=":material/stacked_line_chart:", expanded=bool(st.session_state.get("train.sweep"))):
+        start_sweep, sweep_outcome = sweep_form(spec)
+    knobs.save(sitemap.spec("train").kept)
+    return start, start_sweep, outcome, sweep_outcome
 
 
-def form_config() -> Config:
-    """The form's values as a checked Config (ValueError names a bad field and its range)."""
-    return Config(dataset=dataset, model=model, arch=arch, hidden=parse_hidden(hidden), latent_dim=int(latent_dim),
-                  likelihood=likelihood, epochs=int(epochs), batch_size=int(batch_size), lr=float(lr),
-                  precision=precision, seed=int(seed), **knobs).validate()
+def sweep_lists(spec) -> tuple[list[float], list[int]]:
+    """The β and latent_dim lists the user filled (blank: that knob keeps the form's value)."""
+    betas = KNOBS["beta"].parse_list(st.session_state.get("train.sweep_betas", "")) if "beta" in spec.knobs else []
+    return betas, KNOBS["latent_dim"].parse_list(st.session_state.get("train.sweep_dims", ""))
 
 
-if start:
+def sweep_form(spec):
+    """The sweep's two lists, what they will train (counted before Start), and its Start button;
+    -> (Start sweep pressed, the place for its outcome)."""
+    st.caption("Each value becomes a run of its own, grouped in the run list under the sweep's name; only the lists "
+               "you fill are swept. Members that differ only in β train together in one worker, as one stacked "
+               "model (7 of them cost about twice one run). Compare them afterwards: a larger β buys a smaller KL "
+               "(rate) with a worse reconstruction (distortion).")
+    c = st.columns([2, 2, 1])
+    c[0].text_input(f"β values ({KNOBS['beta'].range_text()} each)", widgets.kept("train.sweep_betas", ""),
+                    key="train.sweep_betas", disabled="beta" not in spec.knobs, placeholder="e.g. 0.25, 0.5, 1, 2, 4, 8, 16",
+                    help="comma-separated; VAE-family models only" if "beta" in spec.knobs
+                    else f"{spec.label} has no β: sweep latent_dim instead")
+    c[1].text_input(f"latent_dim values ({KNOBS['latent_dim'].range_text()} each)", widgets.kept("train.sweep_dims", ""),
+                    key="train.sweep_dims", placeholder="e.g. 2, 5, 10", help="comma-separated; blank keeps the latent_dim above")
     try:
-        cfg = form_config()
+        betas, dims = sweep_lists(spec)
+        n = max(1, len(betas)) * max(1, len(dims))
+        if not betas and not dims:
+            st.caption("Fill one list or both: the sweep trains one run per value (both lists: every pair).")
+        elif n > MAX_SWEEP:
+            st.error(f"{n} runs is more than {MAX_SWEEP}; use fewer values", icon=":material/error:")
+        else:
+            st.markdown(f"**{sweep.plan_text(betas, dims)}**", help="what Start sweep will train")
+        ok = bool(betas or dims) and n <= MAX_SWEEP
+    except ValueError as e:
+        st.error(str(e), icon=":material/error:")
+        ok = False
+    start_sweep = c[2].button("Start sweep", key="train.start_sweep", width="stretch", disabled=bool(form.problems) or not ok)
+    return start_sweep, st.empty()
+
+
+def start_run() -> None:
+    try:
+        cfg = form.config()
         ws = runs.workspace()
         n = sum(1 for r in ws.runs() if not r.readonly) + 1
-        run = ws.create(cfg, f"#{n} {MODELS[model].label} · {dataset}"
+        spec = MODELS[cfg.model]
+        run = ws.create(cfg, f"#{n} {spec.label} · {cfg.dataset}"
                         + (f" · β {cfg.beta:g}" if "beta" in spec.knobs else "") + f" · {cfg.latent_dim}-D")
         runs.executor().submit(ws, run)
         st.session_state["train.run"] = run.id
         messages.clear("train")
-    except ValueError as e:  # a bad hidden list, a config the model cannot be built from
+    except (ValueError, RunStoreError) as e:  # a config the model cannot be built from, a full workspace
         messages.say("train", "error", f"Cannot start: {e}")
-with outcome.container():
-    messages.show("train")
 
 
-def _values(text: str, kind) -> list:
-    """'0.25, 1, 4' -> [0.25, 1.0, 4.0]; a blank field -> [] (that knob keeps the form's value)."""
+def start_a_sweep() -> None:
     try:
-        return [kind(v) for v in text.replace(";", ",").split(",") if v.strip()]
-    except ValueError:
-        raise ValueError(f"{text!r} is not a comma-separated list of numbers") from None
-
-
-with st.expander("Sweep: one run per β and / or latent_dim value, over the settings above",
-                 icon=":material/stacked_line_chart:", expanded=bool(st.session_state.get("train.sweep"))):
-    st.caption("Each value becomes a run of its own, grouped in the run list under the sweep's name. Members that "
-               "differ only in β train together in one worker, as one stacked model (7 of them cost about twice "
-               "one run). Compare them afterwards: a larger β buys a smaller KL (rate) with a worse "
-               "reconstruction (distortion).")
-    c = st.columns([2, 2, 1])
-    sweep_betas = c[0].text_input("β values", kept("train.sweep_betas", "0.25, 0.5, 1, 2, 4, 8, 16"),
-                                  key="train.sweep_betas", disabled="beta" not in spec.knobs,
-                                  help="comma-separated; VAE-family models only" if "beta" in spec.knobs
-                                  else f"{spec.label} has no β: sweep latent_dim instead")
-    sweep_dims = c[1].text_input("latent_dim values", kept("train.sweep_dims", ""), key="train.sweep_dims",
-                                 help="comma-separated, e.g. 2, 5, 10; blank keeps the latent_dim above")
-    start_sweep = c[2].button("Start sweep", key="train.start_sweep", width="stretch", disabled=bool(problems))
-    sweep_outcome = st.empty()
-
-if start_sweep:
-    try:
-        base = form_config()
-        betas = _values(sweep_betas, float) if "beta" in spec.knobs else []
-        dims = _values(sweep_dims, int)
-        if not betas and not dims:
-            raise ValueError("give at least one β or latent_dim value")
+        base = form.config()
+        spec = MODELS[base.model]
+        betas, dims = sweep_lists(spec)
         cfgs = sweep.members(base, betas or None, dims or None)
         if len(cfgs) > MAX_SWEEP:
             raise ValueError(f"{len(cfgs)} runs is more than {MAX_SWEEP}; use fewer values")
-        ws = runs.workspace()
-        made = submit_sweep(ws, runs.executor(), cfgs, label=f"{MODELS[model].label} · ")
+        made = submit_sweep(runs.workspace(), runs.executor(), cfgs, label=f"{spec.label} · ")
         st.session_state["train.run"] = made[0].id
         st.session_state["train.sweep"] = made[0].group
         messages.clear("train.sweep")
         st.rerun()  # the sidebar, drawn before this page, lists the new runs
-    except ValueError as e:
+    except (ValueError, RunStoreError) as e:
         messages.say("train.sweep", "error", f"Cannot start the sweep: {e}")
-with sweep_outcome.container():
-    messages.show("train.sweep")
 
 
 REFRESH_S = 1.0  # the live view's refresh: these redraws were half the server's script time with 8
@@ -294,7 +269,31 @@ def _set_beta(run_id: str) -> None:
         handle.set_beta(st.session_state[f"train.live_beta.{run_id}"])
 
 
-if followed() is None:
-    st.info("No run yet in this workspace. The sidebar's pretrained models are ready to explore meanwhile.")
-else:
+def form_section() -> None:
+    """The form, its Start buttons handled, and their outcomes."""
+    start, start_sweep, outcome, sweep_outcome = the_form()
+    if start:
+        start_run()
+    if start_sweep:
+        start_a_sweep()
+    with outcome.container():
+        messages.show("train")
+    with sweep_outcome.container():
+        messages.show("train.sweep")
+
+
+# While a run trains, its live view comes first (on a projector it is what the room looks at) and the
+# form waits, folded, below it; otherwise the form comes first.
+followed_id = followed()
+training = followed_id is not None and runs.workspace().get(followed_id).status in LIVE
+if training:
     live()
+    with st.expander("Start another run", icon=":material/add:"):
+        form_section()
+else:
+    with st.container(border=True):
+        form_section()
+    if followed_id is None:
+        st.info("No run yet in this workspace. The sidebar's pretrained models are ready to explore meanwhile.")
+    else:
+        live()

@@ -12,12 +12,13 @@ import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
 
+from ui import sitemap
 from vae_core import zoo
 from vae_core.runs import RunStore
 from vae_core.runs.store import shipped_runs
 
 ROOT = Path(__file__).resolve().parents[1]
-PAGES = ["pages/latent.py", "pages/manifold.py", "pages/interpolate.py", "pages/train.py"]
+PAGES = [p.target for p in sitemap.PAGES]  # every page the app declares
 
 
 def open_app(page: str | None = None) -> AppTest:
@@ -80,7 +81,7 @@ def test_every_page_renders_without_error(page):
 
 def test_opens_ready_on_a_shipped_model_with_a_populated_map():
     at = open_app()
-    assert at.title[0].value == "Latent Explorer"  # the first screen (ui/home.py) ...
+    assert at.title[0].value == "Latent Explorer"  # the first screen (pages/home.py) ...
     at.switch_page("pages/latent.py").run()          # ... its first step: the map
     assert at.title[0].value == "Latent space"
     assert active_id(at) == shipped_runs()[0].id  # the default pretrained model
@@ -168,7 +169,7 @@ def test_interpolation_slider_and_ends_by_class():
 
 def start_training(at: AppTest, epochs: int, model: str = "vae") -> str:
     at.selectbox(key="train.model").set_value(model)
-    at.number_input(key="train.epochs").set_value(epochs).run()
+    at.text_input(key="train.epochs").set_value(str(epochs)).run()
     at.button(key="train.start").click().run()
     assert not at.exception and not at.error, [e.value for e in at.error]
     return at.session_state["train.run"]
@@ -187,28 +188,50 @@ def test_training_runs_in_a_worker_and_becomes_the_active_model():
     assert not at.exception and not at.error
 
 
-def test_out_of_range_values_are_said_next_to_the_field_and_block_start():
+@pytest.mark.parametrize("key, text, words", [
+    ("train.latent_dim", "0", "latent_dim must be 1 to 1,024, got 0"),
+    ("train.latent_dim", "5000", "latent_dim must be 1 to 1,024, got 5000"),
+    ("train.epochs", "1e9", "epochs must be 1 to 10,000, got 1,000,000,000"),
+    ("train.epochs", "abc", "epochs must be a whole number, 1 to 10,000; got 'abc'"),
+    ("train.epochs", "2.5", "epochs must be a whole number"),
+    ("train.lr", "100", "lr must be > 0 and ≤ 10, got 100"),
+    ("train.lr", "nan", "lr must be a finite number"),
+    ("train.hidden", "400,abc", "hidden must be integers from 1 to 8,192"),
+    ("train.hidden", "400,9000", "hidden must be integers from 1 to 8,192, comma-separated, got 400,9000"),
+])
+def test_out_of_range_values_are_said_next_to_the_field_and_block_start(key, text, words):
+    """Every number field refuses what it cannot take, with its range (from the knob's declaration),
+    keeps what was typed (never silently replaced), and Start waits."""
     at = open_app("pages/train.py")
-    assert "1 to 1,024" in at.number_input(key="train.latent_dim").label
-    for key, value in (("train.latent_dim", 0), ("train.latent_dim", 5000), ("train.lr", 100.0)):
-        at.number_input(key=key).set_value(value).run()
-        assert any("must be" in e.value for e in at.error), (key, value)  # said, not silently replaced
-        assert at.number_input(key=key).value == value
-        assert at.button(key="train.start").disabled
-    at.number_input(key="train.lr").set_value(1e-3)
-    at.number_input(key="train.latent_dim").set_value(2).run()
+    assert "1 to 1,024" in at.text_input(key="train.latent_dim").label  # the range is in the label
+    at.text_input(key=key).set_value(text).run()
+    assert any(words in e.value for e in at.error), (key, text, [e.value for e in at.error])
+    assert at.text_input(key=key).value == text
+    assert at.button(key="train.start").disabled
+    good = {"train.latent_dim": "2", "train.epochs": "20", "train.lr": "0.001", "train.hidden": "400"}[key]
+    at.text_input(key=key).set_value(good).run()
     assert not at.error and not at.button(key="train.start").disabled
+
+
+def test_small_values_read_as_typed_and_train_with_that_value():
+    at = open_app("pages/train.py")
+    at.text_input(key="train.lr").set_value("1e-6").run()
+    assert not at.error and at.text_input(key="train.lr").value == "1e-6"  # not "0.0000"
+    from ui import knobs
+    assert knobs.KNOBS["lr"].format(knobs.KNOBS["lr"].parse("0.000001")) == "1e-06"
 
 
 def test_bad_hyperparameter_is_a_message_not_a_traceback_and_does_not_outlive_the_next_start():
     at = open_app("pages/train.py")
-    at.text_input(key="train.hidden.mlp").set_value("400,abc").run()
+    at.selectbox(key="train.model").set_value("dae").run()  # each value in range, the pair not:
+    at.selectbox(key="train.corruption").set_value("masking").run()  # a fraction of the pixels
+    at.text_input(key="train.noise").set_value("1.5").run()  # ... of 1.5
     at.button(key="train.start").click().run()
     assert not at.exception
-    assert any("hidden" in e.value for e in at.error)
+    assert any("Cannot start: noise fraction must be" in e.value for e in at.error)
     assert "train.run" not in at.session_state
-    at.text_input(key="train.hidden.mlp").set_value("32").run()
-    assert any("hidden" in e.value for e in at.error)  # kept until the next action ...
+    at.text_input(key="train.noise").set_value("0.5").run()
+    assert any("Cannot start" in e.value for e in at.error)  # kept until the next action ...
     start_training(at, 1)  # ... which succeeds: the old error is gone
     assert not at.error
 
@@ -321,3 +344,37 @@ def test_every_script_run_logs_its_page_trigger_and_server_time():
     assert all(float(m.group(3)) > 0 for m in runs)
     # the thread's CPU time is part of its wall time (a 0.5 ms allowance for the two clocks' resolution)
     assert all(0 < float(m.group(4)) <= float(m.group(3)) + 0.5 for m in runs), lines
+
+
+PROBE = '''
+import streamlit as st
+from ui import page, run_app_first, widgets
+run_app_first()
+page.header("A page that one entry in ui.sitemap added.")
+st.slider("n", 0, 99, widgets.kept("probe.n", 3), key="probe.n")
+'''
+
+
+def test_a_page_is_its_file_plus_one_entry(tmp_path, monkeypatch):
+    """One PageSpec makes a page: it is in the navigation (it opens through app.py, titled as declared),
+    keeps its widget's value across a visit elsewhere, and its link parameter round-trips."""
+    from ui.params import Param, integer
+
+    script = tmp_path / "probe.py"
+    script.write_text(PROBE)
+    entry = sitemap.PageSpec("probe", "Probe page", str(script), ":material/science:", "Explore",
+                             kept=("probe.n",), params=(Param("n", "probe.n", integer(0, lambda lim: 100)),))
+    monkeypatch.setattr(sitemap, "PAGES", [*sitemap.PAGES, entry])
+    at = open_app(str(script))
+    assert at.title[0].value == "Probe page" and at.slider(key="probe.n").value == 3
+    at.slider(key="probe.n").set_value(7).run()
+    assert at.query_params["n"] == ["7"] or at.query_params["n"] == "7"  # the address bar: a link to this view
+    at.switch_page("pages/manifold.py").run()
+    assert "n" not in at.query_params or at.query_params["n"] != "7"  # another page's link says nothing of it
+    at.switch_page(str(script)).run()
+    assert at.slider(key="probe.n").value == 7  # kept across the visit elsewhere
+    # the link, opened in another session, shows the same view
+    other = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120).run()
+    other.query_params["n"] = "42"
+    other.switch_page(str(script)).run()
+    assert not other.exception and other.slider(key="probe.n").value == 42

@@ -26,7 +26,7 @@ def page():
     SCREENS.mkdir(parents=True, exist_ok=True)
     with app_server() as url, browser_page(height=2000) as page:  # tall: Streamlit scrolls inside the page
         page.set_default_timeout(60_000)
-        page.goto(url + "/latent")  # the root is the first screen (ui/home.py)
+        page.goto(url + "/latent")  # the root is the first screen (pages/home.py)
         yield page
 
 

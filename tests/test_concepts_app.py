@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from streamlit.testing.v1 import AppTest
 
-from ui.concept import PAGES
+from ui.sitemap import PAGES
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -37,7 +37,7 @@ def texts(at: AppTest) -> str:
     return " ".join(m.value for m in [*at.markdown, *at.caption, *at.error, *at.warning])
 
 
-@pytest.mark.parametrize("name,title", [(n, t) for n, t, _ in PAGES])
+@pytest.mark.parametrize("name,title", [(p.name, p.title) for p in PAGES if p.group == "Concepts"])
 def test_every_concept_page_has_its_formula_numbers_and_plot(name, title):
     at = open_page(name)
     assert at.title[0].value == title
@@ -130,7 +130,7 @@ def test_sparsity_page_opens_on_the_worked_example():
 def test_sparsity_page_explains_a_bad_activation():
     at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=180)
     at.run()
-    at.session_state["concepts.kept"] = {"sp.acts": [0.5, 1.5]}
+    at.session_state["widgets.kept"]["sp.acts"] = [0.5, 1.5]
     at.switch_page("pages/concepts/sparsity.py").run()
     assert not at.exception
     assert any("strictly between 0 and 1" in e.value for e in at.error)

@@ -1,5 +1,6 @@
-"""What the Concepts pages share: their place in the navigation, their opening, kept widget values,
-and the few-second trainings (run in a thread, shared by all sessions, cached by config)."""
+"""What the Concepts pages share: their opening, their controls, and the few-second trainings (run in
+a thread, shared by all sessions, cached by config). Their place in the navigation and the widget
+keys they keep are declared in ui.sitemap."""
 from __future__ import annotations
 
 import json
@@ -13,48 +14,24 @@ from vae_core.config import Config
 from vae_core.data import load_dataset
 from vae_core.models import Autoencoder
 
-PAGES = [  # (file, title, icon), in teaching order
-    ("kl_direction", "Forward vs reverse KL", ":material/compare_arrows:"),
-    ("elbo", "The ELBO is a bound", ":material/vertical_align_top:"),
-    ("reparam", "Reparameterization", ":material/call_split:"),
-    ("gaussian_kl", "Gaussian KL", ":material/functions:"),
-    ("sparsity", "Sparsity", ":material/blur_on:"),
-    ("denoising", "Denoising and contraction", ":material/compress:"),
-]
+from . import page, widgets
 
 
-def pages() -> list:
-    """The st.Page of every concept page, for st.navigation's "Concepts" section."""
-    return [st.Page(f"pages/concepts/{name}.py", title=title, icon=icon) for name, title, icon in PAGES]
-
-
-def start(title: str, explanation: str, formula: str) -> None:
-    """Title, a few plain sentences, and the formula the page computes."""
-    st.title(title)
-    st.markdown(explanation)
+def start(explanation: str, formula: str) -> None:
+    """Title (ui.sitemap), a few plain sentences (not with `hide=explain`), and the formula the page
+    computes."""
+    page.header(explanation)
     st.latex(formula)
 
 
-# Streamlit forgets a widget's value when its page is left; these pages keep their own copy.
-def kept(key: str, default):
-    """A widget's last value on this page (this session), else `default`."""
-    return st.session_state.setdefault("concepts.kept", {}).get(key, default)
-
-
-def keep(key: str, value):
-    """Remember a widget's value for the next visit; returns it."""
-    st.session_state.setdefault("concepts.kept", {})[key] = value
-    return value
-
-
 def slider(where, label: str, lo: float, hi: float, default: float, step: float, key: str, **kw) -> float:
-    """A slider in `where` (a column, or st) that keeps its value across page visits."""
-    return keep(key, where.slider(label, lo, hi, kept(key, default), step, key=key, **kw))
+    """A slider in `where` (a column, or st) that keeps its value across page visits (ui.sitemap)."""
+    return where.slider(label, lo, hi, widgets.kept(key, default), step, key=key, **kw)
 
 
 def steps(where, label: str, options: list, default, key: str, **kw):
-    """A select slider over a few values that keeps its value across page visits."""
-    return keep(key, where.select_slider(label, options, kept(key, default), key=key, **kw))
+    """A select slider over a few values that keeps its value across page visits (ui.sitemap)."""
+    return where.select_slider(label, options, widgets.kept(key, default), key=key, **kw)
 
 
 def gaussian_draws(key: str, mu: float, sigma: float, sigma_min: float, step: float, sizes: list[int],

@@ -6,103 +6,32 @@
 wrote, a link was just opened, and its `model`, `present` and `hide` take effect at once;
 `restore(page)` then puts the page's settings into its widgets' session state before they are drawn,
 so the page shows exactly that view. `write(page)` runs after the page and sets the URL to what is on
-screen, so the address bar is always a link to the current view. Only the parameters named here are
-ever set or removed: any other one (a workspace id, ...) stays as it is.
+screen, so the address bar is always a link to the current view. Each page declares its parameters
+in ui.sitemap (with `model`, `present` and `hide` on every page); only those are ever set or
+removed: any other one (a workspace id, ...) stays as it is.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable
 from urllib.parse import urlencode
 
 import streamlit as st
 
 from vae_core import zoo
-from vae_core.latent import PATHS
 
-from . import presentation, runs, views
+from . import presentation, runs, sitemap, views, widgets
+from .params import Limits
 
 HIDE = {"sidebar": "the sidebar", "nav": "the page list", "train": "the Train page",
         "explain": "the explanation under each title"}
 SEEN = "links.seen"      # the settings this session last read or wrote, {param: text}
 HIDDEN = "view.hide"     # set of HIDE flags, kept for the session
 PAGE = "links.page"      # the url path of the page this run shows
+EVERY_PAGE = ("model", "present", "hide")
 
 
-@dataclass(frozen=True)
-class Limits:
-    """What a value in a link is checked against: the active model's sizes."""
-    dims: int       # latent dims
-    points: int     # examples on the map
-    classes: int
-
-
-@dataclass(frozen=True)
-class Setting:
-    param: str                                  # its name in the URL
-    key: str                                    # the widget's session-state key
-    parse: Callable[[str, Limits], object]      # URL text -> value; ValueError says what is allowed
-    text: Callable[[object], str] = str         # value -> URL text
-
-
-def integer(low: int, high: Callable[[Limits], int]):
-    """Whole numbers in [low, high(limits))."""
-    def parse(text: str, lim: Limits) -> int:
-        value, top = int(text), high(lim)
-        if not low <= value < top:
-            raise ValueError(f"must be {low} … {top - 1}")
-        return value
-    return parse
-
-
-def number(low: float, high: float, step: float):
-    """Numbers in [low, high], rounded to the slider's step."""
-    def parse(text: str, lim: Limits) -> float:
-        value = float(text)
-        if not low <= value <= high:
-            raise ValueError(f"must be between {low:g} and {high:g}")
-        return round(round((value - low) / step) * step + low, 6)
-    return parse
-
-
-def choice(options: dict[str, object]):
-    """One of a few words; `options` maps the URL word to the widget's value."""
-    def parse(text: str, lim: Limits):
-        if text not in options:
-            raise ValueError(f"must be one of {', '.join(options)}")
-        return options[text]
-    return parse
-
-
-def word_of(options: dict[str, object]) -> Callable[[object], str]:
-    return lambda value: next(w for w, v in options.items() if v == value)
-
-
-def dims(prefix: str) -> list[Setting]:
-    dim = integer(0, lambda lim: lim.dims)
-    return [Setting("x", f"{prefix}.d0", dim), Setting("y", f"{prefix}.d1", dim)]
-
-
-VIEW = {"dims": "two dims", "pca": "PCA", "tsne": "t-SNE"}
-COLOUR = {w: w for w in ("label", "scale", "rotation", "pos_x", "pos_y")}
-SPACING = {"linear": "linear", "quantile": "quantile"}
-LABELS = {"one": "one label", "all": "all labels"}
-PATH = {name: name for name in PATHS}
-
-PAGES: dict[str, list[Setting]] = {
-    "latent": [Setting("view", "latent.view", choice(VIEW), word_of(VIEW)), *dims("latent"),
-               Setting("colour", "latent.colour", choice(COLOUR))],
-    "manifold": [*dims("manifold"), Setting("n", "manifold.n", integer(3, lambda lim: 31)),
-                 Setting("span", "manifold.span", number(0.5, 6.0, 0.25), lambda v: f"{v:g}"),
-                 Setting("spacing", "manifold.spacing", choice(SPACING)),
-                 Setting("labels", "manifold.labels", choice(LABELS), word_of(LABELS)),
-                 Setting("label", "manifold.label", integer(0, lambda lim: lim.classes))],
-    "interpolate": [Setting("path", "interp.method", choice(PATH)),
-                    Setting("t", "interp.t", number(0.0, 1.0, 0.01), lambda v: f"{v:.2f}")],
-}
-ENDS = ("a", "b")        # the interpolation's end points, example indices (Interpolate page)
-BETA = "beta"            # the β of the Train form (Train page, β-weighted models)
-OURS = {"model", "present", "hide", BETA, *ENDS, *(s.param for page in PAGES.values() for s in page)}
+def _ours() -> set[str]:
+    """Every parameter the app owns in the URL: every page's (ui.sitemap) and `model`, `present`, `hide`."""
+    return {*EVERY_PAGE, *(p.param for page in sitemap.PAGES for p in page.params)}
 
 
 # --- models by name ---------------------------------------------------------------------------
@@ -142,7 +71,8 @@ def _run_of(ref: str) -> str | None:
 
 def ours() -> dict[str, str]:
     """This module's parameters in the URL, as text (a repeated one: its last value)."""
-    return {k: st.query_params[k] for k in st.query_params if k in OURS}
+    ours = _ours()
+    return {k: st.query_params[k] for k in st.query_params if k in ours}
 
 
 def hidden(part: str) -> bool:
@@ -185,26 +115,15 @@ def restore(link: dict[str, str] | None, page: str) -> None:
         return
     problems = st.session_state.pop("links.problems", [])
     limits = _limits()
-    settings = PAGES.get(page, []) if limits else []
-    for s in settings:
-        if s.param in link:
+    for p in sitemap.params_of(page) if limits else ():
+        if p.param in link:
             try:
-                _set(s.key, s.parse(link[s.param], limits))
+                p.apply(p.parse(link[p.param], limits), limits, widgets.put)
             except ValueError as e:
-                problems.append(f"`{s.param}={link[s.param]}` {str(e).replace('invalid literal', 'is not a number')}")
-    if page == "interpolate" and limits and set(ENDS) & set(link):
-        problems += _restore_ends(link, limits)
-    if page == "train" and BETA in link:
-        problems += _restore_beta(link[BETA])
+                problems.append(f"`{p.param}={link[p.param]}` {str(e).replace('invalid literal', 'is not a number')}")
     if problems:
         st.warning("This link was opened, but not all of it applies here: " + "; ".join(problems) + ".",
                    icon=":material/link_off:")
-
-
-def _set(key: str, value) -> None:
-    """A widget's value before it is drawn; also its kept copy (ui.widgets), which pages pass as default."""
-    st.session_state[key] = value
-    st.session_state["widgets.kept"][key] = value
 
 
 def _limits() -> Limits | None:
@@ -218,41 +137,6 @@ def _limits() -> Limits | None:
     return Limits(pts.mu.shape[1], len(pts.mu), len(pts.data.class_names))
 
 
-def _ends_key() -> str:
-    a = runs.active()
-    return f"interp.ends.{a.key if a else None}"
-
-
-def _restore_ends(link: dict[str, str], limits: Limits) -> list[str]:
-    index = integer(0, lambda lim: lim.points)
-    ends = list(st.session_state.get(_ends_key(), [0, min(1, limits.points - 1)]))
-    problems = []
-    for k, param in enumerate(ENDS):
-        if param in link:
-            try:
-                ends[k] = index(link[param], limits)
-            except ValueError as e:
-                problems.append(f"`{param}={link[param]}` {e}")
-    st.session_state[_ends_key()] = ends
-    _set("interp.how", "by index")
-    _set("interp.ia", ends[0])
-    _set("interp.ib", ends[1])
-    return problems
-
-
-def _train_beta_key() -> str:
-    model = st.session_state.get("train.model", st.session_state["widgets.kept"].get("train.model", "vae"))  # as the form
-    return f"train.beta.{model}"
-
-
-def _restore_beta(text: str) -> list[str]:
-    try:
-        _set(_train_beta_key(), number(0.0, 100.0, 0.01)(text, Limits(0, 0, 0)))
-        return []
-    except ValueError as e:
-        return [f"`beta={text}` {e}"]
-
-
 # --- writing the view back ----------------------------------------------------------------------
 
 
@@ -263,14 +147,10 @@ def current(page: str | None = None) -> dict[str, str]:
     a = runs.active()
     if a is not None and page != "train":
         out["model"] = model_ref(a.run)
-    for s in PAGES.get(page, []):
-        value = st.session_state.get(s.key)
+    for p in sitemap.params_of(page):
+        value = p.read()
         if value is not None:
-            out[s.param] = s.text(value)
-    if page == "interpolate" and _ends_key() in st.session_state:
-        out.update(zip(ENDS, map(str, st.session_state[_ends_key()])))
-    if page == "train" and st.session_state.get(_train_beta_key()) is not None:
-        out[BETA] = f"{st.session_state[_train_beta_key()]:g}"
+            out[p.param] = p.text(value)
     if presentation.is_on():
         out["present"] = "1"
     if st.session_state.get(HIDDEN):
@@ -282,7 +162,7 @@ def write(page: str | None = None) -> None:
     """Set the URL to the current view: our parameters only, the others left as they are."""
     values = current(page)
     qp = st.query_params
-    for k in OURS:
+    for k in _ours():
         if k in values:
             if qp.get(k) != values[k]:
                 qp[k] = values[k]

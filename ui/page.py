@@ -1,20 +1,33 @@
-"""What every explorer page starts with: its title, its explanation, and the active model."""
+"""What every page starts with: its title (as ui.sitemap declares it) and its explanation (unless a
+link hides it, `hide=explain`); an explorer page also the active model and its encoded points."""
 from __future__ import annotations
 
 from typing import Callable
 
 import streamlit as st
 
-from . import links, run_app_first, views
+from . import links, run_app_first, sitemap, views
 from .runs import Active
 
 
-def start(title: str, explanation: str | Callable[[Active, views.Points], str]) -> tuple[Active, views.Points]:
+def title() -> str:
+    """This page's title, as ui.sitemap declares it."""
+    return sitemap.spec(st.session_state.get(links.PAGE, "")).title
+
+
+def header(explanation: str) -> None:
+    """The page's title and its plain-words explanation (not with `hide=explain`)."""
+    st.title(title())
+    if not links.hidden("explain"):
+        st.markdown(explanation)
+
+
+def start(explanation: str | Callable[[Active, views.Points], str]) -> tuple[Active, views.Points]:
     """Title and plain-words explanation (a text, or a function of the model and its points, so that
     it speaks only of what this model has); then the active model and its encoded points, or a
     message and st.stop() when there is nothing to show."""
     run_app_first()
-    st.title(title)
+    st.title(title())
     got = views.require()
     if got is None:
         st.stop()

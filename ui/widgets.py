@@ -1,26 +1,25 @@
 """Widget values that survive a visit to another page.
 
 Streamlit forgets the state of the widgets a page does not draw; so after each run the app copies
-these values, and the pages pass the copy as the widgets' default (`kept(key, default)`) when they
-draw them again.
+the values of the keys the pages keep (each page declares them in ui.sitemap), and the pages pass
+the copy as the widgets' default (`kept(key, default)`) when they draw them again.
 """
 from __future__ import annotations
 
 import streamlit as st
 
-KEPT = ("latent.view", "latent.prior", "latent.images", "latent.colour", "manifold.n", "manifold.span",
-        "manifold.spacing", "manifold.labels", "interp.how", "interp.method", "interp.frames")
-KEPT_PREFIX = "train."
-NOT_KEPT = ("train.start", "train.stop", "train.run", "train.live_beta", "train.seen_status")
+from . import sitemap
+
+KEPT = "widgets.kept"   # widget key -> its last value
 
 
 def init() -> None:
-    st.session_state.setdefault("widgets.kept", {})  # widget key -> its last value
+    st.session_state.setdefault(KEPT, {})
 
 
 def kept(key: str, default):
     """A widget's value from the last run that drew it, else `default`."""
-    return st.session_state["widgets.kept"].get(key, default)
+    return st.session_state[KEPT].get(key, default)
 
 
 def kept_index(options, key: str, default) -> int:
@@ -29,11 +28,22 @@ def kept_index(options, key: str, default) -> int:
     return options.index(value if value in options else default)
 
 
+def keep(key: str, value):
+    """Remember a value that is not a widget's (an edited table, ...) for the next visit; returns it."""
+    st.session_state[KEPT][key] = value
+    return value
+
+
+def put(key: str, value) -> None:
+    """A widget's value before it is drawn (a lesson link, a choice made elsewhere), and its kept copy."""
+    st.session_state[key] = value
+    st.session_state[KEPT][key] = value
+
+
 def remember() -> None:
-    """After a run: copy the values of the kept widgets (KEPT, and the Train form)."""
-    st.session_state["widgets.kept"].update(
-        {k: st.session_state[k] for k in list(st.session_state.keys())
-         if k in KEPT or (k.startswith(KEPT_PREFIX) and not k.startswith(NOT_KEPT))})
+    """After a run: copy the values of the kept widgets (ui.sitemap: each page's `kept`)."""
+    st.session_state[KEPT].update({k: st.session_state[k] for k in list(st.session_state.keys())
+                                   if isinstance(k, str) and sitemap.is_kept(k)})
 
 
 def picked_points(chart_key: str) -> list[int]:

@@ -101,7 +101,7 @@ class Knob:
         if self.kind is float and not math.isfinite(value):
             raise ValueError(f"{self.name} must be a finite number, got {value}")
         if not self.allows(value):
-            shown = self.format(value) if self.numeric or self.kind is tuple else repr(value)
+            shown = _number(value) if self.numeric else self.format(value) if self.kind is tuple else repr(value)
             raise ValueError(f"{self.name} must be {self.range_text()}, got {shown}")
         return value
 

@@ -35,6 +35,16 @@ def member_file(cfg: Config) -> str:
     return f"{cfg.model}-beta{cfg.beta:g}-z{cfg.latent_dim}.safetensors"
 
 
+def plan_text(betas: list[float], latent_dims: list[int]) -> str:
+    """What a sweep of these lists trains, before it starts: '8 runs: β 0.25 … 16 × latent_dim 2, 16'."""
+    def values(label: str, vs: list) -> str:
+        shown = ", ".join(f"{v:g}" for v in vs) if len(vs) <= 4 else f"{vs[0]:g} … {vs[-1]:g}"
+        return f"{label} {shown}"
+    lists = [values(label, vs) for label, vs in (("β", betas), ("latent_dim", latent_dims)) if vs]
+    n = max(1, len(betas)) * max(1, len(latent_dims))
+    return f"{n} run{'s' * (n != 1)}: {' × '.join(lists)}"
+
+
 def sweep_name(cfgs: list[Config]) -> str:
     """'β sweep · 7 runs', 'latent_dim sweep · 3 runs' or 'β × latent_dim sweep · 6 runs'."""
     varied = [label for label, field in (("β", "beta"), ("latent_dim", "latent_dim"))

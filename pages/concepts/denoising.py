@@ -5,12 +5,11 @@ import plotly.graph_objects as go
 import streamlit as st
 from plotly.subplots import make_subplots
 
-from ui import concept, screen
+from ui import concept, screen, widgets
 from vae_core.concepts import contraction as C
 from vae_core.data import load_dataset
 
 concept.start(
-    "Denoising and contraction",
     "A denoising AE sees a corrupted point x̃ and must rebuild the clean x, so it learns to point from x̃ back to "
     "the data. It only learns that where training put corrupted points, within a few σ of the data: from farther "
     "away nothing told it what to do, and its arrows head roughly for the data but land wide of it. A contractive AE instead penalises the Jacobian of its encoder, "
@@ -23,8 +22,7 @@ LANDED = 0.05  # an arrow "lands on the data" when its end is this close to a da
 c = st.columns(4)
 noise = concept.steps(c[0], "DAE noise σ", [0.05, 0.1, 0.2], 0.05, "den.noise")
 FROM = ["a grid over the plane", "corrupted data"]
-starts = concept.keep("den.from", c[1].radio("arrows from", FROM, FROM.index(concept.kept("den.from", FROM[0])),
-                                              key="den.from", horizontal=True))
+starts = c[1].radio("arrows from", FROM, widgets.kept_index(FROM, "den.from", FROM[0]), key="den.from", horizontal=True)
 lam = concept.steps(c[2], "contractive weight λ", [0.01, 0.1, 1.0], 0.1, "den.lam")
 dae_cfg, cae_cfg, ae_cfg = (C.toy_config("dae", noise=noise), C.toy_config("contractive_ae", contractive_weight=lam),
                             C.toy_config("ae"))

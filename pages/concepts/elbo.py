@@ -7,7 +7,7 @@ import streamlit as st
 import torch
 from plotly.subplots import make_subplots
 
-from ui import concept, picture, screen
+from ui import concept, picture, screen, widgets
 from vae_core import zoo
 from vae_core.concepts import elbo as E
 from vae_core.data import load_split
@@ -15,7 +15,6 @@ from vae_core.data import load_split
 MODEL_ID = "digits-vae-2d"
 
 concept.start(
-    "The ELBO is a bound",
     "With a 2-D latent, p(x) = ∫ p(x|z) p(z) dz can be computed by brute force: decode a fine grid of z and "
     "add up. The shipped digits VAE then gives the true posterior p(z|x) too, and for any Gaussian q(z|x) the "
     "evidence splits exactly into the **ELBO** and the **gap** KL(q‖p(z|x)) ≥ 0, so the ELBO is never above "
@@ -53,8 +52,7 @@ except (zoo.ZooError, ValueError) as e:
     st.stop()
 
 top = st.columns([1, 1, 1, 1, 1, 1.4])
-i = top[0].number_input("example (validation set)", 0, len(val) - 1, concept.kept("elbo.i", 0), key="elbo.i")
-concept.keep("elbo.i", i)
+i = top[0].number_input("example (validation set)", 0, len(val) - 1, widgets.kept("elbo.i", 0), key="elbo.i")
 grid, (mu_enc, sigma_enc), iwae = example(i)
 x = val.x[i:i + 1]
 

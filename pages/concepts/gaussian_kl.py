@@ -8,7 +8,6 @@ from ui import concept, screen
 from vae_core.concepts import kl_closed_form as K
 
 concept.start(
-    "Gaussian KL",
     "The KL term of a VAE's loss pulls each q(z|x) = N(μ, σ²) towards the prior N(0, 1). For two Gaussians it "
     "has a closed form, so no sampling is needed: it is zero only at μ = 0, σ = 1, grows with μ² (codes far "
     "from the origin) and blows up as σ → 0 (a q that is too sure). Move the point on the surface and compare the "

@@ -8,7 +8,6 @@ from ui import concept, screen
 from vae_core.concepts import kl_direction as kd
 
 concept.start(
-    "Forward vs reverse KL",
     "p is a mixture of two Gaussians; q is a single Gaussian, so it cannot match p and must compromise. "
     "**KL(p‖q)** charges q wherever p has mass that q misses, so its best q (matching p's mean and variance) "
     "spreads over both modes. **KL(q‖p)** charges q wherever q puts mass that p lacks, so its best q "

@@ -9,7 +9,6 @@ from ui import concept, screen
 from vae_core.concepts import reparam as R
 
 concept.start(
-    "Reparameterization",
     "A VAE needs the gradient of an expectation over q = N(μ, σ²) with respect to μ and σ, but a sample drawn "
     "from q is not a differentiable function of them. Drawing ε ~ N(0, 1) and setting **z = μ + σ ε** moves the "
     "randomness into ε: now ∂z/∂μ = 1 and ∂z/∂σ = ε, and back-propagation goes straight through the sample. "

@@ -4,12 +4,11 @@ import pandas as pd
 import plotly.graph_objects as go
 import streamlit as st
 
-from ui import concept, screen
+from ui import concept, screen, widgets
 from vae_core.concepts import sparsity as S
 from vae_core.data import load_dataset
 
 concept.start(
-    "Sparsity",
     "A sparse autoencoder wants each hidden unit to be off most of the time. With sigmoid units, the mean "
     "activation ρ̂ⱼ of unit j over the data is the fraction of time it is \"on\"; the KL penalty treats it as a "
     "coin and charges its distance from a small target ρ: zero at ρ̂ = ρ, steep as ρ̂ nears 1. The L1 penalty "
@@ -22,7 +21,7 @@ rho = concept.slider(st, "target ρ", 0.01, 0.5, S.WORKED_RHO, 0.01, "sp.rho")
 left, right = st.columns([3, 2])
 with right:
     st.markdown("**Mean activations** of the hidden units (edit them, add rows):")
-    edited = st.data_editor(pd.DataFrame({"ρ̂": concept.kept("sp.acts", list(S.WORKED_ACTIVATIONS))}),
+    edited = st.data_editor(pd.DataFrame({"ρ̂": widgets.kept("sp.acts", list(S.WORKED_ACTIVATIONS))}),
                             num_rows="dynamic", key="sp.editor", hide_index=True,
                             column_config={"ρ̂": st.column_config.NumberColumn(min_value=0.0, max_value=1.0,
                                                                               step=0.001, format="%.3f")})
@@ -33,7 +32,7 @@ with right:
         st.error(f"{e}. Got: {', '.join(f'{a:g}' for a in acts) or 'no values'}.")
         table = None
     else:
-        concept.keep("sp.acts", acts)
+        widgets.keep("sp.acts", acts)
         st.dataframe(pd.DataFrame({"unit": [f"j = {k + 1}" for k in range(len(acts))] + ["sum"],
                                    "ρ̂": [f"{a:.3f}" for a in table["rho_hat"]] + [""],
                                    "KL(ρ‖ρ̂)": [*table["kl"], table["kl_total"]],

@@ -2,7 +2,7 @@
 
     root/                          $VAE_CORE_RUNS, else ./runs
       <workspace id>/              random, unguessable (22 url-safe characters)
-        workspace.json             {"active": run id}
+        workspace.json             {"active": run id, "settings": {name: small JSON value}}
         <run id>.json              metadata: name, config, status, times, metrics, beta changes
         <run id>.safetensors       the checkpoint (absent until the first one is written)
 
@@ -205,17 +205,39 @@ class Workspace:
         st = self._ckpt_path(run_id).stat()
         return f"{run_id}:{st.st_mtime_ns}:{st.st_size}"
 
+    def _meta(self) -> dict:
+        """workspace.json: {"active": run id, and settings such as the Train form's}."""
+        try:
+            meta = json.loads((self.folder / "workspace.json").read_text())
+        except (OSError, ValueError):
+            return {}
+        return meta if isinstance(meta, dict) else {}
+
+    def _set_meta(self, name: str, value) -> None:
+        with self._lock:
+            atomic.write_json(self.folder / "workspace.json", {**self._meta(), name: value})
+
     @property
     def active(self) -> str | None:
-        try:
-            return json.loads((self.folder / "workspace.json").read_text()).get("active")
-        except (OSError, ValueError, AttributeError):
-            return None
+        active = self._meta().get("active")
+        return active if isinstance(active, str) else None
 
     @active.setter
     def active(self, run_id: str | None) -> None:
+        self._set_meta("active", run_id)
+
+    def _settings(self) -> dict:
+        settings = self._meta().get("settings")
+        return settings if isinstance(settings, dict) else {}
+
+    def setting(self, name: str):
+        """A small value this workspace keeps for its pages (e.g. the Train form), or None."""
+        return self._settings().get(name)
+
+    def set_setting(self, name: str, value) -> None:
+        """Keep a small JSON value (a few KB at most) with the workspace."""
         with self._lock:
-            atomic.write_json(self.folder / "workspace.json", {"active": run_id})
+            self._set_meta("settings", {**self._settings(), name: value})
 
     # --- writing ------------------------------------------------------------------------------
 
