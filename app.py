@@ -4,7 +4,7 @@
 """
 import streamlit as st
 
-from ui import heap, links, presentation, runs, screen, sidebar, sitemap, timing, widgets
+from ui import heap, links, presentation, recent, runs, screen, sidebar, sitemap, timing, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon="🧭", layout="wide")
 widgets.init()
@@ -20,6 +20,7 @@ for spec in sitemap.PAGES:
 page = st.navigation(groups, position="hidden" if links.hidden("nav") else "sidebar",
                      expanded=True)  # every page in view: no "View 3 more" hiding the Concepts
 links.restore(link, page.url_path)  # ... and its settings for this page, before its widgets are drawn
+recent.remember_and_offer(page.url_path)  # a malformed or empty workspace address is said, with the recent ones
 if links.hidden("sidebar"):
     st.html('<style>[data-testid="stSidebar"], [data-testid="stSidebarCollapsedControl"] {display: none}</style>')
 with timing.timed(page.url_path):

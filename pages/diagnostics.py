@@ -156,15 +156,11 @@ st.subheader("Training history")
 history = a.ckpt.history or {}
 train_h, val_h = history.get("train", {}), history.get("val", {})
 if train_h.get("step"):
-    fig = plots.curves(train_h, val_h, height=340)
     changes = beta_changes(history, a.run.beta_changes, warmup=a.cfg.kl_warmup)
-    for step, beta in changes:
-        fig.add_vline(x=step, line_dash="dash", line_color=plots.TERM_COLORS["beta"],
-                      annotation_text=f"β → {beta:g}", annotation_position="top left")
-    screen.chart(fig, key="diag.history")
+    screen.chart(plots.curves(train_h, val_h, height=340, beta_changes=changes), key="diag.history")
     st.caption("Loss terms per training step (lines) and on the validation set at each epoch's end (diamonds), "
                "nats per example."
-               + (f" Dashed lines: β changed during training ({len(changes)} times)." if changes else
+               + (f" Dashed lines: β changed during training ({len(changes)} time{'s' * (len(changes) != 1)})." if changes else
                   (" β was not changed during training." if a.model.variational else "")))
 else:
     st.info("This model's checkpoint holds no training history.")

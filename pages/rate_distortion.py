@@ -2,7 +2,7 @@
 import streamlit as st
 
 from ui import compare, page, picture, run_app_first, runs, screen
-from vae_core.compare import decode_prior, rd_point
+from vae_core.compare import decode_prior, rd_point, settings_of
 from vae_core.registry import MODELS
 
 PRIOR_SHOWN = 16
@@ -30,7 +30,7 @@ all_runs = [r for r in runs.all_runs() if r.status == "done" or r.readonly]
 planes: dict[tuple[str, str], list] = {}
 for run in all_runs:
     p = rd_point(run.id, run.name, run.metrics, run.config.beta, run.config.latent_dim, run.group or None,
-                 MODELS[run.config.model].label)
+                 MODELS[run.config.model].label, settings_of(run.config))
     if p is not None:
         planes.setdefault((run.config.dataset, run.config.likelihood), []).append(p)
 if not planes:
@@ -51,7 +51,7 @@ with left:
     screen.chart(compare.rd_figure(points, units, active_id), key=CHART, on_select=on_pick,
                     selection_mode="points")
     st.caption("Rate and distortion are validation means in nats per example. Lines join the members of one sweep "
-               "in β order. The active model is the star. Hover a point for its β, latent_dim and active units "
+               "that share every setting but β, in β order, and are named by the settings that tell them apart. The active model is the star. Hover a point for its β, latent_dim and active units "
                "(dims whose mean code varies over the data by more than 0.01, Burda et al. 2015).")
 with right:
     if active is None:

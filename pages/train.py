@@ -9,6 +9,7 @@ from ui.datasets import download_panel
 from ui.presentation import style
 from vae_core.config import KNOBS
 from vae_core.data import DATASETS, TOY_SHAPES
+from vae_core.diagnostics import beta_changes
 from vae_core.registry import MODELS
 from vae_core import sweep
 from vae_core.runs import BATCH_STOP_RULE, LIVE, RunStoreError, submit_sweep
@@ -187,6 +188,7 @@ def live() -> None:
         if run.status in sidebar.RESUMABLE and ws.has_checkpoint(run_id) and epoch < run.config.epochs:
             st.button(f"Resume from epoch {epoch}", key="train.resume", on_click=sidebar.resume, args=(run_id,),
                       icon=":material/play_arrow:")
+        saved_curves(ws, run)
         return
     if run.group:
         _sweep_progress(ws, run)
@@ -216,7 +218,8 @@ def live() -> None:
         return
     left, right = st.columns([3, 2])
     with left:
-        screen.chart(plots.curves(v.history, v.val), key="train.curves")
+        changes = beta_changes({"train": v.history}, warmup=handle.cfg.kl_warmup)
+        screen.chart(plots.curves(v.history, v.val, beta_changes=changes), key="train.curves")
         if v.val.get("kl_per_dim"):
             screen.chart(plots.kl_bars(v.val["kl_per_dim"][-1]), key="train.kl")
     with right:
@@ -229,6 +232,19 @@ def live() -> None:
             screen.chart(_live_map(v), key="train.map")
         if not v.finished and v.originals is not None and len(np.shape(v.originals)) == 4:
             decoder.live(lambda: _newest(run_id), run_id, class_names=v.class_names)  # under the pointer
+
+
+def saved_curves(ws, run) -> None:
+    """The curves of a run no job is working on (interrupted, stopped, trained before the server last
+    started), as its last checkpoint holds them."""
+    got = runs.latest_model(run.id)
+    history = got[0].history if got is not None else {}
+    if not history.get("train", {}).get("step"):
+        st.caption("No curves: it stopped before its first checkpoint.")
+        return
+    changes = beta_changes(history, run.beta_changes, warmup=run.config.kl_warmup)
+    screen.chart(plots.curves(history["train"], history.get("val"), beta_changes=changes), key="train.curves")
+    st.caption(f"The curves up to its last checkpoint (epoch {got[0].progress.get('epoch', 0)}), nats per example.")
 
 
 def _live_map(v):

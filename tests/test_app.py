@@ -306,6 +306,7 @@ def test_live_beta_is_kept_across_page_switches_and_stop_keeps_the_model():
     assert v.status == "stopped" and v.history["beta"][0] == 4.0 and v.history["beta"][-1] == 3.0
     ws = workspace(at)
     assert [b for _, b in ws.get(run_id).beta_changes] == [3.0]  # ... and the job never got another value
+    assert "β 4→3" in ws.get(run_id).name  # the name says the β it started with and the one it ended on
     assert ws.checkpoint(run_id).config.beta == 3.0  # saved with the beta it ended on
     wait_for(lambda: active_id(at) == run_id, at)
 
@@ -378,3 +379,53 @@ def test_a_page_is_its_file_plus_one_entry(tmp_path, monkeypatch):
     other.query_params["n"] = "42"
     other.switch_page(str(script)).run()
     assert not other.exception and other.slider(key="probe.n").value == 42
+
+
+def test_a_share_link_shows_the_run_in_every_view_without_the_workspaces_rights():
+    owner = open_app()
+    ws = workspace(owner)
+    run = ws.add_upload("teacher's model", zoo.load_manifest()[-1].path.read_bytes())
+    share = RunStore().share(ws.id, run.id)
+    student = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    student.query_params["model"] = share  # the link: no ws, so the student gets a workspace of their own
+    student.run()
+    assert not student.exception and student.session_state["ws"] != ws.id
+    assert workspace(student).active == share
+    sidebar = " ".join(m.value for m in student.sidebar.markdown)
+    assert "teacher" in sidebar  # the shared run is the active model ...
+    buttons = [b.label for b in student.sidebar.button] + [p.label for p in student.sidebar.get("popover")]
+    assert not any(word in " ".join(buttons) for word in ("Rename", "Delete", "Share"))  # ... read-only
+    for page in ("pages/latent.py", "pages/diagnostics.py"):  # its model in every view
+        student.switch_page(page).run()
+        assert not student.exception and not student.error
+
+
+@pytest.mark.parametrize("ws, words", [("abc", "is not a workspace id"),
+                                       ("A" * 22, "Nothing was ever saved in the workspace")])
+def test_a_malformed_or_empty_workspace_address_is_said(ws, words):
+    at = AppTest.from_file(str(ROOT / "app.py"), default_timeout=120)
+    at.query_params["ws"] = ws
+    at.run()
+    assert not at.exception
+    assert any(words in w.value for w in at.warning), [w.value for w in at.warning]
+
+
+def test_an_interrupted_run_shows_its_curves_and_resume(digits_split):
+    from conftest import tiny
+    from vae_core import Trainer, checkpoint
+
+    trainer = Trainer(tiny("vae", epochs=3), *digits_split, device="cpu")
+    for report in trainer.run():
+        if report.epoch == 2:
+            break
+    at = open_app()
+    ws = workspace(at)
+    run = ws.create(trainer.cfg, "cut short")
+    ws.save_checkpoint(run.id, checkpoint.to_bytes(trainer.checkpoint()))
+    ws.update(run.id, status="interrupted", progress={"step": trainer.step, "epoch": 2},
+              message="training stopped when the server or its worker process did")
+    at.switch_page("pages/train.py").run()
+    assert not at.exception
+    curves = json.loads(at.get("plotly_chart")[0].proto.spec)
+    assert {t["name"] for t in curves["data"]} >= {"loss", "recon", "kl (right axis)", "val loss"}
+    assert any(b.label.startswith("Resume from epoch 2") for b in at.button)

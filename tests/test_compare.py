@@ -116,7 +116,26 @@ def test_groups_join_a_beta_sweep_in_beta_order_not_a_same_beta_trio():
     pts += [rd_point(f"t{i}", "", {"val_recon": 1.0, "val_kl": 1.0}, 1.0, 2, "trio") for i in range(2)]
     pts += [rd_point("alone", "", {"val_recon": 1.0, "val_kl": 1.0}, 1.0, 2, None)]
     lines = group_lines(pts)
-    assert list(lines) == ["sweep"] and [p.beta for p in lines["sweep"]] == [0.5, 1.0, 2.0]
+    assert list(lines) == ["latent_dim 8"] and [p.beta for p in lines["latent_dim 8"]] == [0.5, 1.0, 2.0]
+
+
+def test_a_beta_by_latent_dim_sweep_is_one_line_per_latent_dim_named_by_its_settings():
+    """Not one line zig-zagging between 2-D and 16-D members, nor a legend of raw group ids."""
+    from vae_core import Config
+    from vae_core.compare import settings_of
+
+    pts = [rd_point(f"{d}-{b}", "", {"val_recon": 100 - b * d, "val_kl": b * d}, b, d, "04182897ebe1", "β-VAE",
+                    settings_of(Config(model="beta_vae", beta=b, latent_dim=d)))
+           for d in (2, 16) for b in (0.5, 1.0, 4.0)]
+    lines = group_lines(pts)
+    assert list(lines) == ["β-VAE · latent_dim 2", "β-VAE · latent_dim 16"]
+    for name, d in zip(lines, (2, 16)):
+        assert [(p.latent_dim, p.beta) for p in lines[name]] == [(d, 0.5), (d, 1.0), (d, 4.0)]
+    # lines that differ in the learning rate too are named by it
+    more = [rd_point(f"lr-{b}", "", {"val_recon": 1.0, "val_kl": b}, b, 2, "other", "β-VAE",
+                     settings_of(Config(model="beta_vae", beta=b, latent_dim=2, lr=0.01))) for b in (1.0, 2.0)]
+    assert sorted(group_lines(pts + more)) == ["β-VAE · latent_dim 16, lr 0.001", "β-VAE · latent_dim 2, lr 0.001",
+                                               "β-VAE · latent_dim 2, lr 0.01"]
 
 
 def test_elbo_levels_span_the_points_and_segments_lie_on_them():

@@ -134,8 +134,15 @@ def test_pixel_error_adds_up_to_the_reconstruction_term(trained_vae):
 def test_beta_changes_skip_the_warmup_ramp():
     history = {"train": {"step": [1, 2, 3, 4, 5, 6, 7], "beta": [0.25, 0.5, 0.75, 1.0, 1.0, 4.0, 4.0]}}
     assert beta_changes(history, warmup=4) == [(6, 4.0)]
-    assert beta_changes(history, extra=[(7, 2.0)], warmup=4) == [(6, 4.0), (7, 2.0)]
+    assert beta_changes(history, extra=[(8, 2.0)], warmup=4) == [(6, 4.0), (8, 2.0)]  # after the history: counted
     assert beta_changes({}) == []
+
+
+def test_each_live_beta_change_counts_once():
+    """The store records a change at the step it was asked (5); the history's column has it where it
+    first applied (6): one change, not two."""
+    history = {"train": {"step": [1, 2, 3, 4, 5, 6, 7, 8, 9], "beta": [1, 1, 1, 1, 1, 4, 4, 2, 2]}}
+    assert beta_changes(history, extra=[(5, 4.0), (7, 2.0)]) == [(6, 4.0), (8, 2.0)]
 
 
 # --- export --------------------------------------------------------------------------------------

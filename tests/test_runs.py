@@ -354,3 +354,35 @@ def test_a_worker_never_runs_the_parents_main_script(tmp_path, monkeypatch):
     assert handle.join(120) and handle.view.status == "done", handle.view.message
     assert not mark.exists()
     assert sys.modules["__main__"] is fake  # put back
+
+
+# --- read-only share links ----------------------------------------------------------------------
+
+
+def test_a_share_link_shows_one_run_read_only_in_another_workspace(tmp_path):
+    from vae_core import zoo
+
+    store = RunStore(tmp_path)
+    owner, student = store.workspace(new_workspace_id()), store.workspace(new_workspace_id())
+    mine = owner.add_upload("the class's VAE", zoo.load_manifest()[0].path.read_bytes())
+    other = owner.add_upload("not shared", zoo.load_manifest()[0].path.read_bytes())
+    share = store.share(owner.id, mine.id)
+    assert share.startswith("share.") and owner.id not in share and store.share(owner.id, mine.id) == share  # made once
+    run = student.open_shared(share)
+    assert run.readonly and run.origin == "shared" and run.name == "the class's VAE"
+    listed = [r.id for r in student.runs()]
+    assert share in listed and mine.id not in listed and other.id not in listed  # that run, nothing else
+    assert student.checkpoint(share).config == owner.checkpoint(mine.id).config
+    assert student.blob(share) == owner.blob(mine.id) and student.checkpoint_stamp(share) == owner.checkpoint_stamp(mine.id)
+    for change in (lambda: student.rename(share, "mine now"), lambda: student.delete(share)):
+        with pytest.raises(RunStoreError, match="cannot be changed or deleted"):
+            change()
+    with pytest.raises(RunStoreError):
+        store.share(student.id, share)  # a shared run is not the student's to share on
+    owner.delete(mine.id)  # the owner deletes it: the link names nothing, the student's list drops it
+    with pytest.raises(RunStoreError, match="no longer there"):
+        student.get(share)
+    assert share not in [r.id for r in student.runs()]
+    for bad in ("share.", "share.../../etc/passwd", f"share.{'A' * 22}"):
+        with pytest.raises(RunStoreError):
+            store.shared(bad)

@@ -47,16 +47,23 @@ def _zoo_ids() -> dict[str, str]:
 
 
 def model_ref(run: runs.Run) -> str:
-    """The name a link gives a model: a pretrained model's id, else the run's id in its workspace."""
-    return run.id.removeprefix("zoo.") if run.readonly else run.id
+    """The name a link gives a model: a pretrained model's id, a shared run's share id, else the run's
+    id in its workspace."""
+    return run.id.removeprefix("zoo.") if run.origin == "shipped" else run.id
 
 
 def _run_of(ref: str) -> str | None:
-    """The run a link's `model` names, in this workspace: a pretrained id (or its sha256), or a run id."""
+    """The run a link's `model` names, in this workspace: a pretrained id (or its sha256), another
+    workspace's run by its share id (added to this workspace's list, read-only), or a run id."""
+    ws = runs.workspace()
+    if ref.startswith("share."):
+        try:
+            return ws.open_shared(ref).id
+        except runs.RunStoreError:
+            return None
     by_sha = {sha: ident for ident, sha in _zoo_ids().items()}
     ref = by_sha.get(ref, ref)
     candidates = [f"zoo.{ref}"] if ref in _zoo_ids() else [ref]
-    ws = runs.workspace()
     for run_id in candidates:
         try:
             if ws.has_checkpoint(run_id):
@@ -101,9 +108,9 @@ def read() -> dict[str, str] | None:
         if run_id is not None:
             runs.activate(run_id)
         else:
-            problems.append(f"the model `{link['model'][:16]}` is not here: it is neither a pretrained model nor "
-                            "a run of this workspace (open its workspace's address, or its checkpoint in the "
-                            "sidebar, then the link again)")
+            problems.append(f"the model `{link['model'][:16]}` is not here: it is neither a pretrained model, "
+                            "a run shared by its link, nor a run of this workspace (ask for its share link, or open "
+                            "its checkpoint in the sidebar, then the link again)")
     st.session_state["links.problems"] = problems
     return link
 

@@ -7,7 +7,7 @@ import plotly.graph_objects as go  # asking at once found it half-initialised ("
 
 from .presentation import style
 
-TERM_COLORS = {"loss": "#222222", "recon": "#1f77b4", "kl": "#d62728", "penalty": "#9467bd", "beta": "#7f7f7f"}
+TERM_COLORS = {"loss": "#222222", "recon": "#1f77b4", "kl": "#d62728", "penalty": "#9467bd", "beta": "#595959"}
 
 
 def color(label: int) -> str:
@@ -158,23 +158,39 @@ def bucket_means(steps, values, n: int = CURVE_POINTS) -> tuple[np.ndarray, np.n
     return (np.concatenate([steps[k - 1:cut:k], steps[cut:]]), np.concatenate([means, values[cut:]]))
 
 
-def curves(train: dict, val: dict | None = None, height: int = 320) -> go.Figure:
+def curves(train: dict, val: dict | None = None, height: int = 320,
+           beta_changes: list[tuple[int, float]] = ()) -> go.Figure:
     """Loss terms per step (nats per example), as bucket means past CURVE_POINTS steps; validation
-    terms as markers at epoch ends."""
+    terms as markers at epoch ends. The KL (or penalty) has an axis of its own on the right: a few
+    nats beside a reconstruction of hundreds read as a flat line at 0 on one axis. A β changed while
+    it trained is a dashed line at the first step trained with it, on both axes."""
     traces = []
     train_steps = np.asarray(train.get("step", []))  # arrays, not lists: Plotly checks a list item by item
     val_steps = np.asarray(val.get("step", [])) if val else None
+    right = [n for n in ("kl", "penalty") if n in train or (val and n in val)]
     for name in ("loss", "recon", "kl", "penalty"):
+        axis = "y2" if name in right else "y"
         if name in train:
             steps, values = bucket_means(train_steps, train[name])
-            traces.append(dict(type="scatter", x=steps, y=values, name=name, mode="lines",
-                               line=dict(color=TERM_COLORS[name], width=1.5)))
+            traces.append(dict(type="scatter", x=steps, y=values, name=name + (" (right axis)" if axis == "y2" else ""),
+                               mode="lines", yaxis=axis, line=dict(color=TERM_COLORS[name], width=1.5)))
         if val and name in val:
             traces.append(dict(type="scatter", x=val_steps, y=np.asarray(val[name], dtype=np.float64),
-                               name=f"val {name}", mode="markers",
+                               name=f"val {name}", mode="markers", yaxis=axis,
                                marker=dict(color=TERM_COLORS[name], size=8, symbol="diamond")))
-    return figure(traces, height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title=dict(text="step")),
-                  yaxis=dict(title=dict(text="nats per example")), legend=dict(orientation="h", y=1.12))
+    shapes, notes = [], []
+    for step, beta in beta_changes:
+        shapes.append(dict(type="line", xref="x", x0=step, x1=step, yref="paper", y0=0, y1=1,
+                           line=dict(color=TERM_COLORS["beta"], width=1.5, dash="dash")))
+        notes.append(dict(x=step, xref="x", y=1, yref="paper", yanchor="bottom", text=f"β → {beta:g}",
+                          showarrow=False, font=dict(color=TERM_COLORS["beta"])))
+    layout = dict(height=height, margin=dict(l=10, r=10, t=10 + 14 * bool(notes), b=10), xaxis=dict(title=dict(text="step")),
+                  yaxis=dict(title=dict(text="loss, recon: nats per example")), legend=dict(orientation="h", y=1.18),
+                  shapes=shapes, annotations=notes)
+    if right:
+        layout["yaxis2"] = dict(title=dict(text=f"{' / '.join(right)}: nats", font=dict(color=TERM_COLORS[right[0]])),
+                                overlaying="y", side="right", showgrid=False, rangemode="tozero")
+    return figure(traces, **layout)
 
 
 def per_dim_bars(mu: np.ndarray, sigma: np.ndarray | None, height: int = 260) -> go.Figure:

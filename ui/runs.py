@@ -47,15 +47,31 @@ def device_name() -> str:
 
 def init() -> None:
     """Once per script run: the workspace id from the URL (made, and put in the URL, on a first
-    visit), and stale runs of a server or worker that died marked interrupted."""
-    ws = st.query_params.get("ws")
-    if not valid_workspace_id(ws):
+    visit), and stale runs of a server or worker that died marked interrupted. An id in the URL that
+    is malformed, or names a workspace nothing was ever saved in, is said (`address_problem`)."""
+    url_ws = st.query_params.get("ws")
+    ws = url_ws if valid_workspace_id(url_ws) else None
+    if url_ws is not None and ws is None:
+        st.session_state["ws.problem"] = (f"The address names the workspace `{url_ws[:40]}`, which is not a workspace "
+                                          "id (22 letters, digits, - or _): perhaps it was cut short when copied. "
+                                          "A new, empty workspace is open instead.")
+    elif ws is not None and ws != st.session_state.get("ws") and ws not in st.session_state.get("ws.made", ()) \
+            and not store().exists(ws):
+        st.session_state["ws.problem"] = (f"Nothing was ever saved in the workspace `{ws}`: it is empty. If you "
+                                          "expected runs here, the address may be mistyped.")
+    if ws is None:
         ws = st.session_state.get("ws") or new_workspace_id()
+        st.session_state.setdefault("ws.made", set()).add(ws)  # ours: empty because it is new
     if st.query_params.get("ws") != ws:
         st.query_params["ws"] = ws  # kept in the URL across page switches too
     if st.session_state.get("ws") != ws:
         st.session_state["ws"] = ws
         workspace().reconcile(executor().alive_ids())
+
+
+def address_problem() -> str | None:
+    """What was wrong with the workspace address this session was opened with (said once), or None."""
+    return st.session_state.pop("ws.problem", None)
 
 
 def workspace() -> Workspace:
@@ -77,7 +93,7 @@ def describe_run(run: Run) -> str:
     if MODELS[cfg.model].variational:
         parts.append(f"β {cfg.beta:g}")
     parts.append(f"{cfg.latent_dim}-D")
-    parts.append("pretrained" if run.readonly else run.status)
+    parts.append({"shipped": "pretrained", "shared": "shared, read-only"}.get(run.origin, run.status))
     return " · ".join(parts)
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import functools
 import re
+from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
@@ -83,6 +84,30 @@ def resume(run_id: str) -> None:
         messages.say("sidebar", "error", f"Cannot resume: {e}")
 
 
+def _share(run_id: str) -> None:
+    try:
+        runs.store().share(runs.workspace().id, run_id)
+    except RunStoreError as e:
+        messages.say("sidebar", "error", f"Cannot share: {e}")
+
+
+def share_link(run) -> None:
+    """A link that shows this run (its model on every page, its curves) to anyone who opens it, in their
+    own workspace: read-only, and nothing else of this workspace."""
+    token = (runs.workspace().setting("shares") or {}).get(run.id)
+    if token is None:
+        st.caption("Make a link that shows this run to anyone who opens it (a class, a colleague): they see its "
+                   "model on every page and its curves, in their own workspace, and can neither rename nor delete it "
+                   "nor see your other runs.")
+        st.button("Make the link", key="sidebar.share", on_click=_share, args=(run.id,), icon=":material/link:")
+        return
+    parts = urlsplit(st.context.url or "")
+    st.code(urlunsplit((parts.scheme, parts.netloc, "/latent", f"model=share.{token}", "")), language=None,
+            wrap_lines=True)
+    st.caption("Anyone with this link sees this run, read-only. The address of this workspace (with `ws=`) would "
+               "give them your rights to all its runs: share this link instead.")
+
+
 def _upload() -> None:
     up = st.session_state.get("sidebar.upload")
     if up is None:
@@ -134,6 +159,8 @@ def _active_model(a: runs.Active) -> None:
                        width="stretch")
     if run.readonly:
         return
+    with st.popover("Share read-only", icon=":material/share:", width="stretch"):
+        share_link(run)
     c = st.columns(2)
     with c[0].popover("Rename", icon=":material/edit:", width="stretch"):
         st.text_input("Name", run.name, key=f"sidebar.name.{run.id}", max_chars=80)

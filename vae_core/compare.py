@@ -26,10 +26,11 @@ class RDPoint:
     latent_dim: int
     group: str | None = None
     kind: str = ""       # the model's label, e.g. "VAE"
+    settings: tuple = ()  # its config but β, as sorted (field, value) pairs: what one line shares
 
 
 def rd_point(run_id: str, name: str, metrics: dict, beta: float, latent_dim: int,
-             group: str | None = None, kind: str = "") -> RDPoint | None:
+             group: str | None = None, kind: str = "", settings: tuple = ()) -> RDPoint | None:
     """A run's point from its validation metrics (val_kl, val_recon), or None when it has no KL
     (a plain autoencoder has no rate to speak of) or its metrics are missing / not finite."""
     rate, dist = metrics.get("val_kl"), metrics.get("val_recon")
@@ -37,17 +38,43 @@ def rd_point(run_id: str, name: str, metrics: dict, beta: float, latent_dim: int
         return None
     if not (np.isfinite(rate) and np.isfinite(dist)):
         return None
-    return RDPoint(run_id, name, float(rate), float(dist), float(beta), int(latent_dim), group, kind)
+    return RDPoint(run_id, name, float(rate), float(dist), float(beta), int(latent_dim), group, kind, settings)
+
+
+def settings_of(cfg) -> tuple:
+    """A config's settings but β, as sorted (field, value) pairs (hashable): the members of one line."""
+    return tuple(sorted((k, tuple(v) if isinstance(v, list) else v) for k, v in cfg.to_dict().items() if k != "beta"))
 
 
 def group_lines(points: list[RDPoint]) -> dict[str, list[RDPoint]]:
-    """Group name -> its points ordered by beta: a β sweep is drawn as one line, in β order. Groups
-    whose members share one β (e.g. the AE / VAE / KL-only trio) are no curve and are left out."""
-    groups: dict[str, list[RDPoint]] = {}
+    """Line name -> its points ordered by β: the members of a sweep that share every setting but β are
+    one line, in β order (a β x latent_dim sweep is one line per latent_dim, never a zig-zag between
+    them). Groups whose members share one β (e.g. the AE / VAE / KL-only trio) are no curve and are
+    left out. Lines are named by what tells them apart (line_names)."""
+    groups: dict[tuple, list[RDPoint]] = {}
     for p in points:
         if p.group:
-            groups.setdefault(p.group, []).append(p)
-    return {g: sorted(ps, key=lambda p: p.beta) for g, ps in groups.items() if len({p.beta for p in ps}) > 1}
+            groups.setdefault((p.group, p.settings), []).append(p)
+    lines = [sorted(ps, key=lambda p: p.beta) for ps in groups.values() if len({p.beta for p in ps}) > 1]
+    return dict(zip(line_names(lines), lines))
+
+
+def line_names(lines: list[list[RDPoint]]) -> list[str]:
+    """'β-VAE · latent_dim 2', 'β-VAE · latent_dim 16, lr 0.01': the model's kind, its latent_dim and
+    every other setting that differs between the lines; a repeat is numbered ('… (2)')."""
+    settings = [dict(ps[0].settings) for ps in lines]
+    fields = set().union(*settings) if settings else set()
+    varying = sorted(f for f in fields if f != "latent_dim" and len({repr(s.get(f)) for s in settings}) > 1)
+
+    def shown(v) -> str:
+        return ",".join(map(str, v)) if isinstance(v, tuple) else f"{v:g}" if isinstance(v, float) else str(v)
+    names, seen = [], {}
+    for ps, s in zip(lines, settings):
+        what = [f"latent_dim {ps[0].latent_dim}", *(f"{f} {shown(s[f])}" for f in varying if f in s)]
+        name = " · ".join([ps[0].kind, ", ".join(what)] if ps[0].kind else [", ".join(what)])
+        seen[name] = seen.get(name, 0) + 1
+        names.append(name if seen[name] == 1 else f"{name} ({seen[name]})")
+    return names
 
 
 def elbo_levels(points: list[RDPoint], n: int = 5) -> np.ndarray:

@@ -75,14 +75,18 @@ def pixel_error(model: Autoencoder, x: torch.Tensor, y, cfg: Config, batch_size:
 
 def beta_changes(history: dict, extra=(), warmup: int = 0) -> list[tuple[int, float]]:
     """(step, new β) where β was changed during training: read from the per-step `beta` column of a
-    checkpoint's training history (the KL warm-up's ramp over the first `warmup` steps is not a
-    change), plus `extra` (step, β) pairs recorded by the run store."""
+    checkpoint's training history (the first step trained with the new β; the KL warm-up's ramp over
+    the first `warmup` steps is not a change). `extra`, the (step, β) pairs the run store recorded
+    when each change was asked for, counts only past the history's last step: within it the column
+    already holds each change once (counting both said "12 times" for 6 changes)."""
     train = history.get("train", {}) if isinstance(history, dict) else {}
-    steps, betas = train.get("step", []), train.get("beta", [])
+    steps, betas = list(train.get("step", [])), list(train.get("beta", []))
     found = {}
     for prev, (s, b) in zip([None, *betas], zip(steps, betas)):
         if prev is not None and b != prev and s > warmup:
             found[int(s)] = float(b)
+    last = max(steps) if steps and betas else -1
     for s, b in extra:
-        found[int(s)] = float(b)
+        if int(s) > last:
+            found[int(s)] = float(b)
     return sorted(found.items())

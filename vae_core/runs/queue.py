@@ -9,6 +9,7 @@ vanishes without saying goodbye is marked interrupted.
 from __future__ import annotations
 
 import os
+import re
 import threading
 import time
 from collections import deque
@@ -19,6 +20,12 @@ from ..sweep import groups
 from .handles import JobHandle
 from .job import JobSpec
 from .store import FINISHED, Run, RunStore, RunStoreError, Workspace
+
+
+def beta_in_name(name: str, start: float, end: float) -> str:
+    """A run named with the β it started with ('… · β 4 · 2-D') and changed while it trained: the
+    name says both ('… · β 4→2 · 2-D'); a name that does not state it (renamed by hand) is kept."""
+    return re.sub(rf"β {re.escape(f'{start:g}')}(?![\d.→])", f"β {start:g}→{end:g}", name, count=1) if end != start else name
 
 
 class Executor:
@@ -143,7 +150,10 @@ class Executor:
             if kind == "started":
                 ws.update(handle.run_id, status="running")
             elif kind == "end":
-                ws.update(handle.run_id, metrics=msg["metrics"], beta_changes=msg["beta_changes"])
+                changes = msg["beta_changes"]
+                name = ws.get(handle.run_id).name
+                ws.update(handle.run_id, metrics=msg["metrics"], beta_changes=changes,
+                          name=beta_in_name(name, handle.cfg.beta, changes[-1][1]) if changes else name)
                 self._finish(handle, msg["status"], msg["message"])
         except RunStoreError:  # the run was deleted meanwhile: stop working for it
             self._send(handle, "stop", True)

@@ -30,12 +30,14 @@ from ..config import Config
 STATUSES = ("queued", "running", "done", "stopped", "failed", "interrupted")
 LIVE = ("queued", "running")          # a job is (or should be) working on it
 FINISHED = ("done", "stopped")        # may become the active model on its own
-ORIGINS = ("shipped", "trained", "uploaded")
+ORIGINS = ("shipped", "trained", "uploaded", "shared")   # shared: another workspace's run, opened by its share link
 MAX_NAME = 80
 
 _RUN_ID = re.compile(r"[0-9a-f]{16}")
 _ZOO_ID = re.compile(r"zoo\.[A-Za-z0-9_-]{1,64}")
 _WS_ID = re.compile(r"[A-Za-z0-9_-]{22}")
+_SHARE_ID = re.compile(r"share\.[A-Za-z0-9_-]{22}")   # a run's read-only share link: a capability, not its workspace
+SHARES = "_shares"                                      # root/_shares/<token>.json: {"ws": id, "run": id}
 
 
 class RunStoreError(ValueError):
@@ -92,7 +94,8 @@ class Run:
 
     @property
     def readonly(self) -> bool:
-        return self.origin == "shipped"
+        """Pretrained, or another workspace's run opened by its share link: never renamed or deleted here."""
+        return self.origin in ("shipped", "shared")
 
     @property
     def live(self) -> bool:
@@ -143,6 +146,37 @@ class RunStore:
             return []
         return sorted(p.name for p in self.root.iterdir() if p.is_dir() and valid_workspace_id(p.name))
 
+    def exists(self, ws: str) -> bool:
+        """Whether anything was ever saved in workspace `ws` (a fresh one has no folder yet)."""
+        return valid_workspace_id(ws) and (self.root / ws).is_dir()
+
+    # --- read-only share links: a random token names one run, without its workspace's id ------
+
+    def share(self, ws: str, run_id: str) -> str:
+        """The share id ("share.<token>") of a run of workspace `ws`, made once and kept: whoever has it
+        sees that run (its model, its curves) and nothing else of the workspace, and can change nothing."""
+        owner = self.workspace(ws)
+        run = owner._writable(run_id)
+        made = owner.setting("shares") or {}
+        if run_id in made and (self.root / SHARES / f"{made[run_id]}.json").is_file():
+            return f"share.{made[run_id]}"
+        token = secrets.token_urlsafe(16)
+        atomic.write_json(self.root / SHARES / f"{token}.json", {"ws": ws, "run": run.id})
+        owner.set_setting("shares", {**made, run_id: token})
+        return f"share.{token}"
+
+    def shared(self, share_id: str) -> tuple["Workspace", str]:
+        """(the owner's workspace, the run's id there) of a share id; RunStoreError if it names none."""
+        if not _SHARE_ID.fullmatch(share_id or ""):
+            raise RunStoreError("not a share link")
+        try:
+            target = json.loads(_read_own(self.root / SHARES / f"{share_id[6:]}.json"))
+            owner = self.workspace(target["ws"])
+            owner.get(target["run"])
+        except (OSError, ValueError, KeyError, TypeError):
+            raise RunStoreError("this shared run is no longer there: its owner may have deleted it") from None
+        return owner, target["run"]
+
 
 class Workspace:
     """One workspace's runs. Thread-safe within a process (one lock per workspace)."""
@@ -163,9 +197,29 @@ class Workspace:
                     except RunStoreError:
                         continue  # a damaged metadata file hides that run, not the workspace
         own.sort(key=lambda r: r.created, reverse=True)
-        return [*own, *shipped_runs()]
+        return [*own, *self._opened_shares(), *shipped_runs()]
+
+    def open_shared(self, share_id: str) -> Run:
+        """Add another workspace's run, by its share id, to this workspace's list (read-only)."""
+        run = self.get(share_id)  # RunStoreError if it names nothing
+        opened = self.setting("opened") or []
+        if share_id not in opened:
+            self.set_setting("opened", [*opened, share_id][-20:])
+        return run
+
+    def _opened_shares(self) -> list[Run]:
+        out = []
+        for share_id in self.setting("opened") or []:
+            try:
+                out.append(self.get(share_id))
+            except RunStoreError:
+                continue  # deleted by its owner: it leaves the list
+        return out
 
     def get(self, run_id: str) -> Run:
+        if _SHARE_ID.fullmatch(run_id or ""):
+            owner, rid = self._store.shared(run_id)
+            return replace(owner.get(rid), id=run_id, origin="shared", group="", group_name="")
         if _ZOO_ID.fullmatch(run_id or ""):
             for r in shipped_runs():
                 if r.id == run_id:
@@ -174,11 +228,19 @@ class Workspace:
             return self._read(run_id)
         raise RunStoreError(f"no run {run_id!r} in this workspace")
 
+    def _owner(self, run_id: str) -> tuple["Workspace", str]:
+        """Where a run's files are: here, or (a shared run) in its owner's workspace."""
+        return self._store.shared(run_id) if _SHARE_ID.fullmatch(run_id or "") else (self, run_id)
+
     def has_checkpoint(self, run_id: str) -> bool:
-        return self.get(run_id).readonly or self._ckpt_path(run_id).exists()
+        ws, rid = self._owner(run_id)
+        return ws.get(rid).origin == "shipped" or ws._ckpt_path(rid).exists()
 
     def blob(self, run_id: str) -> bytes:
         """The run's checkpoint file, for download (or to load)."""
+        ws, run_id = self._owner(run_id)
+        if ws is not self:
+            return ws.blob(run_id)
         run = self.get(run_id)
         if run.readonly:
             return _zoo_entry(run_id).path.read_bytes()
@@ -191,6 +253,9 @@ class Workspace:
 
     def checkpoint(self, run_id: str, with_history: bool = True) -> Checkpoint:
         """The run's checkpoint; with_history=False leaves its training history unread (empty)."""
+        ws, run_id = self._owner(run_id)
+        if ws is not self:
+            return ws.checkpoint(run_id, with_history)
         if self.get(run_id).readonly:
             return zoo.load_entry(_zoo_entry(run_id))
         try:
@@ -200,6 +265,9 @@ class Workspace:
 
     def checkpoint_stamp(self, run_id: str) -> str:
         """Changes whenever the run's checkpoint file does: a cache key for models built from it."""
+        ws, run_id = self._owner(run_id)
+        if ws is not self:
+            return ws.checkpoint_stamp(run_id)
         if self.get(run_id).readonly:
             return _zoo_entry(run_id).sha256
         st = self._ckpt_path(run_id).stat()
