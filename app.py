@@ -17,8 +17,8 @@ for spec in sitemap.PAGES:
     if not (spec.hide and links.hidden(spec.hide)):
         groups.setdefault(spec.group, []).append(
             st.Page(spec.target, title=spec.title, icon=spec.icon, url_path=spec.name, default=spec.default))
-page = st.navigation(groups, position="hidden" if links.hidden("nav") else "sidebar",
-                     expanded=True)  # every page in view: no "View 3 more" hiding the Concepts
+# the pages along the top (a menu per group), so the sidebar holds the runs and the link to this view
+page = st.navigation(groups, position="hidden" if links.hidden("nav") else "top")
 links.restore(link, page.url_path)  # ... and its settings for this page, before its widgets are drawn
 recent.remember_and_offer(page.url_path)  # a malformed or empty workspace address is said, with the recent ones
 if links.hidden("sidebar"):

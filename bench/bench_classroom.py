@@ -47,8 +47,9 @@ sys.path.insert(0, str(ROOT / "tests"))
 sys.path.insert(0, str(ROOT / "bench"))
 sys.path.insert(0, str(ROOT))
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, app_process  # noqa: E402
+from browser_support import CHROMIUM, CHROMIUM_ARGS, NAV_LINKS, app_process  # noqa: E402
 from streamlit_session import Session  # noqa: E402
+from ui.sitemap import PAGES  # noqa: E402
 from ui.timing import LINE  # noqa: E402
 
 LOG_LINE = re.compile(LINE)
@@ -162,7 +163,12 @@ async def timed(tally: Tally, action: str, coro) -> None:
 
 
 async def goto_page(page, title: str) -> None:
-    await page.get_by_role("link", name=title).first.click()
+    """As tests/browser_support.goto_page: the top navigation's menu of the page's group first."""
+    link = page.locator(NAV_LINKS).filter(has_text=re.compile(re.escape(title) + r"\s*$")).first
+    if not await link.is_visible() and await page.get_by_test_id("stTopNavSection").count():
+        group = next(p.group for p in PAGES if p.title == title)
+        await page.get_by_test_id("stTopNavSection").filter(has_text=group).first.click()
+    await link.click()
     await page.get_by_role("heading", name=title).first.wait_for()
     await idle(page)
 
@@ -224,7 +230,7 @@ async def train(page, url: str, tally: Tally, until: float) -> None:
     await page.goto(url + "/train")
     await page.get_by_role("heading", name="Train").first.wait_for()
     await idle(page)
-    field = page.get_by_label(re.compile("^epochs"))
+    field = page.get_by_role("textbox", name=re.compile("^epochs"))
     await field.fill("5000")
     await field.press("Enter")
     await idle(page)
@@ -278,7 +284,7 @@ async def protocol_trainer(url: str, tally: Tally, until: float) -> None:
     try:
         async with Session(url) as s:
             await s.open("train")
-            await s.set_number("epochs", 5000)
+            await s.set_text("epochs", "5000")
             await s.press("Start")
             while time.monotonic() < until:
                 if s.auto_rerun is None:

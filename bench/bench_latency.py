@@ -16,6 +16,7 @@ The last line is one JSON object: {interaction: {"p50": ms, "p95": ms, "n": .., 
 from __future__ import annotations
 
 import argparse
+import re
 import json
 import os
 import sys
@@ -144,7 +145,7 @@ def start_training(other, url: str, epochs: int = 2000) -> None:
     other.set_default_timeout(60_000)
     other.goto(url)
     goto_page(other, "Train")
-    field = other.get_by_label("epochs")
+    field = other.get_by_role("textbox", name=re.compile("^epochs"))
     field.fill(str(epochs))
     field.press("Enter")
     wait_idle(other)

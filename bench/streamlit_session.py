@@ -68,11 +68,10 @@ class Session:
         w = self._widget("button", lambda w: w.label == label)
         return await self._rerun(page=self.page, fragment=w.fragment, states=[(w.id, "trigger_value", True)])
 
-    async def set_number(self, label: str, value: int | float) -> float:
-        """The number field whose label starts with `label` (an int goes to an int field)."""
-        w = self._widget("number_input", lambda w: w.label.startswith(label))
-        field = "int_value" if isinstance(value, int) else "double_value"
-        return await self._rerun(page=self.page, fragment=w.fragment, states=[(w.id, field, value)])
+    async def set_text(self, label: str, text: str) -> float:
+        """The text field whose label starts with `label` (the Train form's numbers are text fields)."""
+        w = self._widget("text_input", lambda w: w.label.startswith(label))
+        return await self._rerun(page=self.page, fragment=w.fragment, states=[(w.id, "string_value", text)])
 
     async def select(self, key: str, index: int) -> float:
         """A click on the point whose customdata is `index` of the chart whose key starts with `key`,

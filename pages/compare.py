@@ -9,7 +9,7 @@ from vae_core.latent import reconstruct
 TRIO = ["zoo.digits-trio-ae", "zoo.digits-trio-vae", "zoo.digits-trio-kl"]
 SEL = "compare.selected"      # the shared selection: indices into compare_data, the same in every map
 CHOSEN = "compare.chosen"     # the runs compared, kept across page visits
-SHOWN = 10                    # inputs reconstructed / prior samples decoded per model
+SHOWN = 8                     # inputs reconstructed / prior samples decoded per model, under its map
 
 run_app_first()
 page.header(
@@ -23,9 +23,10 @@ page.header(
 
 usable = {r.id: r for r in runs.all_runs() if r.readonly or r.status == "done"}
 default = st.session_state.get(CHOSEN) or [i for i in TRIO if i in usable]
-chosen = st.multiselect("Runs to compare (2 to 4)", list(usable), [i for i in default if i in usable],
-                        max_selections=4, key="compare.runs",
-                        format_func=lambda i: f"{usable[i].name} · {runs.describe_run(usable[i])}")
+with st.expander(f"Runs compared: {len([i for i in default if i in usable])} (choose 2 to 4)", icon=":material/tune:"):
+    chosen = st.multiselect("Runs to compare (2 to 4)", list(usable), [i for i in default if i in usable],
+                            max_selections=4, key="compare.runs",
+                            format_func=lambda i: f"{usable[i].name} · {runs.describe_run(usable[i])}")
 st.session_state[CHOSEN] = chosen
 if len(chosen) < 2:
     st.info("Pick at least two runs to compare.")
@@ -60,41 +61,38 @@ def on_select(key: str) -> None:
 
 
 selected = st.session_state.get(SEL, [])
-st.subheader("Latent maps")
-cols = st.columns(len(models))
-for col, (i, (ckpt, model)) in zip(cols, models.items()):
+if data.is_image:  # the same inputs for every model: the first selected, else fixed ones
+    shown = np.asarray(selected[:SHOWN]) if selected else example_indices(len(data), SHOWN, seed=1)
+    x, y = data.x[shown], data.y[shown]
+# One column per model: its map, then (images) the same inputs over its reconstructions and the same prior
+# codes decoded, so all of it is in the first screen, each model's pictures under its own map.
+for col, (i, (ckpt, model)) in zip(st.columns(len(models)), models.items()):
     mu = compare.codes(ws.checkpoint_stamp(i), i, dataset)
     xy, names = compare.in_two_dims(mu)
     key = f"compare.map.{i}"
     with col:
         st.markdown(f"**{usable[i].name}**")
         screen.chart(compare.compare_map(xy, data, names, selected), key=key,
-                        on_select=lambda k=key: on_select(k), selection_mode=("box", "lasso"))
+                     on_select=lambda k=key: on_select(k), selection_mode=("box", "lasso"))
+        if data.is_image:
+            recon = reconstruct(model, x, y if model.n_cond else None).cpu().numpy()
+            picture.show(np.concatenate([x.numpy(), recon]), "inputs (top) · reconstructions", cols=SHOWN, size=28)
+            y0 = data.y[:SHOWN] if model.n_cond else None
+            picture.show(decode_prior(model, SHOWN, seed=0, y=y0).cpu().numpy(), "the same z ~ N(0, I), decoded",
+                         cols=SHOWN, size=28)
 st.caption(f"{len(data)} examples of {dataset}, the same for every model"
            + (f"; **{len(selected)} selected**, ringed in every map" if selected else "")
            + ". Each map has its own axes (a KL-only model's codes all sit within a hair of 0, the prior's "
              "mean). Latents with more than 2 dims are shown by PCA of their codes. A select tool is on by default: "
-             "drag a box (double-click empties the selection).")
+             "drag a box (double-click empties the selection)."
+           + (f" Under each map: {'the first selected' if selected else 'eight fixed'} inputs and that model's "
+              "reconstructions, then the same eight draws from the standard normal decoded by each (models with "
+              "more latent dims get the same values in their first dims). A VAE was trained so that these codes "
+              "mean digits; a plain autoencoder never was, so its decodings show what lives in the holes of its "
+              "code space." if data.is_image else ""))
 if selected and st.button("Clear the selection", key="compare.clear"):
     st.session_state[SEL] = []
     st.rerun()
-
-if data.is_image:
-    shown = (np.asarray(selected[:SHOWN]) if selected else example_indices(len(data), SHOWN, seed=1))
-    st.subheader("The same inputs, reconstructed by each")
-    st.caption(("The first selected examples" if selected else "Ten fixed examples") + " (top row), then one row per model.")
-    x, y = data.x[shown], data.y[shown]
-    picture.show(x.numpy(), "inputs", cols=SHOWN, size=48)
-    for i, (ckpt, model) in models.items():
-        picture.show(reconstruct(model, x, y if model.n_cond else None).cpu().numpy(), usable[i].name, cols=SHOWN, size=48)
-
-    st.subheader("The same prior codes z ~ N(0, I), decoded by each")
-    st.caption("Every model decodes the same ten draws from the standard normal (models with more latent dims get "
-               "the same values in their first dims). A VAE was trained so that these codes mean digits; a plain "
-               "autoencoder never was, so its decodings show what lives in the holes of its code space.")
-    for i, (ckpt, model) in models.items():
-        y0 = data.y[:SHOWN] if model.n_cond else None
-        picture.show(decode_prior(model, SHOWN, seed=0, y=y0).cpu().numpy(), usable[i].name, cols=SHOWN, size=48)
 
 st.subheader("Loss curves")
 term = st.radio("Term", ("loss", "recon", "kl"), horizontal=True, key="compare.term",

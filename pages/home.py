@@ -1,13 +1,12 @@
 """Start here: the first screen: what the app is, and three places to start."""
 import streamlit as st
 
-from ui import links, run_app_first, runs, sitemap
+from ui import page, run_app_first, runs, sitemap
 
 run_app_first()
 st.title("Latent Explorer")  # the app's name, not the page's ("Start here" in the navigation)
-if not links.hidden("explain"):
-    st.markdown("Train autoencoders and variational autoencoders in the browser, and look inside the space of "
-                "codes they learn: where each example lands, what every point decodes to, and what β changes.")
+page.explain("Train autoencoders and variational autoencoders in the browser, and look inside the space of codes "
+             "they learn: where each example lands, what every point decodes to, and what β changes.")
 a = runs.active()
 if a is not None:
     st.caption(f"The model open now: **{a.run.name}** (switch in the sidebar).")

@@ -27,17 +27,18 @@ a, pts = page.start(lambda a, pts: (
 D = pts.mu.shape[1]
 data = pts.data
 
-c1, c2, c3, c4, c5 = st.columns([2, 1, 1, 1.4, 1.6])
+c1, c2, c3, c4, c5 = st.columns([1.5, 1.25, 1.25, 1.1, 1.6])  # the axis boxes wide enough for 'z0 · 2.8 nats'
 view_options = views.VIEWS if D > 2 else views.VIEWS[:1]
 view = c1.radio("View", view_options, widgets.kept_index(view_options, "latent.view", view_options[0]), horizontal=True, key="latent.view",
                 help="Two chosen dims show true coordinates; PCA the best linear 2-D shadow; "
                      "t-SNE keeps neighbourhoods only (its axes mean nothing).")
 d0, d1 = page.two_dims(D, "latent", (c2, c3), disabled=view != "two dims", ranked=views.ranked(a, pts))
 if a.model.variational:
-    show_prior = c4.toggle("Prior contours", widgets.kept("latent.prior", True), key="latent.prior",
-                           disabled=view != "two dims") and view == "two dims"
+    show_prior = c4.toggle("Prior", widgets.kept("latent.prior", True), key="latent.prior",
+                           disabled=view != "two dims", help="The prior p(z) = N(0, I): rings at 1, 2 and 3 σ."
+                           ) and view == "two dims"
 else:  # a plain autoencoder has no prior: the switch is shown off, and greyed out
-    show_prior = c4.toggle("Prior contours", False, key="latent.prior.none", disabled=True,
+    show_prior = c4.toggle("Prior", False, key="latent.prior.none", disabled=True,
                            help="A plain autoencoder has no prior p(z) to draw.")
 colour_by = "label"
 if data.factors is not None:  # sprites: colour by any true factor
@@ -54,9 +55,10 @@ if values is not None:
                   else "") + ", one of the factors it was drawn from; the model never saw it. A smooth colour "
                "gradient along one axis means that latent dim encodes this factor.")
 
-# The classic picture: a few hundred examples drawn at their own codes, thinned so none overlap.
-draw_examples = pts.data.is_image and st.toggle(
-    "Draw the examples at their places", value=widgets.kept("latent.images", False), key="latent.images",
+# The classic picture: a few hundred examples drawn at their own codes, thinned so none overlap. (In the
+# row of controls, where the sprites' colour box is not.)
+draw_examples = pts.data.is_image and (c5 if data.factors is None else st).toggle(
+    "Pictures", value=widgets.kept("latent.images", False), key="latent.images",
     help="A few hundred examples, far enough apart not to overlap, each drawn where the encoder puts it "
          "(in its class colour): see how the style changes across the map. Clicks still pick points.")
 if draw_examples:

@@ -107,9 +107,24 @@ def wait_idle(page, timeout: float = 30_000) -> None:
         timeout=timeout)
 
 
+NAV_LINKS = '[data-testid="stTopNavDropdownLink"], [data-testid="stTopNavLink"], [data-testid="stSidebarNavLink"]'
+
+
+def nav_link(page, title: str):
+    """The navigation's link to the page called `title`: in the top navigation, inside the menu of the
+    page's group (ui.sitemap), which is opened first; on a narrow screen, in the sidebar."""
+    from ui.sitemap import PAGES
+
+    link = page.locator(NAV_LINKS).filter(has_text=re.compile(re.escape(title) + r"\s*$")).first
+    if not link.is_visible() and page.get_by_test_id("stTopNavSection").count():
+        group = next(p.group for p in PAGES if p.title == title)
+        page.get_by_test_id("stTopNavSection").filter(has_text=group).first.click()
+    return link
+
+
 def goto_page(page, title: str, timeout: float = 30_000) -> None:
-    """Click a page in the sidebar navigation and wait for its title."""
-    page.get_by_role("link", name=title).first.click()
+    """Click a page in the navigation and wait for its title."""
+    nav_link(page, title).click()
     page.get_by_role("heading", name=title).first.wait_for(timeout=timeout)
 
 
@@ -135,7 +150,7 @@ def pick_run(page, name: str) -> None:
 
 def start_training(page, epochs: int) -> None:
     """On the Train page: set the epochs, press Start, wait until it trains."""
-    field = page.get_by_label(re.compile("^epochs"))
+    field = page.get_by_role("textbox", name=re.compile("^epochs"))
     field.fill(str(epochs))
     field.press("Enter")
     wait_idle(page)

@@ -196,8 +196,8 @@ def test_training_runs_in_a_worker_and_becomes_the_active_model():
     ("train.epochs", "2.5", "epochs must be a whole number"),
     ("train.lr", "100", "lr must be > 0 and ≤ 10, got 100"),
     ("train.lr", "nan", "lr must be a finite number"),
-    ("train.hidden", "400,abc", "hidden must be integers from 1 to 8,192"),
-    ("train.hidden", "400,9000", "hidden must be integers from 1 to 8,192, comma-separated, got 400,9000"),
+    ("train.hidden", "400,abc", "hidden must be 1 to 8,192 each"),
+    ("train.hidden", "400,9000", "hidden must be 1 to 8,192 each, got 400,9000"),
 ])
 def test_out_of_range_values_are_said_next_to_the_field_and_block_start(key, text, words):
     """Every number field refuses what it cannot take, with its range (from the knob's declaration),

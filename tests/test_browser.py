@@ -95,7 +95,7 @@ def test_training_a_tiny_model_through_the_ui(page):
     goto_page(page, "Latent space")
     goto_page(page, "Train")
     page.get_by_text(re.compile(r"(training|done) · step [1-9]")).first.wait_for(timeout=30_000)
-    assert page.get_by_label("epochs").input_value() == "60"  # the form kept its values too
+    assert page.get_by_role("textbox", name=re.compile("^epochs")).input_value() == "60"  # the form kept its values too
     page.get_by_text("done ·").first.wait_for(timeout=180_000)
     # the trained model became the active one
     page.wait_for_function(

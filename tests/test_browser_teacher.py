@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from browser_support import CHROMIUM, ROOT, app_server, browser_page, wait_idle
+from browser_support import CHROMIUM, ROOT, app_server, browser_page, goto_page, wait_idle
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("SHOTS", ROOT / "artifacts" / "screens"))
@@ -143,7 +143,7 @@ def test_a_train_link_sets_the_forms_beta(app):
     url, page = app
     open_view(page, f"{url}/train?beta=3.5", "Train")
     no_error(page)
-    assert page.get_by_label(re.compile(r"^β \(")).input_value() == "3.5"  # as typed, the knob's format
+    assert page.get_by_role("textbox", name=re.compile(r"^β \(")).input_value() == "3.5"  # as typed, the knob's format
     assert parse_qs(urlsplit(page.url).query)["beta"] == ["3.5"]
 
 
@@ -183,8 +183,7 @@ def test_the_app_asks_nothing_of_any_other_host(app):
         open_view(page, url, "Latent Explorer")
         for path, title in (("latent", "Latent space"), ("manifold", "Manifold"), ("interpolate", "Interpolate"),
                             ("train", "Train"), ("diagnostics", "Diagnostics")):
-            page.get_by_role("link", name=title).first.click()
-            page.get_by_role("heading", name=title).first.wait_for()
+            goto_page(page, title)
             wait_idle(page)
         page.wait_for_timeout(1000)
     finally:

@@ -11,7 +11,8 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import CHROMIUM, app_server, browser_page, wait_idle
+from browser_support import CHROMIUM, app_server, browser_page, nav_link, wait_idle
+from ui.sitemap import PAGES
 
 pytestmark = pytest.mark.browser
 
@@ -35,7 +36,8 @@ def test_a_deep_link_is_the_first_request_of_a_fresh_server(path, title):
         wait_idle(page)
         body = page.locator("body").inner_text()
         assert "encountered an error" not in body and "Traceback" not in body
-        nav = page.locator('[data-testid="stSidebarNav"] a').all_inner_texts()
-        names = [n.strip().split("\n")[-1] for n in nav]  # (each link: its icon's name, then its title)
-        assert names[:len(NAV)] == NAV and len(names) == len(NAV) + 3 + 6, nav  # then Compare (3) and the six Concepts pages
+        groups = page.get_by_test_id("stTopNavSection").all_inner_texts()  # the top navigation, from ui.sitemap
+        assert [g.strip() for g in groups] == list(dict.fromkeys(p.group for p in PAGES)), groups
+        for title in NAV:  # its first menu: the Explore pages, by their titles
+            nav_link(page, title).wait_for()
         assert page.url.rstrip("/").split("?")[0].endswith("/" + path)

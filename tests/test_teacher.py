@@ -57,7 +57,7 @@ def test_the_autoencoders_map_has_no_prior_and_its_switch_is_off():
     at = open_link("pages/latent.py", model="digits-ae-2d")
     at.session_state["latent.prior"] = True  # as left by a VAE visited before
     at.run()
-    (switch,) = [t for t in at.toggle if t.label == "Prior contours"]
+    (switch,) = [t for t in at.toggle if t.label == "Prior"]
     assert switch.value is False and switch.disabled
     fig = chart(at)
     assert not [s for s in fig["layout"].get("shapes", []) if s.get("line", {}).get("dash") == "dot"]

@@ -149,7 +149,7 @@ def in_two_dims(mu: np.ndarray) -> tuple[np.ndarray, tuple[str, str]]:
 
 def compare_map(xy: np.ndarray, data: Dataset, names, selected: list[int]) -> go.Figure:
     """A latent map coloured by class (the same colours on every map), the shared selection ringed."""
-    fig = plots.latent_map(xy, data.y.numpy(), data.class_names, axis_names=names, height=360, size=5,
+    fig = plots.latent_map(xy, data.y.numpy(), data.class_names, axis_names=names, height=270, size=5,
                            opacity=0.6)
     if selected:
         sel = np.asarray(selected)

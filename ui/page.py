@@ -18,8 +18,14 @@ def title() -> str:
 def header(explanation: str) -> None:
     """The page's title and its plain-words explanation (not with `hide=explain`)."""
     st.title(title())
+    explain(explanation)
+
+
+def explain(text: str) -> None:
+    """A page's plain-words explanation, in compact type (it sits above the main view); not with
+    `hide=explain`."""
     if not links.hidden("explain"):
-        st.markdown(explanation)
+        st.container(key="explain").markdown(text)
 
 
 def start(explanation: str | Callable[[Active, views.Points], str]) -> tuple[Active, views.Points]:
@@ -31,8 +37,7 @@ def start(explanation: str | Callable[[Active, views.Points], str]) -> tuple[Act
     got = views.require()
     if got is None:
         st.stop()
-    if not links.hidden("explain"):
-        st.markdown(explanation if isinstance(explanation, str) else explanation(*got))
+    explain(explanation if isinstance(explanation, str) else explanation(*got))
     return got
 
 

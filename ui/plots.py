@@ -20,6 +20,15 @@ def styled(fig: go.Figure) -> go.Figure:
     return figure([t.to_plotly_json() for t in fig.data], **fig.layout.to_plotly_json())
 
 
+# one shape per class, after its colour: the WebGL scatter's filled shapes that stay apart at a few pixels
+SYMBOLS = ("circle", "square", "diamond", "triangle-up", "x", "cross", "triangle-down", "star", "pentagon",
+           "hexagram")
+
+
+def symbol(label: int) -> str:
+    return SYMBOLS[label % len(SYMBOLS)]
+
+
 def figure(traces: list[dict], **layout) -> go.Figure:
     """A figure from plain trace and layout dicts in the session's look (ui.presentation: the font,
     marker sizes and line widths scaled), validated once. Every figure function here returns through
@@ -90,12 +99,17 @@ def latent_map(xy: np.ndarray, labels: np.ndarray, class_names, *, index: np.nda
                         colorbar=dict(title=dict(text=value_name), thickness=14)),
             hovertemplate=f"<b>%{{customdata[2]}}</b> #%{{customdata[0]}}<br>{value_name} = %{{customdata[1]:.2f}}"
                           f"<br>{xy_text}<extra></extra>"))
+    # a dense map's markers shrink and thin out, in presentation mode too (whose markers are larger), so
+    # that ten thousand points stay points and no class hides under the others; each class has its own
+    # shape as well as its colour, for whoever does not tell the colours apart
+    dense = min(1.0, (2000 / max(len(xy), 1)) ** 0.25)
     for c, name in enumerate(class_names if values is None else ()):
         m = labels == c
         if m.any():
             traces.append(dict(
                 type="scattergl", x=xy[m, 0], y=xy[m, 1], mode="markers", name=str(name), customdata=index[m],
-                marker=dict(size=size, color=color(c), opacity=opacity),
+                marker=dict(size=size * dense, color=color(c), opacity=opacity * (0.6 + 0.4 * dense),
+                            symbol=symbol(c), line=dict(width=0)),
                 hovertemplate=f"<b>{name}</b> #%{{customdata}}<br>{xy_text}<extra></extra>"))
     return figure(traces, title=dict(text=title), height=height, margin=dict(l=10, r=10, t=40 if title else 10, b=10),
                   xaxis=dict(title=dict(text=axis_names[0])),

@@ -31,11 +31,19 @@ SCREEN = Style(12, 1.0, 1.0, ("#1f77b4", "#ff7f0e", "#2ca02c", "#d62728", "#9467
 PROJECTOR = Style(20, 1.8, 2.5, ("#0072B2", "#E69F00", "#009E73", "#D55E00", "#CC79A7", "#000000", "#56B4E9",
                                  "#8B6508", "#F0E442", "#6A3D9A"), "#000000")
 
+# Always: the first screen is for the page's main view (a map, a grid, the live curves), so the page
+# starts near the top of the window and its title and explanation take few lines.
+BASE_CSS = """<style>
+[data-testid="stMainBlockContainer"] { padding-top: 3.2rem; padding-bottom: 2rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 2rem; padding: 0.25rem 0 0.5rem 0; }
+.st-key-explain p { font-size: 0.92rem; line-height: 1.45; margin-bottom: 0.2rem; }
+</style>"""
 CSS = """<style>
 html { font-size: 22px; }                                  /* Streamlit sizes text in rem */
 [data-testid="stMain"] p, [data-testid="stMain"] li, [data-testid="stMarkdownContainer"] { color: #000; }
 [data-testid="stCaptionContainer"], [data-testid="stCaptionContainer"] p { color: #111 !important; font-size: 0.95rem; }
-[data-testid="stMainBlockContainer"] { max-width: 100%; padding-top: 2rem; }
+[data-testid="stMainBlockContainer"] { max-width: 100%; padding-top: 3.2rem; }
+[data-testid="stMainBlockContainer"] h1 { font-size: 1.7rem; }
 </style>"""
 
 
@@ -54,6 +62,7 @@ def apply() -> None:
     """Once per run, before the page: the page CSS when the mode is on, and the sidebar collapsed on the
     run that turns it on (not on every run: a teacher who opens the sidebar to switch models keeps it)."""
     collapsed = f"{KEY}.collapsed"
+    st.html(BASE_CSS)
     if is_on():
         if not st.session_state.get(collapsed):
             st.set_page_config(initial_sidebar_state="collapsed")

@@ -67,7 +67,7 @@ class Knob:
         if self.choices is not None:
             return "one of " + ", ".join(self.choices)
         if self.kind is tuple:
-            return f"integers from {_number(self.low)} to {_number(self.high)}, comma-separated"
+            return f"{_number(self.low)} to {_number(self.high)} each"
         if not self.numeric:
             return ""
         lo, hi = ("≥" if not self.low_open else ">"), ("≤" if not self.high_open else "<")
