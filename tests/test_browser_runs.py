@@ -5,14 +5,13 @@ Skipped where Chromium is missing, except in CI (CI=true), where that is a failu
 """
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, explained, goto_page, start_training, wait_idle
+from browser_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, explained, goto_page, require_chromium,
+                             start_training, wait_idle)
 
 SCREENS = ROOT / "artifacts" / "screens"
 pytestmark = pytest.mark.browser
@@ -20,11 +19,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     SCREENS.mkdir(parents=True, exist_ok=True)

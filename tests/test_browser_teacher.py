@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from browser_support import CHROMIUM, ROOT, app_server, browser_page, wait_idle
+from browser_support import ROOT, app_server, browser_page, require_chromium, wait_idle
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("SHOTS", ROOT / "artifacts" / "screens"))
@@ -18,10 +18,7 @@ SHOTS = Path(os.environ.get("SHOTS", ROOT / "artifacts" / "screens"))
 
 @pytest.fixture(scope="module")
 def app():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    require_chromium()
     SHOTS.mkdir(parents=True, exist_ok=True)
     with app_server() as url, browser_page(height=1400) as page:
         page.set_default_timeout(90_000)

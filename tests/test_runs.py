@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny
+from needs import require_ray
 from vae_core import atomic, checkpoint
 from vae_core.checkpoint import CheckpointError
 from vae_core.runs import (LocalExecutor, RunStore, RunStoreError, clean_name, file_name, make_executor,
@@ -156,7 +157,7 @@ EXECUTORS = ["local", pytest.param("ray", marks=pytest.mark.ray)]
 @pytest.fixture(scope="module", params=EXECUTORS)
 def executor(request, tmp_path_factory):
     if request.param == "ray":
-        pytest.importorskip("ray")
+        require_ray()
     # a checkpoint at every epoch's end (the app: at most every 2 s), progress every 0.1 s
     ex = make_executor(RunStore(tmp_path_factory.mktemp("runs")), request.param, max_jobs=2, min_checkpoint_s=0.0,
                        refresh_s=0.1)
