@@ -27,8 +27,9 @@ from vae_core.runs import RunStore, RunStoreError, new_workspace_id
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = (ROOT / "checkpoints" / "digits-ae-2d.safetensors").read_bytes()
-# 300 files per strategy below (900 in all), the same ones every run; 2 s at most for each
-FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+# 300 files per strategy below (900 in all), the same ones every run; no deadline: the loader's speed is
+# not what these tests decide (a machine shared with other work can take any time)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
 def load_or_refuse(blob: bytes) -> None:
@@ -76,10 +77,8 @@ def test_a_header_that_claims_a_huge_tensor_is_refused_without_allocating_it():
     name = next(k for k in header if k.startswith("model."))
     header[name]["shape"] = [1_000_000, 1_000_000]  # 4 TB of float32
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t = time.perf_counter()
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="tensors cannot be read"):
         checkpoint.from_bytes(_with_header(header, GOOD[8 + n:]))
-    assert time.perf_counter() - t < 5
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: < 200 MB grew
 
 
@@ -110,15 +109,22 @@ def test_every_range_boundary(name):
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.sampled_from(sorted(RANGES)), st.floats(allow_nan=True, allow_infinity=True))
 def test_any_number_is_accepted_or_refused_by_name(name, value):
+    """A value inside RANGES' bounds is accepted; any other is refused, the message naming the field
+    and its range (a float field's NaN or infinity: that it must be finite)."""
     kind = type(getattr(Config, name))
     if kind is int:
         if value != value or abs(value) > 1e18:
             return
         value = int(value)
-    try:
-        Config(**{name: value}).validate()
-    except ValueError as e:
-        assert name in str(e)
+    lo, hi, lo_in, hi_in = RANGES[name]
+    inside = math.isfinite(value) and (lo <= value if lo_in else lo < value) and (value <= hi if hi_in else value < hi)
+    if inside:
+        assert Config(**{name: value}).validate() == Config(**{name: value})
+    else:
+        with pytest.raises(ValueError) as refused:
+            Config(**{name: value}).validate()
+        assert str(refused.value) == (f"{name} must be {range_text(name)}, got {value}" if math.isfinite(value)
+                                      else f"{name} must be a finite number, got {value}")
 
 
 # --- killed writers: every file left is the old one or the new one ---------------------------
@@ -166,6 +172,7 @@ def test_a_hundred_kills_mid_write_leave_no_torn_file(tmp_path):
             assert ws.get(run.id).name in ("old", "new")
     assert torn == 0
     left = list(ws.folder.glob(".*.tmp"))
+    assert left, "no kill landed in the middle of a write (each leaves its temporary file): nothing was tested"
     for p in left:
         os.utime(p, (time.time() - 3600, time.time() - 3600))
     RunStore(tmp_path / "runs").workspace(ws.id)  # opening the workspace cleans what killed writers left
@@ -265,4 +272,19 @@ def test_server_settings_for_a_class():
     limit_mb = cfg["server"]["maxUploadSize"]
     biggest = max(p.stat().st_size for p in (ROOT / "checkpoints").glob("*.safetensors"))
     assert biggest * 4 < limit_mb * 2**20 <= 64 * 2**20  # fits a checkpoint with its Adam state, and no more
-    atomic.clean_stale(ROOT)  # (no temporary files in the project)
+
+
+def test_clean_stale_removes_only_old_temporary_files(tmp_path):
+    """What a killed writer left (.<name>.<random>.tmp, older than a minute) goes; a live writer's
+    temporary file, the files themselves and anything else stay."""
+    hour_ago = time.time() - 3600
+    old = [tmp_path / ".a.safetensors.x1.tmp", tmp_path / ".a.json.x2.tmp"]
+    kept = [tmp_path / ".a.safetensors.x3.tmp", tmp_path / "a.safetensors", tmp_path / "b.tmp", tmp_path / ".a.json"]
+    for p in old + kept:
+        p.write_bytes(b"x")
+    for p in old + kept[1:]:
+        os.utime(p, (hour_ago, hour_ago))
+    assert atomic.clean_stale(tmp_path) == 2
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in kept)
+    assert atomic.clean_stale(tmp_path, older_than_s=-1) == 1  # the fresh one too, when told "any age"
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in kept[1:])
