@@ -159,7 +159,7 @@ def test_a_hundred_kills_mid_write_leave_no_torn_file(tmp_path):
         p = subprocess.Popen([sys.executable, "-c", WRITER, str(ROOT / "vae_core" / "atomic.py"), str(target),
                               *map(str, blobs)], stdout=subprocess.PIPE)
         p.stdout.readline()
-        time.sleep(rng.uniform(0, 0.03))
+        time.sleep(rng.uniform(0, 0.03))  # a random moment to kill it (nothing is waited for)
         p.send_signal(signal.SIGKILL)
         p.wait()
         data = target.read_bytes() if target.exists() else None
@@ -191,7 +191,7 @@ handle = executor.submit(ws, run)
 while not (ws.has_checkpoint(run.id) and handle.view.pid):
     time.sleep(0.05)
 print(handle.view.pid, run.id, flush=True)
-time.sleep(600)
+time.sleep(600)  # (the server lives on until the test kills it)
 """
 
 
