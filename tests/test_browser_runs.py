@@ -116,7 +116,7 @@ def test_the_live_beta_is_kept_across_a_page_switch(browser):
     with socket.expect_event("framesent", lambda payload: isinstance(payload, bytes) and three in payload):
         for _ in range(10):  # 4.0 -> 3.0 in steps of 0.1
             page.keyboard.press("ArrowLeft")
-    wait_idle(page)  # the server has β = 3.0
+    wait_idle(page)  # (sent: the server takes it before the page switch that follows on the same socket)
     goto_page(page, "Latent space")
     goto_page(page, "Train")
     page.get_by_text(re.compile(r"training · step")).first.wait_for()
