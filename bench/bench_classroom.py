@@ -317,7 +317,7 @@ async def main_async(args) -> dict:
     with app_process() as (url, server):
         if args.split_cores:  # ... and Playwright's Chromium the others
             os.sched_setaffinity(0, everything - {min(everything)})
-        log = ROOT / ".streamlit-test.log"
+        log = server.log_path  # the server's own log (browser_support.app_process)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
             await opener(browser, url)  # warm: the shared models and caches are loaded

@@ -8,32 +8,102 @@ import re
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 import urllib.request
 import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-CHROMIUM = "/usr/bin/chromium"
+# Debian's Chromium; VAE_CORE_CHROMIUM names another (a missing path: how a test hides it)
+CHROMIUM = os.environ.get("VAE_CORE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
                  "--disable-sync", "--no-first-run", "--disable-quic"]
 
 
 def require_chromium() -> None:
     """Skip the calling test where Chromium is missing; under CI (CI=true) that is a failure."""
-    import pytest
+    from needs import unavailable
 
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    if not Path(CHROMIUM).is_file():
+        unavailable(f"{CHROMIUM} is missing: apt-get install -y chromium")
 
 
 def free_port() -> int:
+    """A port of 127.0.0.1 free now (another process may take it before the server binds it: app_process
+    checks that the server answering is its own, and starts again on another port when it is not)."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
+
+
+_RUNNING: dict[int, Path] = {}  # pid -> log, of each app server running now
+_KEEP: set[Path] = set()         # logs a failed test pointed at: left on disk
+
+
+def running_logs() -> list[Path]:
+    """The logs of the app servers running now (conftest names them under a failed test), kept on disk."""
+    _KEEP.update(_RUNNING.values())
+    return list(_RUNNING.values())
+
+
+def _listening_inodes(port: int) -> set[str] | None:
+    """The inodes of the sockets listening on 127.0.0.1:port (Linux's /proc/net/tcp; None elsewhere)."""
+    try:
+        lines = Path("/proc/net/tcp").read_text().splitlines()[1:]
+    except OSError:
+        return None
+    local = f"0100007F:{port:04X}"
+    return {f[9] for f in map(str.split, lines) if f[1] == local and f[3] == "0A"}  # 0A: LISTEN
+
+
+def _holds_socket(pid: int, inodes: set[str]) -> bool:
+    """Whether process `pid` has one of these sockets open."""
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and target[8:-1] in inodes:
+            return True
+    return False
+
+
+def _tail(log: Path, lines: int = 15) -> str:
+    return "\n".join(log.read_text(errors="replace").splitlines()[-lines:])
+
+
+def _serving(proc: subprocess.Popen, port: int, log: Path) -> bool:
+    """Whether `proc` serves on `port`: its own log says it bound the port, the socket listening there
+    is its own (not another process's that took the port first), and it answers the health check."""
+    if f"URL: http://127.0.0.1:{port}" not in log.read_text(errors="replace"):
+        return False
+    inodes = _listening_inodes(port)
+    if inodes is not None and not _holds_socket(proc.pid, inodes):
+        return False
+    try:
+        return urllib.request.urlopen(f"http://127.0.0.1:{port}/_stcore/health", timeout=2).read() == b"ok"
+    except OSError:
+        return False
+
+
+def _wait_serving(proc: subprocess.Popen, port: int, log: Path, timeout: float) -> bool:
+    """Until `proc` serves on `port` (True), or it exits or `timeout` s pass (False)."""
+    deadline = time.monotonic() + timeout
+    while not _serving(proc, port, log):
+        if proc.poll() is not None or time.monotonic() > deadline:
+            return False
+        time.sleep(0.3)  # (polling; the timeout only bounds a hang)
+    return True
+
+
+def _stop(proc: subprocess.Popen) -> None:
+    proc.terminate()
+    try:
+        proc.wait(10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
 
 
 @contextlib.contextmanager
@@ -44,36 +114,46 @@ def app_server(timeout: float = 60.0, script: str = "app.py"):
 
 
 @contextlib.contextmanager
-def app_process(timeout: float = 60.0, script: str = "app.py"):
-    """As app_server, yielding (URL, the server's Popen): for tests that kill it or read its memory."""
-    port = free_port()
-    log = open(ROOT / ".streamlit-test.log", "w") if os.access(ROOT, os.W_OK) else subprocess.DEVNULL
-    proc = subprocess.Popen(
-        [sys.executable, "-m", "streamlit", "run", script, "--server.address", "127.0.0.1",
-         "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
-         "--server.fileWatcherType", "none"],
-        cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}"
+def app_process(timeout: float = 60.0, script: str = "app.py", tries: int = 5):
+    """As app_server, yielding (URL, the server's Popen): for tests that kill it or read its memory.
+
+    The server writes to a log of its own (a temporary file, `proc.log_path`), removed when all went
+    well; a failure inside the block names it (and keeps it). A port another process took before the
+    server could bind it means another port, up to `tries` times."""
+    for attempt in range(tries):
+        port = free_port()
+        fd, name = tempfile.mkstemp(prefix=f"vae-core-app-{port}-", suffix=".log")
+        log = Path(name)
+        with os.fdopen(fd, "w") as out:
+            proc = subprocess.Popen(
+                [sys.executable, "-m", "streamlit", "run", script, "--server.address", "127.0.0.1",
+                 "--server.port", str(port), "--server.headless", "true", "--browser.gatherUsageStats", "false",
+                 "--server.fileWatcherType", "none"],
+                cwd=ROOT, stdout=out, stderr=subprocess.STDOUT)
+        proc.log_path = log
+        if _wait_serving(proc, port, log, timeout):
+            break
+        _stop(proc)
+        if f"Port {port} is not available" in log.read_text(errors="replace") and attempt + 1 < tries:
+            log.unlink()
+            continue  # another process took the port first
+        raise RuntimeError(f"the app did not start on port {port} within {timeout:.0f} s (exit status "
+                           f"{proc.returncode}); its log, {log}, ends:\n{_tail(log)}")
+    _RUNNING[proc.pid] = log
+    failed = False
     try:
-        deadline = time.monotonic() + timeout
-        while True:
-            try:
-                if urllib.request.urlopen(url + "/_stcore/health", timeout=2).read() == b"ok":
-                    break
-            except OSError:
-                pass
-            if proc.poll() is not None or time.monotonic() > deadline:
-                raise RuntimeError(f"the app did not start (see {ROOT / '.streamlit-test.log'})")
-            time.sleep(0.3)
-        yield url, proc
+        yield f"http://127.0.0.1:{port}", proc
+    except GeneratorExit:
+        raise
+    except BaseException as e:  # (pytest.fail's exception is a BaseException)
+        failed = True
+        e.add_note(f"the app server's log: {log}")
+        raise
     finally:
-        proc.terminate()
-        try:
-            proc.wait(10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-        if log is not subprocess.DEVNULL:
-            log.close()
+        del _RUNNING[proc.pid]
+        _stop(proc)
+        if not failed and log not in _KEEP:
+            log.unlink(missing_ok=True)
 
 
 @contextlib.contextmanager
@@ -120,6 +200,35 @@ def nav_link(page, title: str):
         group = next(p.group for p in PAGES if p.title == title)
         page.get_by_test_id("stTopNavSection").filter(has_text=group).first.click()
     return link
+
+
+# every Plotly chart on the page laid out, with no drawing or transition pending
+PLOTS_DRAWN = """() => [...document.querySelectorAll('.js-plotly-plot')].every(gd =>
+    gd._fullLayout && gd._fullData && !gd._transitioning && !(gd._promises && gd._promises.length))"""
+
+
+def settle(page) -> None:
+    """Two animation frames of the page: what the last input or message set off in the page (a redraw,
+    a request, a websocket frame) has been issued."""
+    page.evaluate("() => new Promise(done => requestAnimationFrame(() => requestAnimationFrame(done)))")
+
+
+def wait_drawn(page, timeout: float = 30_000) -> None:
+    """Until Streamlit is idle, every Plotly chart is drawn and the page has painted since: what a
+    screenshot, or a check that nothing more happens, should see."""
+    wait_idle(page, timeout)
+    page.wait_for_function(PLOTS_DRAWN, timeout=timeout)
+    settle(page)
+
+
+def wait_until(page, condition, what: str, timeout: float = 60.0) -> None:
+    """Poll `condition()` (it may read the page) until it holds; Playwright delivers the page's events
+    (websocket frames, requests) meanwhile. `timeout` s only bound a hang: then fail, naming `what`."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError(f"timed out after {timeout:.0f} s waiting for {what}")
+        page.wait_for_timeout(50)  # (the poll interval)
 
 
 def goto_page(page, title: str, timeout: float = 30_000) -> None:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import os
+import sys
 import tempfile
 
 import pytest
@@ -16,6 +17,17 @@ torch.set_num_threads(1)
 # The app's run store (and that of every server a browser test starts) in a folder of this test
 # session's own, never the project's runs/.
 os.environ["VAE_CORE_RUNS"] = tempfile.mkdtemp(prefix="vae-core-test-runs-")
+
+
+@pytest.hookimpl(wrapper=True)
+def pytest_runtest_makereport(item, call):
+    """A test that fails while app servers run (browser_support.app_process, often a module's fixture)
+    says where their logs are, and they are kept."""
+    report = yield
+    support = sys.modules.get("browser_support")
+    if report.failed and support is not None and (logs := support.running_logs()):
+        report.sections.append(("app server logs", "\n".join(map(str, logs))))
+    return report
 
 
 def tiny(model: str = "vae", **changes) -> Config:

@@ -11,28 +11,33 @@ import pytest
 
 from ui.timing import LINE
 
-from browser_support import (ROOT, app_server, browser_page, goto_page, point_position, require_chromium,
-                             start_training, wait_idle)
+from browser_support import (ROOT, app_process, browser_page, goto_page, point_position, require_chromium,
+                             start_training, wait_drawn, wait_idle)
 
 SCREENS = ROOT / "artifacts" / "screens"
-LOG = ROOT / ".streamlit-test.log"  # the server's output (browser_support.app_server)
 
 pytestmark = pytest.mark.browser
 
 
 @pytest.fixture(scope="module")
-def page():
+def server():
+    """(URL, the server's own log)."""
     require_chromium()
+    with app_process() as (url, proc):
+        yield url, proc.log_path
+
+
+@pytest.fixture(scope="module")
+def page(server):
     SCREENS.mkdir(parents=True, exist_ok=True)
-    with app_server() as url, browser_page(height=2000) as page:  # tall: Streamlit scrolls inside the page
+    with browser_page(height=2000) as page:  # tall: Streamlit scrolls inside the page
         page.set_default_timeout(60_000)
-        page.goto(url + "/latent")  # the root is the first screen (pages/home.py)
+        page.goto(server[0] + "/latent")  # the root is the first screen (pages/home.py)
         yield page
 
 
 def shot(page, name: str) -> None:
-    wait_idle(page)
-    page.wait_for_timeout(500)  # let Plotly finish drawing
+    wait_drawn(page)
     page.screenshot(path=str(SCREENS / f"{name}.png"))
 
 
@@ -44,18 +49,19 @@ def test_opens_on_a_populated_latent_map(page):
     shot(page, "1-latent")
 
 
-def test_clicking_a_point_shows_its_reconstruction(page):
+def test_clicking_a_point_shows_its_reconstruction(page, server):
+    log = server[1]
     page.locator(".js-plotly-plot").first.wait_for()
     top = page.evaluate("() => document.querySelector('.js-plotly-plot')._fullData.length - 1")  # drawn last
     x, y = point_position(page, chart_index=0, trace=top, point=0)
     wait_idle(page)
-    log_from = LOG.stat().st_size
+    log_from = log.stat().st_size
     page.mouse.click(x, y)
     title = page.get_by_text(re.compile(r"Example #\d+")).first
     title.wait_for()
     page.get_by_text("reconstruction from z").first.wait_for()
     wait_idle(page)
-    with open(LOG, "rb") as f:  # the click reran the map's fragment alone, and the server's log says so
+    with open(log, "rb") as f:  # the click reran the map's fragment alone, and the server's log says so
         f.seek(log_from)
         runs = re.findall(LINE, f.read().decode(errors="replace"))
     assert [(page_, trigger) for page_, trigger, *_ in runs] == [("latent", "fragment explorer")], runs

@@ -10,13 +10,14 @@ import os
 import re
 import signal
 import time
+import urllib.request
 from pathlib import Path
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
 from browser_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, app_process, goto_page, require_chromium,
-                             start_training, wait_idle)
+                             start_training, wait_idle, wait_until)
 from hostile import hostile_files
 
 SCREENS = ROOT / "artifacts" / "screens"
@@ -96,7 +97,7 @@ def test_a_server_killed_mid_run_comes_back_with_the_run_interrupted_and_resumab
         page = open_page(chromium, url + "/train", "Train")
         ws = parse_qs(urlparse(page.url).query)["ws"][0]
         start_training(page, 3000)
-        page.wait_for_timeout(3000)  # a checkpoint or two (the app writes one at most every 2 s)
+        wait_until(page, lambda: checkpointed_epoch(ws) >= 1, "a checkpoint at an epoch's end", timeout=120)
         server.send_signal(signal.SIGKILL)  # a crash, a laptop closed: no goodbye
         server.wait()
     with app_process() as (url, _):  # the same runs folder: $VAE_CORE_RUNS
@@ -109,11 +110,34 @@ def test_a_server_killed_mid_run_comes_back_with_the_run_interrupted_and_resumab
         page.get_by_text(re.compile(r"training · step [1-9].* resumed at step [1-9]")).first.wait_for(timeout=90_000)
 
 
+def checkpointed_epoch(ws: str) -> int:
+    """The epoch of the workspace's one run's last checkpoint on disk (0: none yet)."""
+    from vae_core.runs import RunStore
+
+    store = RunStore().workspace(ws)
+    (run,) = [r for r in store.runs() if not r.readonly]
+    return store.checkpoint(run.id, with_history=False).progress["epoch"] if store.has_checkpoint(run.id) else 0
+
+
+def active_sessions(url: str) -> int:
+    """The server's count of sessions with an open websocket (Streamlit's /_stcore/metrics)."""
+    text = urllib.request.urlopen(f"{url}/_stcore/metrics", timeout=10).read().decode()
+    return int(re.search(r"^active_sessions (\d+)$", text, re.M).group(1))
+
+
 def _rss_mib(pid: int) -> float:
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
         if line.startswith("VmRSS:"):
             return int(line.split()[1]) / 1024
     raise AssertionError("no VmRSS")
+
+
+def until(condition, what: str, timeout: float = 60.0) -> None:
+    """Poll `condition()` (no page to read: the server's own state); `timeout` only bounds a hang."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        assert time.monotonic() < deadline, f"timed out after {timeout:.0f} s waiting for {what}"
+        time.sleep(0.1)  # (the poll interval)
 
 
 def test_twenty_sessions_opened_and_closed_stay_within_a_memory_bound(chromium):
@@ -125,11 +149,11 @@ def test_twenty_sessions_opened_and_closed_stay_within_a_memory_bound(chromium):
             page.context.close()
 
         session()  # the first one loads the shared models and caches
-        time.sleep(2)
+        until(lambda: active_sessions(url) == 0, "the first session to close")
         warm = _rss_mib(server.pid)
         for _ in range(20):
             session()
-        time.sleep(5)  # Streamlit drops a closed session's state after its websocket goes
+        until(lambda: active_sessions(url) == 0, "the 20 sessions to close")  # every websocket gone
         grown = _rss_mib(server.pid) - warm
         print(f"server RSS after the first session {warm:.0f} MiB; 20 sessions later +{grown:.1f} MiB")
         assert grown < MEMORY_BOUND_MIB

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 
-from browser_support import ROOT, goto_page, served_page, wait_idle
+from browser_support import ROOT, goto_page, served_page, wait_drawn, wait_idle, wait_until
 
 SHOTS = Path(os.environ.get("CONCEPT_SHOTS") or ROOT / "artifacts" / "screens" / "concepts")
 
@@ -33,7 +33,7 @@ def ready(page, n_charts: int = 1) -> None:
     wait_idle(page, timeout=180_000)
     page.wait_for_function("() => !document.querySelector('[data-stale=\"true\"]')", timeout=60_000)
     page.mouse.move(5, 5)      # no tooltip in the picture
-    page.wait_for_timeout(800)  # let Plotly finish drawing
+    wait_drawn(page)
     assert not page.locator("[data-testid='stException']").count()
 
 
@@ -42,12 +42,13 @@ def shot(page, name: str) -> None:
 
 
 def press(page, label: str, key: str, times: int) -> None:
-    """Move a slider with the keyboard, waiting for each rerun."""
+    """Move a slider with the keyboard, each press once the slider shows the last one's value."""
     slider = page.get_by_role("slider", name=label)
     for _ in range(times):
+        before = slider.input_value()
         slider.focus()
         page.keyboard.press(key)
-        page.wait_for_timeout(60)
+        wait_until(page, lambda: slider.input_value() != before, f"{label} to move ({key})")
     wait_idle(page)
 
 

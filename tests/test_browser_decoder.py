@@ -6,14 +6,12 @@ Skipped where Chromium is missing, except in CI (CI=true), where that is a failu
 """
 from __future__ import annotations
 
-import time
-
 import numpy as np
 import pytest
 import torch
 
-from browser_support import (ROOT, app_server, browser_page, goto_page, pick_run, require_chromium, start_training,
-                             wait_idle)
+from browser_support import (ROOT, app_server, browser_page, goto_page, pick_run, require_chromium, settle,
+                             start_training, wait_drawn, wait_idle, wait_until)
 from vae_core.latent import decode
 from vae_core.zoo import load_entry, load_manifest
 
@@ -55,6 +53,11 @@ def shown(page) -> tuple[list[float], np.ndarray | None, list[float] | None]:
     return got["z"], pixels, got["out"]
 
 
+def shown_z(page) -> list[float]:
+    """The code the canvas shows now."""
+    return picture(page).evaluate("c => c.dataset.z ? JSON.parse(c.dataset.z) : null")
+
+
 def expected_pixels(images: np.ndarray) -> np.ndarray:
     """(C, H, W) means in [0, 1] -> (H, W, 3) grey levels, as ui.plots.to_uint8 draws them."""
     u8 = (np.clip(images, 0, 1) * 255).round()
@@ -86,30 +89,35 @@ def test_hovering_decodes_the_code_under_the_pointer_and_sends_nothing(app):
     entry = next(e for e in ENTRIES if e.id == "digits-vae-2d")
     use_model(page, entry)
     model = load_entry(entry).build_model("cpu")
-    page.wait_for_timeout(500)
+    wait_drawn(page)
+    page.get_by_label("latent map").first.wait_for()  # the decoder has found the map it decodes over
     gd = page.locator(".js-plotly-plot").first
     box = gd.bounding_box()
+    # the last position's data coordinates, from the chart's own axes
+    xy = gd.evaluate("""(gd, [cx, cy]) => { const L = gd._fullLayout, r = gd.getBoundingClientRect();
+        return [L.xaxis.p2l(cx - r.left - L.xaxis._offset), L.yaxis.p2l(cy - r.top - L.yaxis._offset)]; }""",
+                     [box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.6])
     before = len(frames)
     for i in range(60):  # a sweep over the map, with a stop to look at each tenth position
         page.mouse.move(box["x"] + box["width"] * (0.25 + 0.5 * i / 59), box["y"] + box["height"] * (0.3 + 0.3 * i / 59))
-    page.wait_for_timeout(300)
+    wait_until(page, lambda: np.allclose(shown_z(page), xy, atol=0.02), "the decoding of the code under the pointer")
+    settle(page)
     assert len(frames) == before, f"{len(frames) - before} websocket frames sent while hovering"
     z, pixels, _ = shown(page)
+    np.testing.assert_allclose(z, xy, atol=0.02)
     want = decode(model, torch.tensor([z], dtype=torch.float32)).numpy()[0]
     assert np.abs(pixels.astype(int) - expected_pixels(want)).max() <= 1
     label = picture(page).get_attribute("aria-label")
     assert label.startswith("decoded") and f"{z[0]:.2f}" in label
-    # the pointer's data coordinates, from the chart's own axes
-    xy = gd.evaluate("""(gd, [cx, cy]) => { const L = gd._fullLayout, r = gd.getBoundingClientRect();
-        return [L.xaxis.p2l(cx - r.left - L.xaxis._offset), L.yaxis.p2l(cy - r.top - L.yaxis._offset)]; }""",
-                     [box["x"] + box["width"] * 0.75, box["y"] + box["height"] * 0.6])
-    np.testing.assert_allclose(z, xy, atol=0.02)
     # a drag (the map pans) is no message either
+    x_range = lambda: gd.evaluate("gd => gd._fullLayout.xaxis.range.slice()")  # noqa: E731
+    panned_from = x_range()
     page.mouse.down()
     for i in range(20):
         page.mouse.move(box["x"] + box["width"] * (0.75 - 0.01 * i), box["y"] + box["height"] * 0.6)
     page.mouse.up()
-    page.wait_for_timeout(300)
+    wait_until(page, lambda: x_range() != panned_from, "the map to pan")
+    wait_drawn(page)
     assert len(frames) == before
 
 
@@ -135,9 +143,9 @@ def test_the_pointer_between_two_clusters(app):
     page.reload()  # a fresh session: the default model, the map not panned
     page.wait_for_function("() => [...document.querySelectorAll('*')].some(e => e.shadowRoot && "
                            "e.shadowRoot.querySelector('canvas.picture[data-z]'))")
-    page.wait_for_timeout(800)
+    wait_drawn(page)
     gd = page.locator(".js-plotly-plot").first
-    x, y, pair = gd.evaluate("""gd => {
+    x, y, pair, m = gd.evaluate("""gd => {
         const L = gd._fullLayout, r = gd.getBoundingClientRect();
         const classes = gd._fullData.filter(t => t.customdata && t.x.length > 20);
         const mean = a => Array.from(a).reduce((s, v) => s + v, 0) / a.length;
@@ -150,12 +158,14 @@ def test_the_pointer_between_two_clusters(app):
             const d = Math.hypot(ca[0] - cb[0], ca[1] - cb[1]);
             if (d < 1.6 && (!best || gap > best.gap)) best = {gap, m, pair: a.name + ' and ' + b.name};
         }
-        return [r.left + L.xaxis._offset + L.xaxis.l2p(best.m[0]), r.top + L.yaxis._offset + L.yaxis.l2p(best.m[1]), best.pair];
+        return [r.left + L.xaxis._offset + L.xaxis.l2p(best.m[0]), r.top + L.yaxis._offset + L.yaxis.l2p(best.m[1]),
+                best.pair, best.m];
     }""")
     page.mouse.move(x - 5, y)
     page.mouse.move(x, y)
-    page.wait_for_timeout(300)
+    wait_until(page, lambda: np.allclose(shown_z(page), m, atol=0.05), "the decoding of the gap under the pointer")
     assert picture(page).get_attribute("aria-label").startswith("decoded from z = (")
+    settle(page)
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / f"hover-between-{pair.replace(' ', '-')}.png"))
 
@@ -170,32 +180,39 @@ def test_interpolation_decodes_while_dragging_and_plays(app):
     assert ", t = 0.50" in label()
     tb = page.locator(".st-key-interp-t input[type='range']").locator("xpath=../..").first.bounding_box()  # the thumb
     track = page.locator(".st-key-interp-t [role='group']").first.bounding_box()
+    thumb = page.locator(".st-key-interp-t input[type='range']").first
+    shown_t = lambda: label().split("t = ")[1].split(",")[0]  # noqa: E731
+    follows = lambda: abs(float(shown_t()) - float(thumb.input_value())) <= 0.005 + 1e-9  # noqa: E731 (t to 2 places)
     before = len(frames)
     page.mouse.move(tb["x"] + tb["width"] / 2, tb["y"] + tb["height"] / 2)
     page.mouse.down()
     seen = set()
     for i in range(1, 16):
         page.mouse.move(tb["x"] + tb["width"] / 2 + i * track["width"] / 40, tb["y"] + tb["height"] / 2)
-        page.wait_for_timeout(30)
+        wait_until(page, follows, "the picture to follow the thumb")
         seen.add(label())
+    settle(page)
     assert len(frames) == before, "the server heard the slider before it was let go"
     assert len(seen) >= 5  # a new decoding as the thumb moves
     page.mouse.up()
+    wait_until(page, lambda: len(frames) > before, "the slider's value sent once let go")  # Streamlit sends it
     wait_idle(page)
-    page.wait_for_timeout(500)
-    assert len(frames) > before  # let go: Streamlit sends the value
-    t_kept = float(label().split("t = ")[1].split(",")[0])
+    t_kept = float(shown_t())
     assert t_kept > 0.6
     before = len(frames)
     page.locator("button.play").first.click()
     ts = set()
-    for _ in range(10):
-        page.wait_for_timeout(100)
-        ts.add(label().split("t = ")[1].split(",")[0])
+
+    def five_decodings() -> bool:
+        ts.add(shown_t())
+        return len(ts) >= 5
+
+    wait_until(page, five_decodings, "five decodings while it plays")
     SHOTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SHOTS / "interpolate-playing.png"))
     page.locator("button.play").first.click()
-    assert len(ts) >= 5 and len(frames) == before
+    settle(page)
+    assert len(frames) == before
 
 
 def test_the_train_pages_live_decoder_fits_its_column(app):
@@ -219,20 +236,13 @@ def test_the_train_pages_live_decoder_fits_its_column(app):
         pad.scroll_into_view_if_needed()
         page.mouse.move(*center(pad))
         z = page.locator(".decoder .z").first
-        until(lambda: "(0.00, 0.00)" not in z.inner_text())
+        wait_until(page, lambda: "(0.00, 0.00)" not in z.inner_text(), "the code under the pointer", timeout=30)
         held, epoch = z.inner_text(), words.inner_text()
-        until(lambda: words.inner_text() != epoch)  # the next weights: another epoch's
+        wait_until(page, lambda: words.inner_text() != epoch, "the next weights: another epoch's", timeout=30)
         assert z.inner_text() == held, (held, z.inner_text())
     finally:
         page.get_by_role("button", name="Stop", exact=True).click()
         page.get_by_text("stopped").first.wait_for()
-
-
-def until(condition, timeout: float = 30.0) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        assert time.monotonic() < deadline, "timed out"
-        time.sleep(0.1)
 
 
 def center(locator) -> tuple[float, float]:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from browser_support import ROOT, app_server, browser_page, goto_page, pick_run, require_chromium, wait_idle
+from browser_support import ROOT, app_server, browser_page, goto_page, pick_run, require_chromium, wait_drawn
 
 SCREENS = ROOT / "artifacts" / "screens"
 
@@ -29,8 +29,7 @@ def page():
 
 
 def shot(page, name: str) -> None:
-    wait_idle(page, timeout=90_000)
-    page.wait_for_timeout(800)  # let Plotly finish drawing
+    wait_drawn(page, timeout=90_000)
     SCREENS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(SCREENS / f"{name}.png"), full_page=True)
 

@@ -5,14 +5,14 @@ Skipped where Chromium is missing, except in CI (CI=true), where that is a failu
 """
 from __future__ import annotations
 
-import os
 import re
-from pathlib import Path
+import struct
 from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, explained, goto_page, start_training, wait_idle
+from browser_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, explained, goto_page, require_chromium,
+                             start_training, wait_drawn, wait_idle, wait_until)
 
 SCREENS = ROOT / "artifacts" / "screens"
 pytestmark = pytest.mark.browser
@@ -20,11 +20,7 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser():
-    if not Path(CHROMIUM).exists():
-        message = f"{CHROMIUM} is missing: apt-get install -y chromium"
-        if os.environ.get("CI"):
-            pytest.fail(message)
-        pytest.skip(message)
+    require_chromium()
     from playwright.sync_api import sync_playwright
 
     SCREENS.mkdir(parents=True, exist_ok=True)
@@ -75,7 +71,7 @@ def test_a_run_survives_a_reload_and_a_second_browser_sees_the_workspace(browser
     page.get_by_text("done ·").first.wait_for(timeout=240_000)
     page.wait_for_function(
         "() => document.querySelector('[data-testid=\"stSidebar\"]').innerText.includes('#1 VAE')", timeout=30_000)
-    page.wait_for_timeout(800)
+    wait_drawn(page)
     page.screenshot(path=str(SCREENS / "8-train-done.png"))
 
     other = new_page(b)  # another browser, same address: the same runs and active model
@@ -104,7 +100,9 @@ def test_the_live_beta_is_kept_across_a_page_switch(browser):
 
     b, url = browser
     page = new_page(b)
-    page.goto(f"{url}/train")
+    with page.expect_websocket() as connected:
+        page.goto(f"{url}/train")
+    socket = connected.value  # the page's connection to the server
     page.get_by_role("heading", name="Train").first.wait_for()
     wait_idle(page)
     ws = parse_qs(urlparse(page.url).query)["ws"][0]
@@ -114,16 +112,23 @@ def test_the_live_beta_is_kept_across_a_page_switch(browser):
     start_training(page, 3000)
     slider = page.get_by_role("slider", name="β while training")
     slider.focus()
-    for _ in range(10):  # 4.0 -> 3.0 in steps of 0.1
-        page.keyboard.press("ArrowLeft")
-    page.wait_for_timeout(1500)
-    wait_idle(page)
+    three = struct.pack("<d", 3.0)  # the slider's value as its widget state carries it (a double)
+    with socket.expect_event("framesent", lambda payload: isinstance(payload, bytes) and three in payload):
+        for _ in range(10):  # 4.0 -> 3.0 in steps of 0.1
+            page.keyboard.press("ArrowLeft")
+    wait_idle(page)  # (sent: the server takes it before the page switch that follows on the same socket)
     goto_page(page, "Latent space")
     goto_page(page, "Train")
     page.get_by_text(re.compile(r"training · step")).first.wait_for()
     shown = page.locator('[data-testid="stSlider"]').filter(has_text="β while training")
     assert float(shown.locator('[data-testid="stSliderThumbValue"]').inner_text()) == 3.0
-    page.wait_for_timeout(2000)  # the page has redrawn several times meanwhile
+    steps = {step_of(page)}  # the page redraws (once a second, a new step each time), the slider with it
+
+    def redrawn_three_times() -> bool:
+        steps.add(step_of(page))
+        return len(steps) >= 4
+
+    wait_until(page, redrawn_three_times, "three redraws of the Train page")
     explained(page, lambda: page.get_by_role("button", name="Stop", exact=True).click(), "no Stop button to press",
               "live-beta-stop")
     explained(page, lambda: page.get_by_text("stopped ·").first.wait_for(timeout=60_000), "not stopped 60 s after Stop",

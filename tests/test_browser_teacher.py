@@ -10,7 +10,7 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from browser_support import CHROMIUM, ROOT, app_server, browser_page, goto_page, wait_idle
+from browser_support import ROOT, app_server, browser_page, goto_page, require_chromium, wait_drawn, wait_idle
 
 pytestmark = pytest.mark.browser
 SHOTS = Path(os.environ.get("SHOTS", ROOT / "artifacts" / "screens"))
@@ -18,10 +18,7 @@ SHOTS = Path(os.environ.get("SHOTS", ROOT / "artifacts" / "screens"))
 
 @pytest.fixture(scope="module")
 def app():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    require_chromium()
     SHOTS.mkdir(parents=True, exist_ok=True)
     with app_server() as url, browser_page(height=1400) as page:
         page.set_default_timeout(90_000)
@@ -34,12 +31,11 @@ def open_view(page, url: str, title: str, chart: bool = False) -> None:
     wait_idle(page)
     if chart:
         page.wait_for_function("() => document.querySelector('.js-plotly-plot')?._fullLayout")
-    page.wait_for_timeout(800)  # Plotly draws after the script is done
+    wait_drawn(page)  # Plotly draws after the script is done
 
 
 def shot(page, name: str) -> None:
-    wait_idle(page)
-    page.wait_for_timeout(600)
+    wait_drawn(page)
     page.screenshot(path=str(SHOTS / f"{name}.png"))
 
 
@@ -158,7 +154,7 @@ def test_the_sidebar_download_is_the_checkpoint_and_no_page_fetches_it_unasked(a
         open_view(page, f"{url}/latent?model=mnist-vae-2d", "Latent space", chart=True)
         button = page.locator('[data-testid="stSidebar"] [data-testid="stDownloadButton"]').first
         button.wait_for()
-        page.wait_for_timeout(1000)
+        wait_drawn(page)  # the page as drawn: whatever it would fetch on its own has been asked for
         assert fetched == []
         with page.expect_download() as got:
             button.click()
@@ -184,8 +180,7 @@ def test_the_app_asks_nothing_of_any_other_host(app):
         for path, title in (("latent", "Latent space"), ("manifold", "Manifold"), ("interpolate", "Interpolate"),
                             ("train", "Train"), ("diagnostics", "Diagnostics")):
             goto_page(page, title)
-            wait_idle(page)
-        page.wait_for_timeout(1000)
+            wait_drawn(page)  # each page as drawn: whatever it would fetch has been asked for
     finally:
         page.remove_listener("request", listen)
     assert elsewhere == []

@@ -2,10 +2,14 @@
 from __future__ import annotations
 
 import builtins
+import hashlib
 import json
 import os
 import pickle
 import struct
+import subprocess
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -15,6 +19,8 @@ from safetensors.torch import save as st_save
 from conftest import tiny
 from vae_core import CheckpointError, Trainer, atomic, checkpoint
 from vae_core.checkpoint import from_bytes, to_bytes
+
+ROOT = Path(__file__).resolve().parents[1]
 
 CASES = {  # name -> config changes
     "vae": {},
@@ -282,3 +288,43 @@ def test_the_model_loads_without_its_history_and_older_files_keep_theirs(vae_blo
     older = st_save(st_load(vae_blob), metadata={"vae_core": json.dumps(payload)})
     assert checkpoint.from_bytes(older).history == full.history
     assert checkpoint.from_bytes(older, with_history=False).history == {}
+
+
+SAME_CHECKPOINT = """
+import hashlib, sys, torch
+from vae_core import Config, checkpoint
+from vae_core.models import Autoencoder
+torch.manual_seed(0)
+cfg = Config(model="vae", hidden=(16,), latent_dim=2)
+model = Autoencoder(cfg, (1, 8, 8), 10)
+ckpt = checkpoint.Checkpoint(cfg, {"image_shape": [1, 8, 8], "class_names": list("0123456789")}, model.state_dict(),
+                             history={"step": [1, 2, 3], "loss": [9.5, 7.25, 6.0]}, metrics={"val_loss": 6.5},
+                             progress={"step": 3, "epoch": 1})
+for _ in range(8):  # the order of a Rust HashMap changes from call to call, not only between processes
+    print(hashlib.sha256(checkpoint.to_bytes(ckpt)).hexdigest())
+sys.stdout.buffer.write(checkpoint.to_bytes(ckpt))
+"""
+
+
+def test_the_same_checkpoint_is_the_same_bytes_in_every_process():
+    """Same weights, config and history: the same bytes and sha256 in four fresh processes (8 writes
+    each), a file safetensors itself loads, and a header in the fixed order to_bytes promises."""
+    outputs = [subprocess.run([sys.executable, "-c", SAME_CHECKPOINT], cwd=ROOT, capture_output=True, check=True).stdout
+               for _ in range(4)]
+    digests = {line for out in outputs for line in out.split(b"\n")[:8]}
+    assert len(digests) == 1, digests
+    blob = outputs[0].split(b"\n", 8)[8]
+    assert hashlib.sha256(blob).hexdigest().encode() in digests
+    tensors = st_load(blob)  # safetensors' own reader
+    ours = from_bytes(blob)
+    assert tensors.keys() == {f"model.{k}" for k in ours.model_state}
+    assert all(torch.equal(tensors[f"model.{k}"], v) for k, v in ours.model_state.items())
+    assert ours.history == {"step": [1, 2, 3], "loss": [9.5, 7.25, 6.0]} and ours.progress == {"step": 3, "epoch": 1}
+    n = struct.unpack("<Q", blob[:8])[0]
+    header = json.loads(blob[8:8 + n])
+    assert n % 8 == 0 and n - 8 < len(blob[8:8 + n].rstrip(b" "))  # padded with fewer than 8 spaces
+    assert list(header) == ["__metadata__", *sorted(tensors, key=lambda k: header[k]["data_offsets"])]
+    assert list(header["__metadata__"]) == ["vae_core", "vae_core.history"]
+    # the data after the header is what safetensors writes for these tensors
+    reference = st_save(tensors)
+    assert blob[8 + n:] == reference[8 + struct.unpack("<Q", reference[:8])[0]:]

@@ -31,12 +31,9 @@ from vae_core.data.readers import content_md5, read_cifar_batch, read_idx
 from vae_core.data.sprites import SCALES, make_sprites
 from vae_core.data.toy2d import make_toy2d
 
-# real MNIST test files, shared next to the repo: /work/shared/data/mnist
-MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"
+# the real MNIST test files: the package ships them (mnist10k), so these tests run everywhere
+MNIST_DIR = MNIST10K_DIR
 MNIST_T10K = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-needs_mnist = pytest.mark.skipif(
-    not all((MNIST_DIR / f).is_file() for f in MNIST_T10K), reason=f"MNIST t10k files not in {MNIST_DIR}"
-)
 
 
 @pytest.fixture
@@ -277,7 +274,6 @@ def test_toy2d_defaults_to_moons_and_circles_are_nested():
 # MNIST / IDX
 
 
-@needs_mnist
 def test_read_idx_real_mnist_t10k():
     raw_images = gzip.decompress((MNIST_DIR / MNIST_T10K[0]).read_bytes())
     raw_labels = gzip.decompress((MNIST_DIR / MNIST_T10K[1]).read_bytes())
@@ -290,7 +286,6 @@ def test_read_idx_real_mnist_t10k():
     assert images.tobytes() == raw_images[16:] and labels.tobytes() == raw_labels[8:]
 
 
-@needs_mnist
 @pytest.mark.parametrize("layout", ["mnist", "MNIST/raw"])
 def test_load_mnist_from_t10k_files(tmp_path, layout, no_torchvision):
     link_mnist(tmp_path / layout)
@@ -302,7 +297,6 @@ def test_load_mnist_from_t10k_files(tmp_path, layout, no_torchvision):
     assert "t10k" in ds.source and "test split" in ds.source
 
 
-@needs_mnist
 def test_uncompressed_idx_gives_same_array(tmp_path):
     plain = tmp_path / "t10k-labels-idx1-ubyte"
     plain.write_bytes(gzip.decompress((MNIST_DIR / MNIST_T10K[1]).read_bytes()))

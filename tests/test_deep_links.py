@@ -6,12 +6,9 @@ starts its own server, so the URL under test is the very first thing the process
 """
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import pytest
 
-from browser_support import CHROMIUM, app_server, browser_page, nav_link, wait_idle
+from browser_support import app_server, browser_page, nav_link, require_chromium, wait_idle
 from ui.sitemap import PAGES
 
 pytestmark = pytest.mark.browser
@@ -21,10 +18,7 @@ NAV = ["Start here", "Latent space", "Manifold", "Interpolate", "Train"]
 
 @pytest.fixture(autouse=True)
 def chromium():
-    if not Path(CHROMIUM).exists():
-        if os.environ.get("CI"):
-            pytest.fail(f"{CHROMIUM} is missing")
-        pytest.skip(f"{CHROMIUM} is missing: apt-get install -y chromium")
+    require_chromium()
 
 
 @pytest.mark.parametrize("path, title", [("train", "Train"), ("manifold", "Manifold"), ("interpolate", "Interpolate")])

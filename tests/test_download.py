@@ -1,5 +1,5 @@
 """Downloads (vae_core.data.download and `python -m vae_core.data download`), against a local HTTP
-server on 127.0.0.1 that serves the real MNIST t10k files (../shared/data/mnist) and broken copies:
+server on 127.0.0.1 that serves the real MNIST t10k files (the package's mnist10k) and broken copies:
 recompressed, corrupted, truncated, missing, stalling, and cut off mid-transfer."""
 from __future__ import annotations
 
@@ -16,12 +16,11 @@ import pytest
 from vae_core.data import SPECS, DatasetError, load_dataset
 from vae_core.data.__main__ import main as data_cli
 from vae_core.data.download import DownloadError, download, mirrors
+from vae_core.data.embedded import MNIST10K_DIR
 from vae_core.data.readers import read_idx
 
-MNIST_DIR = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "mnist"  # CI has it
+MNIST_DIR = MNIST10K_DIR  # the real t10k files, shipped in the package
 T10K = ("t10k-images-idx3-ubyte.gz", "t10k-labels-idx1-ubyte.gz")
-pytestmark = pytest.mark.skipif(not all((MNIST_DIR / f).is_file() for f in T10K),
-                                reason=f"the MNIST t10k files are not in {MNIST_DIR} (CI has them)")
 
 
 def _recompressed(blob: bytes) -> bytes:

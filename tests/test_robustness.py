@@ -27,22 +27,25 @@ from vae_core.runs import RunStore, RunStoreError, new_workspace_id
 
 ROOT = Path(__file__).resolve().parents[1]
 GOOD = (ROOT / "checkpoints" / "digits-ae-2d.safetensors").read_bytes()
-# 300 files per strategy below (900 in all), the same ones every run; 2 s at most for each
-FUZZ = settings(max_examples=300, deadline=2000, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
+# 300 files per strategy below (900 in all), the same ones every run; no deadline: the loader's speed is
+# not what these tests decide (a machine shared with other work can take any time)
+FUZZ = settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow], derandomize=True)
 
 
 def load_or_refuse(blob: bytes) -> None:
-    """The loader's contract: a checkpoint, or CheckpointError; nothing else, ever."""
+    """The loader's contract: a checkpoint that builds its model, or CheckpointError; nothing else, ever."""
     try:
-        checkpoint.from_bytes(blob)
+        ckpt = checkpoint.from_bytes(blob)
     except CheckpointError:
-        pass
+        return
+    ckpt.build_model()
 
 
 @FUZZ
 @given(st.binary(max_size=4096))
 def test_random_bytes_are_refused_with_our_error(blob):
-    load_or_refuse(blob)
+    with pytest.raises(CheckpointError):
+        checkpoint.from_bytes(blob)
 
 
 @FUZZ
@@ -67,7 +70,8 @@ def _with_header(header: dict, data: bytes = b"") -> bytes:
     lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
     max_leaves=12), max_size=6))
 def test_arbitrary_headers_are_refused(header):
-    load_or_refuse(_with_header(header))
+    with pytest.raises(CheckpointError):
+        checkpoint.from_bytes(_with_header(header))
 
 
 def test_a_header_that_claims_a_huge_tensor_is_refused_without_allocating_it():
@@ -76,10 +80,8 @@ def test_a_header_that_claims_a_huge_tensor_is_refused_without_allocating_it():
     name = next(k for k in header if k.startswith("model."))
     header[name]["shape"] = [1_000_000, 1_000_000]  # 4 TB of float32
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    t = time.perf_counter()
-    with pytest.raises(CheckpointError):
+    with pytest.raises(CheckpointError, match="tensors cannot be read"):
         checkpoint.from_bytes(_with_header(header, GOOD[8 + n:]))
-    assert time.perf_counter() - t < 5
     assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before < 200_000  # KiB: < 200 MB grew
 
 
@@ -110,15 +112,22 @@ def test_every_range_boundary(name):
 @settings(max_examples=200, deadline=None, derandomize=True)
 @given(st.sampled_from(sorted(RANGES)), st.floats(allow_nan=True, allow_infinity=True))
 def test_any_number_is_accepted_or_refused_by_name(name, value):
+    """A value inside RANGES' bounds is accepted; any other is refused, the message naming the field
+    and its range (a float field's NaN or infinity: that it must be finite)."""
     kind = type(getattr(Config, name))
     if kind is int:
         if value != value or abs(value) > 1e18:
             return
         value = int(value)
-    try:
-        Config(**{name: value}).validate()
-    except ValueError as e:
-        assert name in str(e)
+    lo, hi, lo_in, hi_in = RANGES[name]
+    inside = math.isfinite(value) and (lo <= value if lo_in else lo < value) and (value <= hi if hi_in else value < hi)
+    if inside:
+        assert Config(**{name: value}).validate() == Config(**{name: value})
+    else:
+        with pytest.raises(ValueError) as refused:
+            Config(**{name: value}).validate()
+        assert str(refused.value) == (f"{name} must be {range_text(name)}, got {value}" if math.isfinite(value)
+                                      else f"{name} must be a finite number, got {value}")
 
 
 # --- killed writers: every file left is the old one or the new one ---------------------------
@@ -153,7 +162,7 @@ def test_a_hundred_kills_mid_write_leave_no_torn_file(tmp_path):
         p = subprocess.Popen([sys.executable, "-c", WRITER, str(ROOT / "vae_core" / "atomic.py"), str(target),
                               *map(str, blobs)], stdout=subprocess.PIPE)
         p.stdout.readline()
-        time.sleep(rng.uniform(0, 0.03))
+        time.sleep(rng.uniform(0, 0.03))  # a random moment to kill it (nothing is waited for)
         p.send_signal(signal.SIGKILL)
         p.wait()
         data = target.read_bytes() if target.exists() else None
@@ -166,6 +175,7 @@ def test_a_hundred_kills_mid_write_leave_no_torn_file(tmp_path):
             assert ws.get(run.id).name in ("old", "new")
     assert torn == 0
     left = list(ws.folder.glob(".*.tmp"))
+    assert left, "no kill landed in the middle of a write (each leaves its temporary file): nothing was tested"
     for p in left:
         os.utime(p, (time.time() - 3600, time.time() - 3600))
     RunStore(tmp_path / "runs").workspace(ws.id)  # opening the workspace cleans what killed writers left
@@ -184,7 +194,7 @@ handle = executor.submit(ws, run)
 while not (ws.has_checkpoint(run.id) and handle.view.pid):
     time.sleep(0.05)
 print(handle.view.pid, run.id, flush=True)
-time.sleep(600)
+time.sleep(600)  # (the server lives on until the test kills it)
 """
 
 
@@ -265,4 +275,19 @@ def test_server_settings_for_a_class():
     limit_mb = cfg["server"]["maxUploadSize"]
     biggest = max(p.stat().st_size for p in (ROOT / "checkpoints").glob("*.safetensors"))
     assert biggest * 4 < limit_mb * 2**20 <= 64 * 2**20  # fits a checkpoint with its Adam state, and no more
-    atomic.clean_stale(ROOT)  # (no temporary files in the project)
+
+
+def test_clean_stale_removes_only_old_temporary_files(tmp_path):
+    """What a killed writer left (.<name>.<random>.tmp, older than a minute) goes; a live writer's
+    temporary file, the files themselves and anything else stay."""
+    hour_ago = time.time() - 3600
+    old = [tmp_path / ".a.safetensors.x1.tmp", tmp_path / ".a.json.x2.tmp"]
+    kept = [tmp_path / ".a.safetensors.x3.tmp", tmp_path / "a.safetensors", tmp_path / "b.tmp", tmp_path / ".a.json"]
+    for p in old + kept:
+        p.write_bytes(b"x")
+    for p in old + kept[1:]:
+        os.utime(p, (hour_ago, hour_ago))
+    assert atomic.clean_stale(tmp_path) == 2
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in kept)
+    assert atomic.clean_stale(tmp_path, older_than_s=-1) == 1  # the fresh one too, when told "any age"
+    assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in kept[1:])

@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 
 from conftest import tiny
+from needs import require_ray
 from vae_core import atomic, checkpoint
 from vae_core.checkpoint import CheckpointError
 from vae_core.runs import (LocalExecutor, RunStore, RunStoreError, clean_name, file_name, make_executor,
@@ -156,7 +157,7 @@ EXECUTORS = ["local", pytest.param("ray", marks=pytest.mark.ray)]
 @pytest.fixture(scope="module", params=EXECUTORS)
 def executor(request, tmp_path_factory):
     if request.param == "ray":
-        pytest.importorskip("ray")
+        require_ray()
     # a checkpoint at every epoch's end (the app: at most every 2 s), progress every 0.1 s
     ex = make_executor(RunStore(tmp_path_factory.mktemp("runs")), request.param, max_jobs=2, min_checkpoint_s=0.0,
                        refresh_s=0.1)
@@ -275,20 +276,23 @@ def test_a_killed_worker_is_interrupted_and_resumes_from_its_checkpoint(executor
 
 def _starts_a_message_and_hangs(specs, pipe, stop, betas):
     """A stand-in worker (run in the spawned process): the first 100 bytes of a 1 MB message, then
-    nothing, as a worker killed in the middle of sending a checkpoint leaves its pipe."""
+    nothing, as a worker killed in the middle of sending a checkpoint leaves its pipe. It says so by
+    creating the file $PARTIAL_SENT, then hangs until it is killed."""
     os.write(pipe.fileno(), struct.pack("!i", 1_000_000) + b"x" * 100)
-    time.sleep(120)
+    Path(os.environ["PARTIAL_SENT"]).touch()
+    time.sleep(120)  # (the hang; the test kills it)
 
 
-def test_a_worker_killed_in_the_middle_of_a_message_is_interrupted(store, monkeypatch):
+def test_a_worker_killed_in_the_middle_of_a_message_is_interrupted(store, monkeypatch, tmp_path):
     from vae_core.runs import local as executor_module
 
     monkeypatch.setattr(executor_module, "_process_main", _starts_a_message_and_hangs)
+    sent = tmp_path / "partial-sent"
+    monkeypatch.setenv("PARTIAL_SENT", str(sent))  # the spawned worker inherits it
     ex = LocalExecutor(store, max_jobs=1)
     ws = store.workspace(new_workspace_id())
     handle = ex.submit(ws, ws.create(tiny("vae", epochs=1), "cut off"))
-    wait(lambda: handle.backend is not None, what="the worker")
-    time.sleep(2.0)  # the partial message is in the pipe; the server waits for the rest
+    wait(sent.exists, what="the worker's partial message")  # in the pipe; the server waits for the rest
     assert not handle.done.is_set()
     ex.kill(handle.run_id)
     assert handle.join(30), "the server still waits for a message whose sender is dead"

@@ -8,6 +8,7 @@ import pytest
 import torch
 
 from conftest import tiny
+from needs import require_ray
 from test_runs import wait
 from test_sweep import LOSS_TOL, PARAM_TOL
 from vae_core import Trainer, sweep
@@ -22,7 +23,7 @@ EXECUTORS = ["local", pytest.param("ray", marks=pytest.mark.ray)]
 
 def make(kind, tmp_path, max_jobs=2):
     if kind == "ray":
-        pytest.importorskip("ray")
+        require_ray()
     return make_executor(RunStore(tmp_path / "runs"), kind, max_jobs=max_jobs, min_checkpoint_s=0.0, refresh_s=0.1)
 
 

@@ -4,9 +4,13 @@ Layout of the file:
   tensors   model.<name>            the model's state_dict
             optim.<i>.<key>         Adam state of parameter i (exp_avg, exp_avg_sq, step)
             rng.torch, rng.shuffle  RNG states (uint8), so a resumed run continues the same stream
-  metadata  vae_core = JSON {format: "vae_core/1", config, data, history, metrics, progress}
-            (one key: safetensors writes metadata from a hash map, so with one key the same
-            checkpoint always gives the same bytes and sha256)
+  metadata  vae_core = JSON {format: "vae_core/1", config, data, metrics, progress}
+            vae_core.history = JSON of the history (a key of its own: a reader that wants only the
+            model need not parse it; older files kept it inside vae_core)
+
+The same checkpoint is always the same bytes and sha256, in any process: safetensors writes the
+metadata from a Rust HashMap, whose order is random, so the header is written again in one fixed
+order (see _fixed_order).
 
 Loading parses the header itself, rebuilds the model from the config on the meta device and
 checks every tensor's name, dtype and shape against it. Nothing is ever unpickled.
@@ -86,7 +90,22 @@ def to_bytes(ckpt: Checkpoint) -> bytes:
     # the history (one row per step: megabytes of JSON after some minutes) in a key of its own, which a
     # reader that only wants the model need not parse (from_bytes(with_history=False)); files written before
     # kept it in "vae_core", and are read as they are
-    return st_save(tensors, metadata={"vae_core": json.dumps(meta), "vae_core.history": json.dumps(ckpt.history)})
+    blob = st_save(tensors, metadata={"vae_core": json.dumps(meta), "vae_core.history": json.dumps(ckpt.history)})
+    return _fixed_order(blob)
+
+
+def _fixed_order(blob: bytes) -> bytes:
+    """The same safetensors file with its header in one order: the metadata's keys sorted, then the
+    tensors in the order of their data, padded with spaces to a multiple of 8 bytes as safetensors
+    pads it. (safetensors writes the metadata from a Rust HashMap, whose order changes from one
+    process, even one call, to the next: the same checkpoint gave different bytes and sha256.)"""
+    (n,) = struct.unpack("<Q", blob[:8])
+    header = json.loads(blob[8:8 + n])
+    ordered = {"__metadata__": dict(sorted(header.pop("__metadata__", {}).items()))}
+    ordered.update(sorted(header.items(), key=lambda item: (item[1]["data_offsets"], item[0])))
+    text = json.dumps(ordered, separators=(",", ":")).encode()
+    text += b" " * (-len(text) % 8)
+    return b"".join([struct.pack("<Q", len(text)), text, memoryview(blob)[8 + n:]])
 
 
 def save(ckpt: Checkpoint, path: str | Path) -> Path:
