@@ -153,7 +153,8 @@ def knob(default, help: str, **kw):
 @dataclass(frozen=True)
 class Config:
     # what to fit
-    dataset: str = knob("digits", "what to fit: a built-in dataset (python -m vae_core.data list)")
+    dataset: str = knob("digits", "what to fit: a built-in dataset (python -m vae_core.data list), a workspace's "
+                        "(ws:<id>) or, on the command line, a path to your own (vae_core.data.own)")
     model: str = knob("vae", "the model (vae_core.registry.MODELS)")
     # architecture
     arch: str = knob("mlp", "mlp: widths in hidden; conv: channels in hidden", label="architecture", choices=ARCHS)

@@ -37,7 +37,8 @@ def add_config_flags(p: Parser, lists: tuple[str, ...] = ()) -> None:
     `lists` take comma-separated values (a sweep's --beta 0.5,1,4)."""
     from ..data import DATASETS
     from ..registry import MODELS
-    choices_of = {"model": list(MODELS), "dataset": list(DATASETS)}
+    choices_of = {"model": list(MODELS), "dataset": [*DATASETS, "a path to your own data (file.zip@size=28, ./folder, "
+                                                                "x.npz, ...: python -m vae_core.data inspect PATH)"]}
     for name, k in KNOBS.items():
         if name in lists:
             p.add_argument(k.flag, type=_typed(k.parse_list), default=None, metavar="V,V,...",

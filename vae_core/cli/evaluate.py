@@ -30,7 +30,7 @@ def run(args) -> int:
         raise ValueError(f"--k must be >= 1, got {args.k}")
     ckpt = checkpoint.load(args.checkpoint)
     cfg = ckpt.config
-    _, val = load_split(cfg, args.data_dir)
+    _, val = load_split(cfg, args.data_dir, read_files=True)  # a user's file: checked against its digest
     if tuple(val.image_shape) != ckpt.image_shape:
         raise ValueError(f"dataset {cfg.dataset} has shape {val.image_shape}, the checkpoint {ckpt.image_shape}")
     device = pick_device(args.device)

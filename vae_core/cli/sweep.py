@@ -16,7 +16,7 @@ from pathlib import Path
 
 from .. import checkpoint
 from ..batched import SweepReport, train_sweep
-from ..data import load_split
+from ..data import pin_split
 from ..sweep import member_file, members
 from ..trainer import TrainingDiverged
 from . import Parser, add_config_flags, fail, given, run_cli
@@ -40,8 +40,8 @@ def run(args) -> int:
     if any(not v for v in lists.values()):
         raise ValueError("an empty list; give comma-separated values such as 0.5,1,4")
     base = make_config(values, None)  # every single-value flag; the lists' values go in below
+    base, train, val = pin_split(base, args.data_dir, read_files=True)  # a user's file: pinned, as train does
     cfgs = members(base, lists.get("beta"), lists.get("latent_dim"))
-    train, val = load_split(base, args.data_dir)
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
     print(f"sweep of {len(cfgs)} {base.model} on {base.dataset} ({len(train)} train / {len(val)} val)",

@@ -2,6 +2,11 @@
 
     python -m vae_core.train --dataset digits --model vae --latent-dim 2 --epochs 30 --out runs/vae.safetensors
     python -m vae_core.train --resume runs/vae.safetensors --epochs 60
+    python -m vae_core.train --dataset shoes.zip@size=28 --model vae --epochs 5   # your own data
+
+Your own data (a zip or folder of images, .npz, .npy, IDX, CSV: see vae_core.data.own) is read and
+converted as `python -m vae_core.data inspect PATH` shows; the checkpoint records it pinned (absolute
+path, options, digest), so that it reloads exactly the data it trained on.
 
 A progress bar goes to stderr; the last line of stdout is one JSON object (val_loss, val_recon,
 val_kl or val_penalty, ...). Bad flags or values exit non-zero with a one-line message. The
@@ -18,7 +23,7 @@ from pathlib import Path
 
 from .. import checkpoint, threads
 from ..config import Config
-from ..data import load_split
+from ..data import own, pin_split
 from ..device import describe
 from ..metrics import evaluate
 from ..registry import spec_of
@@ -77,11 +82,12 @@ class ProgressBar:
 def run(args) -> int:
     resume = checkpoint.load(args.resume) if args.resume else None
     cfg = make_config(given(args), resume.config if resume else None)
-    train, val = load_split(cfg, args.data_dir)
+    cfg, train, val = pin_split(cfg, args.data_dir, read_files=True)
     trainer = Trainer(cfg, train, val, args.device, resume)
     threads.use(threads.for_trainer(trainer))  # the policy a worker follows
-    out = Path(args.out or args.resume or f"runs/{cfg.model}-{cfg.dataset.replace(':', '-')}.safetensors")
-    print(f"{cfg.model} on {cfg.dataset} ({len(train)} train / {len(val)} val), {describe(trainer.device)}",
+    out = Path(args.out or args.resume or f"runs/{cfg.model}-{own.file_stem(cfg.dataset)}.safetensors")
+    print(f"{cfg.model} on {train.source if own.is_own(cfg.dataset) else cfg.dataset} ({len(train)} train / "
+          f"{len(val)} val), {describe(trainer.device)}",
           file=sys.stderr)
     bar, report, cadence = ProgressBar(), None, checkpoint.Cadence()
     try:

@@ -2,17 +2,28 @@
 
     python -m vae_core.data list
     python -m vae_core.data download mnist [--split train|test|all] [--dest DIR] [--mirror URL] [--timeout S]
+    python -m vae_core.data inspect PATH [--size kept|28|32] [--colour auto|grey|colour] [--invert auto|yes|no]
 
 `download` draws a progress bar on stderr and exits 0 only when every requested file is in place,
 verified by the md5 of its decompressed bytes; otherwise it prints one line per file that failed,
 naming the URLs tried and what went wrong, and exits 1.
+
+`inspect` reads and converts your own data (vae_core.data.own) exactly as training will, and prints
+ONE JSON object: source, format, count, shape, dtype, range, labels (class -> count, or null),
+converted (kind, image_shape, dtype, range, size, colour, invert, bytes, digest, notes) and dataset
+(the pinned name a checkpoint records). For data it refuses: ONE line on stderr naming the file and
+the reason, exit status 2, nothing on stdout. The options may also follow the path: PATH@size=28.
 """
 from __future__ import annotations
 
+import dataclasses
+import json
 import sys
 import time
 
 from ..cli import Parser, fail, run_cli
+from . import own
+from .dataset import DatasetError
 from .download import TIMEOUT, DownloadError, download
 from .registry import DOWNLOADABLE, SPECS, default_data_dir
 
@@ -56,10 +67,35 @@ def build_parser() -> Parser:
     d.add_argument("--mirror", default=None, help="a base URL to try first (also $VAE_CORE_MIRROR)")
     d.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds without data before giving up "
                                                                   f"(default {TIMEOUT:g})")
+    i = sub.add_parser("inspect", help="read and convert your own data as training will; print one JSON object")
+    i.add_argument("path", help="a zip or folder of PNG / JPEG images, .npz, .npy, IDX (.gz or raw), .csv")
+    for f in dataclasses.fields(own.Options):  # the conversion options, declared once in own.conversion
+        i.add_argument(f"--{f.name}", choices=f.metadata["choices"], default=None,
+                       help=f"{f.metadata['help']} (default {f.default})")
     return p
 
 
+def inspect(args) -> int:
+    """One JSON object for data it reads, one line naming the file and the reason (exit 2) otherwise."""
+    try:
+        name = own.parse(args.path)
+        given = {f: getattr(args, f) for f in own.OPTION_NAMES if getattr(args, f) is not None}
+        options = dataclasses.replace(name.options, **given)
+        conv = own.from_path(name.path, options) if name.path else None
+    except own.DataRefused:
+        raise
+    except DatasetError as e:
+        raise own.DataRefused(args.path, str(e)) from None
+    if conv is None:
+        raise own.DataRefused(args.path, "a workspace's dataset: inspect it in the app")
+    pinned = own.pinned(f"{name.path}@{options.text()}", conv)
+    print(json.dumps({**conv.report.to_json(), "dataset": pinned}))
+    return 0
+
+
 def run(args) -> int:
+    if args.command == "inspect":
+        return inspect(args)
     if args.command == "list":
         for name, spec in SPECS.items():
             how = "built in" if spec.built_in else f"download: {len(spec.files)} files"

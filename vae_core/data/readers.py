@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import gzip
 import hashlib
+import math
 import pickle
 from pathlib import Path
 
@@ -46,17 +47,28 @@ def read_idx(path: str | Path) -> np.ndarray:
             raw = gzip.decompress(raw)
         except (OSError, EOFError) as e:
             raise DatasetError(f"{path}: broken gzip file ({e}); delete it and fetch it again") from e
+    return parse_idx(raw, str(path))
+
+
+def is_idx(raw: bytes) -> bool:
+    """Whether `raw` starts like an IDX file: two zero bytes, a known dtype code, 1 to 4 dims."""
+    return len(raw) >= 4 and raw[:2] == b"\x00\x00" and raw[2] in _IDX_DTYPES and 1 <= raw[3] <= 4
+
+
+def parse_idx(raw: bytes, where: str) -> np.ndarray:
+    """The array in the (decompressed) bytes of an IDX file; `where` names it in errors. The header's
+    shape is checked against the bytes before anything is allocated."""
     if len(raw) < 4 or raw[:2] != b"\x00\x00" or raw[2] not in _IDX_DTYPES:
-        raise DatasetError(f"{path} is not an IDX file (bad magic number {raw[:4].hex()})")
+        raise DatasetError(f"{where} is not an IDX file (bad magic number {raw[:4].hex()})")
     dtype, ndim = np.dtype(_IDX_DTYPES[raw[2]]), raw[3]
     header = 4 + 4 * ndim
     if len(raw) < header:
-        raise DatasetError(f"{path}: truncated IDX header")
+        raise DatasetError(f"{where}: truncated IDX header")
     dims = tuple(int(d) for d in np.frombuffer(raw, dtype=">u4", count=ndim, offset=4))
-    expected = int(np.prod(dims)) * dtype.itemsize
+    expected = math.prod(dims) * dtype.itemsize
     if len(raw) - header != expected:
         raise DatasetError(
-            f"{path}: IDX header says shape {dims} ({expected} bytes of data) but the file holds "
+            f"{where}: IDX header says shape {dims} ({expected} bytes of data) but the file holds "
             f"{len(raw) - header} bytes; it is truncated or corrupt"
         )
     data = np.frombuffer(raw, dtype=dtype, offset=header).reshape(dims)

@@ -3,7 +3,9 @@ read it, `load_dataset(name)` and `load_split(cfg)`.
 
 Four datasets are built in and need no files (digits, mnist10k, sprites, toy2d); the others are
 read from standard files under a data folder (readers.py), which `python -m vae_core.data
-download NAME` fetches and checks (download.py) from the mirrors listed here.
+download NAME` fetches and checks (download.py) from the mirrors listed here. A user's own data is
+named by a path or a workspace's id (vae_core.data.own.names); the entry points take `workspace`
+(where its datasets are) and `read_files` (the command line only: a path is opened).
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import readers, sprites, toy2d
+from . import own, readers, sprites, toy2d
 from .dataset import Dataset, DatasetError
 from .embedded import MNIST_LICENCE, MNIST_SOURCE, load_digits, load_mnist10k
 from .toy2d import TOY_SHAPES
@@ -108,23 +110,37 @@ def default_data_dir() -> Path:
 
 
 def spec_of(name: str) -> DatasetSpec:
-    """The registry entry for a dataset name ("toy2d:spiral" -> toy2d's); DatasetError if unknown."""
+    """The registry entry for a dataset name ("toy2d:spiral" -> toy2d's); DatasetError if unknown.
+    A user's own data (a path, ws:<id>) gets an entry made for it, its name checked, nothing read."""
+    if own.is_own(name):
+        own.parse(name)
+        return DatasetSpec(f"your own data: {name}", (), (), _own_needs_context, name, "yours")
     key = name.strip().lower()
     base = key.partition(":")[0] if key.startswith("toy2d:") else key
     if base not in SPECS or (base == "toy2d" and key not in ("toy2d", *(f"toy2d:{s}" for s in TOY_SHAPES))):
         valid = [n for n in SPECS if n != "toy2d"] + ["toy2d", *(f"toy2d:{s}" for s in TOY_SHAPES)]
-        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(valid)}")
+        raise DatasetError(f"unknown dataset {name!r}; choose one of: {', '.join(valid)}; or your own data: a path "
+                           "(file.zip, ./folder, x.npz, ...)")
     return SPECS[base]
 
 
-def load_dataset(name: str, data_dir: str | Path | None = None, seed: int = 0) -> Dataset:
-    """Load a dataset by name; `seed` only affects the generated ones (sprites, toy2d)."""
+def _own_needs_context(name: str, root: Path, seed: int) -> Dataset:
+    return own.load_dataset(name)  # no workspace, no files: says how to load it
+
+
+def load_dataset(name: str, data_dir: str | Path | None = None, seed: int = 0, *, workspace: own.names.Workspace |
+                 None = None, read_files: bool = False) -> Dataset:
+    """Load a dataset by name; `seed` only affects the generated ones (sprites, toy2d). A user's own
+    data: from `workspace` (its folder, or {id: stored bytes}), or a path when `read_files`."""
+    if own.is_own(name):
+        return own.load_dataset(name, workspace, read_files)
     spec = spec_of(name)
     root = Path(data_dir) if data_dir is not None else default_data_dir()
     return spec.load(name.strip().lower(), root, seed)
 
 
-def load_split(cfg, data_dir: str | Path | None = None) -> tuple[Dataset, Dataset]:
+def load_split(cfg, data_dir: str | Path | None = None, *, workspace: own.names.Workspace | None = None,
+               read_files: bool = False) -> tuple[Dataset, Dataset]:
     """(train, val) of `cfg.dataset`, exactly as a model with this config is trained and scored.
 
     The split is random but reproducible: by `cfg.seed`, except for datasets with a fixed split
@@ -132,4 +148,17 @@ def load_split(cfg, data_dir: str | Path | None = None) -> tuple[Dataset, Datase
     """
     spec = spec_of(cfg.dataset)
     seed = cfg.seed if spec.split_seed is None else spec.split_seed
-    return load_dataset(cfg.dataset, data_dir).split(cfg.val_fraction, seed)
+    data = load_dataset(cfg.dataset, data_dir, workspace=workspace, read_files=read_files)
+    return data.split(cfg.val_fraction, seed)
+
+
+def pin_split(cfg, data_dir: str | Path | None = None, *, workspace: own.names.Workspace | None = None,
+              read_files: bool = False):
+    """(cfg, train, val) for a new run: cfg.dataset, when it is a path, becomes its pinned name (the
+    absolute path, the options as resolved, the digest: own.pinned), so that the run's checkpoint
+    reloads exactly the data it trained on. Other names are kept."""
+    if not own.is_own(cfg.dataset) or own.parse(cfg.dataset).path is None:
+        return (cfg, *load_split(cfg, data_dir, workspace=workspace, read_files=read_files))
+    conv = own.load(cfg.dataset, workspace, read_files)
+    cfg = cfg.replace(dataset=own.pinned(cfg.dataset, conv))
+    return (cfg, *conv.to_dataset(cfg.dataset).split(cfg.val_fraction, cfg.seed))
