@@ -48,6 +48,7 @@ class JobSpec:
     config: Config
     resume: bytes | None = None      # a checkpoint to continue from (an interrupted or stopped run)
     data_dir: str | None = None
+    workspace: str | dict | None = None  # where its workspace's own datasets are: the folder, or {id: bytes}
     device: str | None = None
     running_jobs: int = 1            # jobs running at once, for the thread policy
     refresh_s: float = 0.5           # progress messages at most this often (pictures too)
@@ -208,7 +209,7 @@ def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict
     try:
         if any(s.resume for s in specs):
             raise ValueError("a batch trains fresh runs only; resume a member as a single job")
-        train, val = load_split(lead.config, lead.data_dir)
+        train, val = load_split(lead.config, lead.data_dir, workspace=lead.workspace)
         batch = BatchedTrainer([s.config for s in specs], train, val, lead.device, drop_diverged=True)
     except (ValueError, OSError, RuntimeError) as e:
         _could_not_start(specs, e, emit)
@@ -266,7 +267,7 @@ def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict
 def _setup(spec: JobSpec):
     cfg = spec.config
     resume = checkpoint.from_bytes(spec.resume) if spec.resume else None
-    train, val = load_split(cfg, spec.data_dir)
+    train, val = load_split(cfg, spec.data_dir, workspace=spec.workspace)
     return Trainer(cfg, train, val, spec.device, resume), val
 
 

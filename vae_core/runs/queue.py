@@ -17,6 +17,7 @@ from dataclasses import replace
 
 from .. import threads
 from ..sweep import groups
+from .datasets import key_of
 from .handles import JobHandle
 from .job import JobSpec
 from .store import FINISHED, Run, RunStore, RunStoreError, Workspace
@@ -53,7 +54,8 @@ class Executor:
             blob = ws.blob(run.id)
             cfg = ws.checkpoint(run.id).config  # with the beta it had reached
             run = ws.update(run.id, status="queued", message="", finished=None)
-        spec = JobSpec(run.id, cfg, resume=blob, data_dir=self.data_dir, **self.job_options)
+        spec = JobSpec(run.id, cfg, resume=blob, data_dir=self.data_dir, workspace=self._workspace_for(ws, cfg),
+                       **self.job_options)
         handle = JobHandle(self, ws.id, run, spec)
         self._queue(handle.job, [run])
         return handle
@@ -63,8 +65,9 @@ class Executor:
         (batched.BatchedTrainer), taking one slot. -> their handles, in the order of `runs`."""
         if len(groups([r.config for r in runs])) != 1:
             raise ValueError("a batch's runs must share every setting but β")
-        handles = [JobHandle(self, ws.id, r, JobSpec(r.id, r.config, data_dir=self.data_dir, **self.job_options))
-                   for r in runs]
+        where = self._workspace_for(ws, runs[0].config)
+        handles = [JobHandle(self, ws.id, r, JobSpec(r.id, r.config, data_dir=self.data_dir, workspace=where,
+                                                     **self.job_options)) for r in runs]
         for i, h in enumerate(handles):
             h.job, h.index = handles, i
         self._queue(handles, runs)
@@ -183,6 +186,11 @@ class Executor:
             self._pump()
 
     # --- for subclasses ------------------------------------------------------------------------
+
+    def _workspace_for(self, ws: Workspace, cfg) -> str | dict | None:
+        """How a worker finds the workspace's own dataset a config names (runs.datasets): its folder,
+        for a worker on this machine. None for a built-in dataset."""
+        return str(ws.folder) if key_of(cfg.dataset) else None
 
     def _launch(self, job: list[JobHandle]) -> None:
         raise NotImplementedError

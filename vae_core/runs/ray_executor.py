@@ -8,10 +8,11 @@ import time
 from collections import deque
 
 from .. import threads
+from .datasets import key_of
 from .handles import JobHandle
 from .job import JobSpec, run_worker
 from .queue import Executor
-from .store import RunStore
+from .store import RunStore, RunStoreError
 
 
 class _RayJob:
@@ -64,6 +65,16 @@ class RayExecutor(Executor):
                      log_to_driver=False, ignore_reinit_error=True)
         self._ray = ray
         self._actor_class = ray.remote(num_cpus=1)(_RayJob)
+
+    def _workspace_for(self, ws, cfg) -> dict | None:
+        """A Ray worker may run on another machine: it gets the dataset's bytes, as it gets a checkpoint."""
+        key = key_of(cfg.dataset)
+        if key is None:
+            return None
+        try:
+            return {key: ws.dataset_blob(key)}
+        except RunStoreError:
+            return {}  # not in this workspace: the worker says so when it loads the data
 
     def _launch(self, job: list[JobHandle]) -> None:
         actor = self._actor_class.remote(tuple(h.spec for h in job))

@@ -5,6 +5,7 @@
         workspace.json             {"active": run id, "settings": {name: small JSON value}}
         <run id>.json              metadata: name, config, status, times, metrics, beta changes
         <run id>.safetensors       the checkpoint (absent until the first one is written)
+        datasets/                  the workspace's own datasets (runs.datasets)
 
 File names are ids the store made, never user text; a display name is free text kept in the
 metadata only. Every write is atomic (vae_core.atomic), so a killed process leaves the old file or
@@ -188,14 +189,7 @@ class Workspace:
 
     def runs(self) -> list[Run]:
         """This workspace's runs, newest first, then the pretrained models (read-only, default first)."""
-        own = []
-        if self.folder.is_dir():
-            for p in self.folder.glob("*.json"):
-                if _RUN_ID.fullmatch(p.stem):
-                    try:
-                        own.append(self._read(p.stem))
-                    except RunStoreError:
-                        continue  # a damaged metadata file hides that run, not the workspace
+        own = read_each(self.folder, _RUN_ID, self._read)
         own.sort(key=lambda r: r.created, reverse=True)
         return [*own, *self._opened_shares(), *shipped_runs()]
 
@@ -377,7 +371,43 @@ class Workspace:
         return changed
 
     def used_bytes(self) -> int:
-        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file()) if self.folder.is_dir() else 0
+        """Bytes on disk: runs, checkpoints and the workspace's own datasets."""
+        if not self.folder.is_dir():
+            return 0
+        return sum(p.stat().st_size for p in self.folder.iterdir() if p.is_file()) + self._datasets.used_bytes()
+
+    # --- the workspace's own datasets (runs.datasets) -----------------------------------------------
+
+    @property
+    def _datasets(self):
+        from .datasets import WorkspaceDatasets  # runs.datasets builds on this module
+        return WorkspaceDatasets(self)
+
+    def add_dataset(self, name: str, data, options=None):
+        """Convert and keep a dataset: `data` is uploaded files [(name, bytes)] converted with
+        `options` (vae_core.data.own.Options), or an own.Converted already made (an upload page's
+        preview). -> DatasetInfo; its `.dataset` ("ws:<id>") is what a Config names. Refused data
+        (own.DataRefused) or a full workspace (RunStoreError): nothing is written."""
+        return self._datasets.add(name, data, options)
+
+    def datasets(self) -> list:
+        """This workspace's datasets (DatasetInfo), newest first."""
+        return self._datasets.list()
+
+    def dataset(self, dataset_id: str):
+        return self._datasets.get(dataset_id)
+
+    def dataset_preview(self, dataset_id: str, n: int = 64):
+        """own.Preview: n examples (every class in turn), counts per label, shape, range."""
+        return self._datasets.preview(dataset_id, n)
+
+    def dataset_blob(self, dataset_id: str) -> bytes:
+        """The stored file (safetensors), to send to a worker or download."""
+        return self._datasets.blob(dataset_id)
+
+    def delete_dataset(self, dataset_id: str) -> None:
+        """Refused while a run on it trains; finished runs on it stay, unable to show their data."""
+        self._datasets.delete(dataset_id)
 
     def _room_for(self, nbytes: int) -> None:
         """Refuse a new run past the workspace's quota, or a new workspace past the server's cap."""
@@ -387,8 +417,8 @@ class Workspace:
                                 "administrator, or work in an existing workspace")
         used = self.used_bytes()
         if used + nbytes > quota:
-            raise RunStoreError(f"this workspace holds {used / 2**20:.1f} MB of runs and its limit is "
-                                f"{quota / 2**20:.0f} MB: delete some runs first")
+            raise RunStoreError(f"this workspace holds {used / 2**20:.1f} MB of runs and datasets and its limit "
+                                f"is {quota / 2**20:.0f} MB: delete some runs or datasets first")
 
     # --- files ----------------------------------------------------------------------------------
 
@@ -415,6 +445,20 @@ class Workspace:
         if run.readonly:
             raise RunStoreError(f"{run.name!r} is a pretrained model: it cannot be changed or deleted")
         return run
+
+
+def read_each(folder: Path, ids: re.Pattern, read) -> list:
+    """`read(id)` of every `<id>.json` in `folder` whose id matches `ids`; a damaged one (RunStoreError)
+    is left out, not the list."""
+    out = []
+    if folder.is_dir():
+        for p in folder.glob("*.json"):
+            if ids.fullmatch(p.stem):
+                try:
+                    out.append(read(p.stem))
+                except RunStoreError:
+                    continue
+    return out
 
 
 def _read_own(path: Path) -> bytes:
