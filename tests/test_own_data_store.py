@@ -14,13 +14,14 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import tiny
+from needs import require_ray
 from own_files import csv_text, digits, hostile_files, idx, jpeg, labelled_pngs, npy, npz, png, zip_of
 from vae_core import checkpoint
 from vae_core.data import DatasetError, load_split, own, pin_split
 from vae_core.data.own import DataRefused, stored
 from vae_core.metrics import evaluate
 from vae_core.runs import RunStore, RunStoreError, make_executor, new_workspace_id
-from vae_core.runs.datasets import WorkspaceDatasets, key_of, label_of
+from vae_core.runs.datasets import WorkspaceDatasets, data_folder, key_of, label_of
 from vae_core.runs.job import JobSpec, run_job
 
 EXECUTORS = ["local", pytest.param("ray", marks=pytest.mark.ray)]
@@ -122,6 +123,20 @@ def test_a_pinned_command_line_name_finds_the_same_data_in_a_workspace(store, tm
     assert key_of(cfg.dataset) == ws.datasets()[0].id
 
 
+def test_a_run_opened_by_its_share_link_finds_its_data_in_its_owners_workspace(store, digits_zip):
+    owner, opener = store.workspace(new_workspace_id()), store.workspace(new_workspace_id())
+    info = owner.add_dataset("d", [("digits.zip", digits_zip)])
+    run = owner.create(tiny("vae", dataset=info.dataset), "shared")
+    share = store.share(owner.id, run.id)
+    opener.open_shared(share)
+    assert data_folder(opener, share) == owner.folder and data_folder(owner, run.id) == owner.folder
+    cfg = opener.get(share).config
+    with pytest.raises(DatasetError, match="not in this workspace"):
+        load_split(cfg, workspace=opener.folder)
+    train, val = load_split(cfg, workspace=data_folder(opener, share))
+    assert len(train) + len(val) == 200 and opener.datasets() == []
+
+
 def test_the_stored_file_is_a_safetensors_with_no_pickle(store, digits_zip):
     ws = store.workspace(new_workspace_id())
     info = ws.add_dataset("d", [("digits.zip", digits_zip)])
@@ -133,7 +148,7 @@ def test_the_stored_file_is_a_safetensors_with_no_pickle(store, digits_zip):
 @pytest.mark.parametrize("kind", EXECUTORS)
 def test_an_executor_trains_on_a_workspace_dataset_and_the_run_reloads_its_split(kind, tmp_path, digits_zip):
     if kind == "ray":
-        pytest.importorskip("ray")
+        require_ray()
     ex = make_executor(RunStore(tmp_path / "runs"), kind, max_jobs=1, min_checkpoint_s=0.0, refresh_s=0.1)
     try:
         ws = ex.store.workspace(new_workspace_id())

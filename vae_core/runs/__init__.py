@@ -9,12 +9,12 @@
 """
 from .executor import BATCH_STOP_RULE, Executor, JobHandle, JobView, LocalExecutor, RayExecutor, make_executor
 from .job import JobSpec, run_batch, run_job, run_worker
-from .datasets import DatasetInfo, key_of, label_of
+from .datasets import DatasetInfo, data_folder, key_of, label_of
 from .submit import submit_sweep
 from .store import (FINISHED, LIVE, STATUSES, Run, RunStore, RunStoreError, Workspace, clean_name, file_name,
                     new_workspace_id, valid_workspace_id)
 
-__all__ = ["DatasetInfo", "key_of", "label_of",
+__all__ = ["DatasetInfo", "data_folder", "key_of", "label_of",
            "BATCH_STOP_RULE", "Executor", "JobHandle", "JobView", "LocalExecutor", "RayExecutor", "make_executor",
            "JobSpec", "run_batch", "run_job", "run_worker", "submit_sweep",
            "FINISHED", "LIVE", "STATUSES", "Run", "RunStore", "RunStoreError", "Workspace", "clean_name", "file_name",

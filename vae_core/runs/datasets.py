@@ -70,6 +70,13 @@ def key_of(dataset: str) -> str | None:
         return None
 
 
+def data_folder(ws: Workspace, run_id: str) -> Path:
+    """The workspace folder whose datasets a run's config names: `ws`'s, or for a run opened by its share
+    link, its owner's (the data it trained on). Pages: load_split(cfg, workspace=data_folder(ws, run.id))."""
+    owner, _ = ws._owner(run_id)
+    return owner.folder
+
+
 def label_of(ws: Workspace, dataset: str) -> str:
     """How a page names a config's dataset: a built-in's name, a workspace dataset's display name, a
     command-line file's name ("shoes.zip"), or that it was deleted."""
