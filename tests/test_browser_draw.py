@@ -153,6 +153,21 @@ def test_undo_and_clear_redraw_the_pad(app):
     assert page.locator("canvas.modelinput").first.get_attribute("aria-label").startswith("model input")
 
 
+def test_the_ink_lands_under_the_pointer(app):
+    """A dot (a click) a quarter across and three quarters down the pad's drawing area (inside its
+    border): its ink is centred there, in pad pixels, to a fraction of a pixel."""
+    _, page, _ = app
+    page.get_by_role("button", name="clear the pad").click()
+    x0, y0, w, h = pad(page).evaluate("c => { const r = c.getBoundingClientRect(); "
+                                      "return [r.left + c.clientLeft, r.top + c.clientTop, c.clientWidth, c.clientHeight]; }")
+    page.mouse.click(x0 + w * 0.25, y0 + h * 0.75)
+    ink = raster(page).astype(float)
+    i, j = np.mgrid[:drawing.PAD, :drawing.PAD]
+    centre = np.array([(ink * j).sum(), (ink * i).sum()]) / ink.sum()  # (x, y), pixel i covers [i, i + 1)
+    np.testing.assert_allclose(centre + 0.5, [0.25 * drawing.PAD, 0.75 * drawing.PAD], atol=0.6)
+    wait_idle(page)
+
+
 def test_the_pages_preparation_equals_vae_cores_bit_for_bit(app):
     """Every rule on rasters of random strokes, an empty pad, ink at the very edges."""
     _, page, _ = app
@@ -233,6 +248,27 @@ def test_a_touch_stroke_on_a_phone_moves_the_point_with_no_message(app):
         assert pad(page).evaluate(scrolled) == top, "the page scrolled under the finger"
         wait_idle(page)
         np.testing.assert_allclose(state(page)["mu"], vae_core_view(DEFAULT, raster(page))["mu"], atol=1e-4)
+
+
+def test_a_pen_draws_too(app):
+    """A pen (CDP mouse events of pointerType "pen", as a stylus's): a stroke, mu from the page, no frame."""
+    _, page, frames = app
+    page.get_by_role("button", name="clear the pad").click()
+    wait_idle(page)
+    pad(page).evaluate("c => { c.__types = new Set(); c.addEventListener('pointermove', e => c.__types.add(e.pointerType)); }")
+    at = points(pad(page).bounding_box(), [(0.3, 0.3), (0.7, 0.4), (0.4, 0.8)])
+    cdp = page.context.new_cdp_session(page)
+    pen = lambda kind, p, buttons=1: cdp.send("Input.dispatchMouseEvent", {  # noqa: E731
+        "type": kind, "x": p[0], "y": p[1], "button": "left", "buttons": buttons, "clickCount": 1, "pointerType": "pen"})
+    before = len(frames)
+    pen("mousePressed", at[0])
+    for p in at[1:]:
+        pen("mouseMoved", p)
+    during = len(frames) - before
+    pen("mouseReleased", at[-1], 0)
+    assert during == 0 and pad(page).evaluate("c => [...c.__types]") == ["pen"]
+    wait_idle(page)
+    np.testing.assert_allclose(state(page)["mu"], vae_core_view(DEFAULT, raster(page))["mu"], atol=1e-4)
 
 
 IMAGE_ENTRIES = [e for e in ENTRIES if len(load_entry(e).build_model("cpu").shape) == 3]

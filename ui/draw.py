@@ -30,7 +30,7 @@ from .runs import Active
 
 DRAWING = "draw.drawing"        # this session's drawing: {"rev", "raster" (PAD, PAD) uint8, "label", "png"}
 PINS = "draw.pins"              # drawings pinned to the map, oldest first
-ERROR = "draw.error"            # what was wrong with the last upload (or drawing), shown once
+ERROR = "draw.error"            # what was wrong with the last upload (or drawing), shown until the next one
 SIDE = "draw.side"              # the Latent space page's choice beside the map, kept across pages
 UPLOAD = "draw.upload"
 NEIGHBOURS = 8
@@ -104,7 +104,8 @@ def encoded(a: Active, d: dict) -> Encoded:
     """vae_core's view of a drawing: prepared by the model's rule, encoded, decoded, its numbers."""
     rule = drawing.rule_for(a.cfg.dataset, a.model.shape)
     x = torch.from_numpy(drawing.prepare(d["raster"], rule))[None]  # (1, C, H, W)
-    y = torch.tensor([d["label"] or 0]) if a.model.n_cond else None
+    label = d["label"] if d["label"] is not None and 0 <= d["label"] < a.model.n_cond else 0
+    y = torch.tensor([label]) if a.model.n_cond else None
     mu, logvar = encode(a.model, x, y)
     terms = example_terms(a.model, x, y, a.cfg)
     out = decode(a.model, mu, y)
@@ -128,13 +129,10 @@ def _neighbours(pts: views.Points, enc: Encoded, near: np.ndarray) -> dict:
     return got
 
 
-def _pad(a: Active, pts: views.Points, chart_key: str | None, projection: dict | None, key: str):
-    """The pad and what it needs: -> (the drawing, vae_core's Encoded of it, the neighbours' indices),
-    or None where the model is not one of images."""
+def _pad(a: Active, pts: views.Points, chart_key: str | None, projection: dict | None, key: str) -> Encoded | None:
+    """The pad and what it needs (the pages offer it for models of pictures); then the upload.
+    -> the drawing as vae_core encodes it, None before there is one."""
     rule = drawing.rule_for(a.cfg.dataset, a.model.shape)
-    if rule is None:
-        st.info("Drawing works for models of pictures; this model's data are points.")
-        return None
     d = st.session_state.get(DRAWING)
     enc = encoded(a, d) if d else None
     near = nearest(pts.mu, enc.mu, NEIGHBOURS) if enc is not None else np.zeros(0, int)
@@ -144,7 +142,7 @@ def _pad(a: Active, pts: views.Points, chart_key: str | None, projection: dict |
               "neighbours": _neighbours(pts, enc, near) if enc else None,
               "pins": [{"name": str(i), "mu": _vector(p.mu), "sigma": _vector(p.sigma)} for i, p in pins]}
     if a.model.n_cond:
-        header.update(classes=[str(c) for c in pts.data.class_names], label=int((d or {}).get("label") or 0))
+        header.update(classes=[str(c) for c in pts.data.class_names], label=enc.label if enc is not None else 0)
 
     def server() -> dict | None:  # the server path: this drawing as vae_core encodes it
         return enc and {"rev": d["rev"], "mu": _vector(enc.mu), "logvar": _vector(enc.logvar),
@@ -156,7 +154,7 @@ def _pad(a: Active, pts: views.Points, chart_key: str | None, projection: dict |
                    "where your drawing lands.")
     if st.session_state.get(ERROR):
         st.error(st.session_state[ERROR])
-    return d, enc, near
+    return enc
 
 
 def upload() -> None:
@@ -182,9 +180,9 @@ def beside_map(a: Active, pts: views.Points, chart_key: str, view: str, dims: tu
     if projection is None:
         st.caption("t-SNE places only the examples it was given: your drawing is not drawn on this view "
                    "(choose two dims or PCA).")
-    if _pad(a, pts, chart_key, projection, "draw.pad") is not None:
-        pins_row(a)
-        upload()
+    _pad(a, pts, chart_key, projection, "draw.pad")
+    pins_row(a)
+    upload()
 
 
 def _pin() -> None:
@@ -213,11 +211,9 @@ def pins_row(a: Active) -> None:
 def endpoint(a: Active, pts: views.Points, chart_key: str | None, projection: dict | None) -> Encoded | None:
     """The Interpolate page: the pad, whose drawing is the path's end A; None (and a word) until
     something is drawn."""
-    got = _pad(a, pts, chart_key, projection, "draw.interp")
-    if got is None:
-        return None
+    enc = _pad(a, pts, chart_key, projection, "draw.interp")
     upload()
-    if got[1] is None:
+    if enc is None:
         st.info("Draw on the pad (or upload a picture): when you lift the pen your drawing becomes A. Until then A "
                 "is the example chosen before.")
-    return got[1]
+    return enc

@@ -63,7 +63,7 @@ class DrawView {
     this.mini = el("canvas", { class: "minimap", role: "img" }, this.box);
     this.mini.style.display = "none";
     this.tools = el("div", { class: "tools" }, this.box);
-    this.numbers = el("div", { class: "numbers", role: "status" }, this.box);
+    this.numbers = el("div", { class: "numbers" }, this.box); // (no live region: it changes with every move)
     this.near = el("div", { class: "near" }, this.box);
     this.note = el("div", { class: "note" }, this.box);
     this.h = null;
@@ -140,8 +140,9 @@ class DrawView {
   // --- the pen
 
   at(e) {
-    const r = this.pad.getBoundingClientRect(), n = this.pad.width;
-    return [((e.clientX - r.left) / r.width) * n, ((e.clientY - r.top) / r.height) * n];
+    // pad pixels under the pointer (inside the border)
+    const c = this.pad, r = c.getBoundingClientRect(), n = c.width;
+    return [((e.clientX - r.left - c.clientLeft) / c.clientWidth) * n, ((e.clientY - r.top - c.clientTop) / c.clientHeight) * n];
   }
 
   ink(ctx, width) {
