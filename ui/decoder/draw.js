@@ -465,7 +465,7 @@ class DrawView {
         x0 = Math.min(x0, t.x[i]); x1 = Math.max(x1, t.x[i]); y0 = Math.min(y0, t.y[i]); y1 = Math.max(y1, t.y[i]);
       }
       if (!(x1 > x0 && y1 > y0)) return;
-      const W = 208, H = Math.round(Math.min(200, Math.max(120, (W * (y1 - y0)) / (x1 - x0))));
+      const W = 208, H = Math.round(Math.min(150, Math.max(110, (W * (y1 - y0)) / (x1 - x0))));
       const unit = Math.min(W / (x1 - x0), H / (y1 - y0)) / 1.1, cx = (x0 + x1) / 2, cy = (y0 + y1) / 2;
       const xr = [cx - W / 2 / unit, cx + W / 2 / unit], yr = [cy - H / 2 / unit, cy + H / 2 / unit];
       // the map's own points (every class trace), at most ~4000 of them, drawn once per map
