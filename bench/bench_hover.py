@@ -26,14 +26,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from browser_support import app_server, browser_page, pick_run, wait_idle  # noqa: E402
 from vae_core.zoo import load_manifest  # noqa: E402
 
-# In-page probe: each pointermove's timeStamp; each time the decoder writes the canvas (its data-drawn
-# attribute), the delay from the last move to the write and to the next animation frame callback (the
-# frame that paints it), and the decoder's own cost (decode + putImageData, data-cost).
-PROBE = """() => {
-  const host = [...document.querySelectorAll('*')].find(e => e.shadowRoot && e.shadowRoot.querySelector('canvas.picture'));
-  const canvas = host.shadowRoot.querySelector('canvas.picture');
-  const p = window.__hover = {move: null, drawn: [], frame: [], cost: []};
-  window.addEventListener('pointermove', e => { p.move = e.timeStamp; }, {capture: true});
+def probe(element: str, heard_on: str = "window") -> str:
+    """In-page probe: each pointermove's timeStamp (heard on `heard_on`); each time the view writes the
+    `element`'s data-drawn attribute, the delay from the last move to the write and to the next animation
+    frame callback (the frame that paints it), and the view's own cost (data-cost). In window.__probe."""
+    return """() => {
+  const canvas = %s;
+  const p = window.__probe = {move: null, drawn: [], frame: [], cost: []};
+  %s.addEventListener('pointermove', e => { p.move = e.timeStamp; }, {capture: true});
   new MutationObserver(() => {
     if (p.move === null) return;
     const t0 = p.move; p.move = null;
@@ -41,7 +41,8 @@ PROBE = """() => {
     p.cost.push(parseFloat(canvas.dataset.cost));
     requestAnimationFrame(() => p.frame.push(performance.now() - t0));
   }).observe(canvas, {attributes: true, attributeFilter: ['data-drawn']});
-}"""
+}""" % (element, heard_on)
+
 
 CANVAS = "[...document.querySelectorAll('*')].map(e => e.shadowRoot && e.shadowRoot.querySelector('canvas.picture')).find(Boolean)"
 
@@ -59,13 +60,13 @@ def hover(page, frames: list, moves: int) -> dict:
     x0, y0, w, h = box
     page.mouse.move(x0 + 5, y0 + 5)
     page.wait_for_timeout(300)
-    page.evaluate(PROBE)
+    page.evaluate(probe(CANVAS))
     sent = len(frames)
     for i in range(moves):
         u = (i % 50) / 49
         page.mouse.move(x0 + w * (0.1 + 0.8 * (u if (i // 50) % 2 == 0 else 1 - u)), y0 + h * (0.1 + 0.8 * i / moves))
     page.wait_for_timeout(300)
-    got = page.evaluate("() => window.__hover")
+    got = page.evaluate("() => window.__probe")
     return {"moves": moves, "decoded": len(got["drawn"]), "frames_sent": len(frames) - sent,
             "drawn_ms": {"p50": pct(got["drawn"], 0.5), "p95": pct(got["drawn"], 0.95)},
             "next_frame_ms": {"p50": pct(got["frame"], 0.5), "p95": pct(got["frame"], 0.95)},
@@ -142,12 +143,17 @@ def main() -> None:
         results["models"]["app: digits-vae-2d"] = {"switch_ms": switch(page, vae.title, vae.sha256, "Active model")}
     results["load_average_after"] = os.getloadavg()
 
+    report(results, "decode", "switch ms: to the model (back to it, where that is all that ran); drawn: move -> canvas "
+           "written; frame: -> the next animation frame; decode: the decoder's own time per move")
+
+
+def report(results: dict, cost: str, legend: str) -> None:
+    """The load, one row per model (moves, redraws, frames sent, p50 / p95 of drawn, frame and `cost`),
+    the legend, and last the results as one JSON object."""
     print(f"load average {results['load_average'][0]:.2f} (after: {results['load_average_after'][0]:.2f}) on "
           f"{os.cpu_count()} cores")
-    for name, w in results["weights"].items():
-        print(f"weights {name:12s} {w['bytes'] / 1e6:6.3f} MB {w['dtype']}  ({w['macs'] / 1e6:.2f} M multiply-adds)")
     print(f"{'model':22s} {'moves':>5s} {'drawn':>5s} {'frames':>6s} {'drawn p50/p95 ms':>17s} {'frame p50/p95 ms':>17s} "
-          f"{'decode p50/p95 ms':>17s} {'switch ms':>9s}")
+          f"{cost + ' p50/p95 ms':>17s} {'switch ms':>9s}")
     for name, r in results["models"].items():
         sw = r.get("switch_ms", r.get("switch_back_ms", ""))
         if "moves" not in r:
@@ -156,8 +162,7 @@ def main() -> None:
         print(f"{name:22s} {r['moves']:5d} {r['decoded']:5d} {r['frames_sent']:6d} "
               f"{r['drawn_ms']['p50']:8.2f}/{r['drawn_ms']['p95']:<8.2f} {r['next_frame_ms']['p50']:8.2f}/"
               f"{r['next_frame_ms']['p95']:<8.2f} {r['decode_draw_ms']['p50']:8.2f}/{r['decode_draw_ms']['p95']:<8.2f} {sw:>9}")
-    print("switch ms: to the model (back to it, where that is all that ran); drawn: move -> canvas written; "
-          "frame: -> the next animation frame; decode: the decoder's own time per move")
+    print(legend)
     print(json.dumps(results))
 
 

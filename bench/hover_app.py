@@ -33,13 +33,19 @@ def codes(n: int = 2000) -> tuple[np.ndarray, np.ndarray]:
     return centres + 0.35 * rng.normal(size=(n, 2)), labels
 
 
-st.set_page_config(page_title="hover bench", layout="wide")
-name = st.selectbox("Model", list(LATENT), key="bench.model")
-a = model(name)
-xy, labels = codes()
-left, right = st.columns([3, 2])
-with right:
-    decoder.hover(a, "bench.map", (0, 1), key="bench.decoder")
-with left:
-    fig = plots.latent_map(xy, labels, [str(k) for k in range(10)], title=f"{name}: random codes")
-    st.plotly_chart(fig, key="bench.map")
+def main(title: str = "hover bench", beside=lambda a, name: decoder.hover(a, "bench.map", (0, 1), key="bench.decoder")):
+    """The page: `beside(a, name)` draws what is measured beside the map (bench/draw_app.py: the pad)."""
+    st.set_page_config(page_title=title, layout="wide")
+    name = st.selectbox("Model", list(LATENT), key="bench.model")
+    a = model(name)
+    xy, labels = codes()
+    left, right = st.columns([3, 2])
+    with right:
+        beside(a, name)
+    with left:
+        fig = plots.latent_map(xy, labels, [str(k) for k in range(10)], title=f"{name}: random codes")
+        st.plotly_chart(fig, key="bench.map")
+
+
+if __name__ == "__main__":  # streamlit runs it so; bench/draw_app.py imports its models
+    main()

@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, links, page, picture, plots, screen, sitemap, timing, views, widgets
+from ui import decoder, draw, links, page, picture, plots, screen, sitemap, timing, views, widgets
 from ui.presentation import style
 from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
 
@@ -23,11 +23,11 @@ ends_key, map_key = sitemap.interp_ends_key(), f"interp.map.{a.key}"  # the ends
 st.session_state.setdefault(ends_key, [0, int(np.argmax(labels != labels[0])) if (labels != labels[0]).any() else min(1, N - 1)])
 ends = st.session_state[ends_key]
 
-HOW = ["by index", "by class", "by clicking the map"]
+HOW = ["by index", "by class", "by clicking the map"] + ([draw.AS_A] if pts.data.is_image else [])
 how = st.radio("Pick A and B", HOW, widgets.kept_index(HOW, "interp.how", HOW[0]), horizontal=True, key="interp.how")
 c = st.columns(4)
-if how == "by index":
-    ends = [c[0].number_input("A (index)", 0, N - 1, ends[0], key="interp.ia"),
+if how in ("by index", draw.AS_A):  # (your drawing: A's index stays, unused while there is a drawing)
+    ends = [ends[0] if how == draw.AS_A else c[0].number_input("A (index)", 0, N - 1, ends[0], key="interp.ia"),
             c[1].number_input("B (index)", 0, N - 1, ends[1], key="interp.ib")]
 elif how == "by class":
     ka = c[0].selectbox("A is a", range(len(names)), int(labels[ends[0]]), format_func=lambda k: names[k], key="interp.ca")
@@ -48,8 +48,12 @@ y = None
 if a.model.n_cond:
     y = st.selectbox("Decode with label", range(len(names)), int(labels[ia]), format_func=lambda k: names[k],
                      key="interp.label")
-z_a, z_b = torch.from_numpy(pts.mu[ia]), torch.from_numpy(pts.mu[ib])
 xy, axes, to_view = views.view_of(a, pts, "PCA" if D > 2 else "two dims", (0, min(1, D - 1)))
+drawn = draw.endpoint(a, pts, map_key, views.projection(a, pts, "PCA" if D > 2 else "two dims", (0, min(1, D - 1)))) \
+    if how == draw.AS_A else None  # A is your drawing, encoded as you draw
+z_a, z_b = torch.from_numpy(pts.mu[ia] if drawn is None else drawn.mu), torch.from_numpy(pts.mu[ib])
+x_a, a_name, a_tag = (pts.data.x[ia].numpy(), f"#{ia} ({names[labels[ia]]})", str(ia)) if drawn is None else \
+    (drawn.x, "your drawing", drawn.rev)
 
 @timing.fragment
 def slider_view() -> None:
@@ -69,7 +73,7 @@ def slider_view() -> None:
 
 if how == "by clicking the map":
     st.info("Click a point on the map: it becomes B, and the previous B becomes A.")
-st.markdown(f"**A** = #{ia} ({names[labels[ia]]}) · **B** = #{ib} ({names[labels[ib]]})")
+st.markdown(f"**A** = {a_name} · **B** = #{ib} ({names[labels[ib]]})")
 left, right = st.columns([1, 2])
 with left:
     slider_view()
@@ -79,13 +83,13 @@ with right:
                            title="the path on the map" + (" (PCA of the codes)" if D > 2 else ""))
     fig.add_scatter(x=path[:, 0], y=path[:, 1], mode="lines", name=f"{method} path",
                     line=dict(color=style().ink, width=3 * style().line))
-    plots.add_marks(fig, to_view(np.stack([pts.mu[ia], pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
+    plots.add_marks(fig, to_view(np.stack([z_a.numpy(), pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
     screen.chart(fig, key=map_key, on_select="rerun", selection_mode=("points",))
 
 if pts.data.is_image:  # 2-D points have no strip of frames: the path on the map shows them
     frames = st.slider("frames in the strip", 3, 16, widgets.kept("interp.frames", 10), key="interp.frames")
     strip = decode(a.model, interpolate(z_a, z_b, frames, method), y).cpu().numpy()
-    picture.show(np.concatenate([pts.data.x[ia:ia + 1].numpy(), strip, pts.data.x[ib:ib + 1].numpy()]),
+    picture.show(np.concatenate([x_a[None], strip, pts.data.x[ib:ib + 1].numpy()]),
                  "original A · the decoded path from z_A to z_B · original B", size=96, download="interpolation.png")
     picture.gif_button(strip, "interpolation", size=96, label="GIF (A → B → A)")
 
@@ -106,11 +110,11 @@ def knobs() -> None:
     with cols[0]:
         z = z_a.clone()
         for d, name in zip(shown, dim_names):
-            z[d] = st.slider(name, -4.0, 4.0, min(4.0, max(-4.0, float(z_a[d]))), 0.05, key=f"knob.{a.key}.{d}.{ia}")
+            z[d] = st.slider(name, -4.0, 4.0, min(4.0, max(-4.0, float(z_a[d]))), 0.05, key=f"knob.{a.key}.{d}.{a_tag}")
         if D > len(shown):
             st.caption(f"the {D - len(shown)} dims of least KL held at A's code")
     with cols[1]:
-        keys = [f"knob.{a.key}.{d}.{ia}" if d in shown else "" for d in range(D)]  # by dim; "" = no knob
+        keys = [f"knob.{a.key}.{d}.{a_tag}" if d in shown else "" for d in range(D)]  # by dim; "" = no knob
         if decoder.knobs(a, z, keys, y, names, None if pts.data.is_image else pts.data.x):
             return  # decoded in the page while a knob moves
         img = decode(a.model, z[None], y).cpu().numpy()

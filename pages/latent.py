@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, page, picture, plots, screen, timing, views, widgets
+from ui import decoder, draw, page, picture, plots, screen, timing, views, widgets
 from vae_core.latent import decode
 from vae_core.thinning import thin, tile_size
 
@@ -23,7 +23,9 @@ a, pts = page.start(lambda a, pts: (
     + ("For a VAE, q(z|x) = N(μ, σ²): the shaded ellipses show μ ± σ of the selected points, and the dotted "
        "circles the prior p(z) = N(0, I) that the KL term pulls every ellipse towards. " if a.model.variational else
        "A plain autoencoder has no prior: nothing pulls its codes towards any particular region. ")
-    + "**Click a point** (or box / lasso-select several) to see its reconstruction."))
+    + "**Click a point** (or box / lasso-select several) to see its reconstruction"
+    + (", or choose **Draw** beside the map and see where the model puts your own drawing." if pts.data.is_image
+       else ".")))
 D = pts.mu.shape[1]
 data = pts.data
 
@@ -80,8 +82,11 @@ def explorer() -> None:
 
     left, right = st.columns([3, 2])
     with right:  # the panel first: its deltas and image reach the browser before the map is even built
-        decoder.beside_map(a, pts, chart_key, (d0, d1), selected, enabled=view == "two dims")  # decoded in the page
-        panel(selected)
+        if data.is_image and draw.side() == "Draw":  # your own drawing, encoded in the page as you draw
+            draw.beside_map(a, pts, chart_key, view, (d0, d1))
+        else:
+            decoder.beside_map(a, pts, chart_key, (d0, d1), selected, enabled=view == "two dims")  # decoded in the page
+            panel(selected)
     with left:
         screen.chart(the_map(selected), key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                         config={"scrollZoom": True})

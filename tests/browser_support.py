@@ -157,14 +157,15 @@ def app_process(timeout: float = 60.0, script: str = "app.py", tries: int = 5):
 
 
 @contextlib.contextmanager
-def browser_page(width: int = 1500, height: int = 1000, scale: float = 1):
-    """One Chromium page, `scale` device pixels per CSS pixel (2: a Retina screen)."""
+def browser_page(width: int = 1500, height: int = 1000, scale: float = 1, **options):
+    """One Chromium page, `scale` device pixels per CSS pixel (2: a Retina screen); `options` go to
+    Playwright's new_page (has_touch=True, is_mobile=True: a phone)."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale)
+            page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale, **options)
             yield page
         finally:
             browser.close()

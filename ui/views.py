@@ -113,6 +113,22 @@ def view_of(a: Active, pts: Points, view: str, dims: tuple[int, int]):
     return tsne_map(a, pts), ("t-SNE 1", "t-SNE 2"), None
 
 
+def projection(a: Active, pts: Points, view: str, dims: tuple[int, int]) -> dict | None:
+    """The linear map of `view_of` for a code the page makes (a drawing): xy = A z + b, as
+    {"A": (2, D) rows, "b": (2,)} lists; None for t-SNE, which has no map for new points."""
+    D = pts.mu.shape[1]
+    if view == "two dims" or D <= 2:
+        A = np.zeros((2, D))
+        A[0, dims[0] if D > 1 else 0] = A[1, dims[1] if D > 1 else 0] = 1
+        b = np.zeros(2)
+    elif view == "PCA":
+        pca = _pca(a.key, pts.mu)
+        A, b = pca.components, -pca.components @ pca.mean
+    else:
+        return None
+    return {"A": np.asarray(A, np.float64).tolist(), "b": np.asarray(b, np.float64).tolist()}
+
+
 def require() -> tuple[Active, Points] | None:
     """The active model and its encoded points, or a message on the page and None."""
     a = runs.active()

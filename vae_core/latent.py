@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import torch
 
 from .losses import output_mean
@@ -147,3 +148,11 @@ def traverse(model: Autoencoder, z: torch.Tensor, dim: int, values: torch.Tensor
     zs = z.detach().cpu().float().expand(len(values), -1).clone()
     zs[:, dim] = torch.as_tensor(values, dtype=torch.float32)
     return decode(model, zs, y)
+
+
+def nearest(codes, z, k: int = 8) -> np.ndarray:
+    """Indices of the k codes (N, D) nearest to z (D,) in Euclidean distance, nearest first (ties:
+    the lower index first)."""
+    codes, z = np.asarray(codes, np.float64), np.asarray(z, np.float64).ravel()
+    d2 = ((codes - z) ** 2).sum(1)  # (N,)
+    return np.argsort(d2, kind="stable")[:min(k, len(d2))]

@@ -45,57 +45,71 @@ class WebDecoderError(ValueError):
     """This model's decoder cannot be decoded in the page; the message says why."""
 
 
-def _linear(m: nn.Linear, put) -> dict:
+class Flat:
+    """The flat weight buffer being written: `put(tensor)` appends one, -> its element offset."""
+
+    def __init__(self):
+        self.chunks: list[np.ndarray] = []
+        self.size = 0
+
+    def put(self, t) -> int:
+        a = t.detach().float().cpu().numpy().ravel()
+        self.chunks.append(a)
+        self.size += a.size
+        return self.size - a.size
+
+    def array(self) -> np.ndarray:
+        return np.concatenate(self.chunks) if self.chunks else np.zeros(0, np.float32)
+
+
+def linear_layer(m: nn.Linear, put) -> dict:
     return {"op": "linear", "in": m.in_features, "out": m.out_features,
             "weight": put(m.weight), "bias": put(m.bias)}
 
 
-def _conv_t(m: nn.ConvTranspose2d, put) -> dict:
+def conv_layer(m: nn.Conv2d | nn.ConvTranspose2d, op: str, put) -> dict:
+    """A square, ungrouped (transposed) convolution with a bias and zero padding -> its layer."""
     k, s, p = m.kernel_size, m.stride, m.padding
-    if (k[0] != k[1] or s[0] != s[1] or p[0] != p[1] or m.output_padding != (0, 0) or m.dilation != (1, 1)
-            or m.groups != 1 or m.bias is None or m.padding_mode != "zeros"):
-        raise WebDecoderError("only square, ungrouped transposed convolutions with a bias decode in the page")
-    return {"op": "convT", "in": m.in_channels, "out": m.out_channels, "k": k[0], "stride": s[0], "pad": p[0],
+    if (not isinstance(p, tuple) or k[0] != k[1] or s[0] != s[1] or p[0] != p[1] or m.dilation != (1, 1)
+            or m.groups != 1 or m.bias is None or m.padding_mode != "zeros"
+            or getattr(m, "output_padding", (0, 0)) != (0, 0)):
+        raise WebDecoderError("only square, ungrouped convolutions with a bias run in the page")
+    return {"op": op, "in": m.in_channels, "out": m.out_channels, "k": k[0], "stride": s[0], "pad": p[0],
             "weight": put(m.weight), "bias": put(m.bias)}
 
 
-def _sequence(modules, put) -> list[dict]:
+# module type -> its layer (None: nothing to do in the page); the decoder's, webencoder has its own
+OPS = {nn.Linear: linear_layer, nn.ReLU: lambda m, put: {"op": "relu"},
+       nn.ConvTranspose2d: lambda m, put: conv_layer(m, "convT", put)}
+
+
+def layers_of(modules, put, ops: dict = OPS) -> list[dict]:
     layers = []
     for m in modules:
-        if isinstance(m, nn.Linear):
-            layers.append(_linear(m, put))
-        elif isinstance(m, nn.ReLU):
-            layers.append({"op": "relu"})
-        elif isinstance(m, nn.ConvTranspose2d):
-            layers.append(_conv_t(m, put))
-        else:
+        if type(m) not in ops:
             raise WebDecoderError(f"the page cannot run a {type(m).__name__} layer")
+        layer = ops[type(m)](m, put)
+        if layer is not None:
+            layers.append(layer)
     return layers
 
 
 def export(model: Autoencoder, dtype: str | None = None) -> tuple[dict, bytes]:
     """The decoder of `model` -> (spec, weight bytes). `dtype` float32 / float16, or None to choose:
     float32 unless that passes FLOAT32_UP_TO bytes. Raises WebDecoderError when it can't be done."""
-    chunks: list[np.ndarray] = []
-    size = [0]
-
-    def put(t) -> int:  # append a tensor to the flat buffer; -> its element offset
-        a = t.detach().float().cpu().numpy().ravel()
-        chunks.append(a)
-        size[0] += a.size
-        return size[0] - a.size
-
+    flat = Flat()
+    put = flat.put
     dec = model.decoder
     if isinstance(dec, MLPDecoder):
-        layers = _sequence(dec.net, put)
+        layers = layers_of(dec.net, put)
     elif isinstance(dec, ConvDecoder):
-        layers = [_linear(dec.fc, put), {"op": "relu"}, {"op": "reshape", "shape": list(dec.start)},
-                  *_sequence(dec.deconvs, put)]
+        layers = [linear_layer(dec.fc, put), {"op": "relu"}, {"op": "reshape", "shape": list(dec.start)},
+                  *layers_of(dec.deconvs, put)]
     else:
         raise WebDecoderError(f"the page cannot run a {type(dec).__name__}")
     if model.likelihood not in ("bernoulli", "gaussian"):
         raise WebDecoderError(f"no in-page mean for a {model.likelihood} likelihood")
-    flat = np.concatenate(chunks) if chunks else np.zeros(0, np.float32)
+    flat = flat.array()
     if dtype is None:
         dtype = "float32" if flat.size * 4 <= FLOAT32_UP_TO else "float16"
     if dtype not in DTYPES:
@@ -160,30 +174,45 @@ def _conv_transpose(x: np.ndarray, w: np.ndarray, b: np.ndarray, stride: int, pa
     return out + b[None, :, None, None]
 
 
+def with_label(x: np.ndarray, y, n_cond: int) -> np.ndarray:
+    """(N, F) and labels (N,) or an int -> (N, F + n_cond): the one-hot label appended, as the models do."""
+    if y is None:
+        raise ValueError("a conditional model needs a class label")
+    onehot = np.zeros((len(x), n_cond), np.float32)
+    onehot[np.arange(len(x)), np.broadcast_to(np.asarray(y), (len(x),))] = 1
+    return np.concatenate([x, onehot], axis=1)
+
+
+def params(flat: np.ndarray, layer: dict, shape: tuple[int, ...]) -> tuple[np.ndarray, np.ndarray]:
+    """A layer's weight, `shape` as torch stores it, and its bias (out,), from the flat buffer."""
+    w = flat[layer["weight"]:layer["weight"] + math.prod(shape)].reshape(shape)
+    return w, flat[layer["bias"]:layer["bias"] + layer["out"]]
+
+
+def apply_linear(flat: np.ndarray, layer: dict, x: np.ndarray) -> np.ndarray:
+    """A linear layer of the spec on (N, in) -> (N, out)."""
+    w, b = params(flat, layer, (layer["out"], layer["in"]))
+    return x @ w.T + b
+
+
 def reference_decode(spec: dict, flat: np.ndarray, z: np.ndarray, y=None) -> np.ndarray:
     """The page's computation in numpy: z (N, latent_dim) [+ labels (N,) or an int] -> (N, *shape),
     the mean of p(x|z). `flat` is `weights(spec, data)`."""
     x = np.asarray(z, np.float32).reshape(-1, spec["latent_dim"])
     n = len(x)
     if spec["n_cond"]:
-        if y is None:
-            raise ValueError("a conditional model needs a class label")
-        onehot = np.zeros((n, spec["n_cond"]), np.float32)
-        onehot[np.arange(n), np.broadcast_to(np.asarray(y), (n,))] = 1
-        x = np.concatenate([x, onehot], axis=1)  # (N, latent_dim + n_cond)
+        x = with_label(x, y, spec["n_cond"])  # (N, latent_dim + n_cond)
     for layer, shape in _shapes(spec):
         op = layer["op"]
         if op == "linear":
-            w = flat[layer["weight"]:layer["weight"] + layer["in"] * layer["out"]].reshape(layer["out"], layer["in"])
-            x = x @ w.T + flat[layer["bias"]:layer["bias"] + layer["out"]]
+            x = apply_linear(flat, layer, x)
         elif op == "relu":
             x = np.maximum(x, 0)
         elif op == "reshape":
             x = x.reshape(n, *layer["shape"])
         elif op == "convT":
-            cin, cout, k = layer["in"], layer["out"], layer["k"]
-            w = flat[layer["weight"]:layer["weight"] + cin * cout * k * k].reshape(cin, cout, k, k)
-            x = _conv_transpose(x, w, flat[layer["bias"]:layer["bias"] + cout], layer["stride"], layer["pad"])
+            w, b = params(flat, layer, (layer["in"], layer["out"], layer["k"], layer["k"]))
+            x = _conv_transpose(x, w, b, layer["stride"], layer["pad"])
         else:
             raise ValueError(f"unknown op {op!r}")
     x = x.reshape(n, *spec["shape"])

@@ -10,6 +10,7 @@ can't be decoded in the page, says so and returns False, and the page draws its 
     path(a, slider_key, z_a, z_b, ...)      the Interpolate slider, live while dragging; play
     knobs(a, z, slider_keys, ...)           the per-dimension knobs, live while dragging
     live(latest, run)                       the Train page: a model as it learns (own map)
+    pad(model_key, model, header, ...)      the drawing pad, encoded in the page (ui.draw)
 """
 from __future__ import annotations
 
@@ -22,7 +23,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from vae_core import webdecoder
+from vae_core import webdecoder, webencoder
 from vae_core.latent import PATHS
 from vae_core.models import Autoencoder
 
@@ -31,10 +32,14 @@ PATH_POINTS = 101      # z(t) at t = 0, 0.01, ..., 1: the slider's own steps; li
 LIVE_EVERY = 1.0       # seconds between two sends of a training model's weights
 
 
+JS = ("decoder.js", "prepare.js", "encoder.js", "draw.js")  # one module: the drawing pad shares the model store
+CSS = ("decoder.css", "draw.css")
+
+
 @functools.cache
 def _component():
-    return st.components.v2.component("latent_explorer.decoder", css=(HERE / "decoder.css").read_text(),
-                                      js=(HERE / "decoder.js").read_text())
+    read = lambda names: "\n".join((HERE / n).read_text() for n in names)  # noqa: E731
+    return st.components.v2.component("latent_explorer.decoder", css=read(CSS), js=read(JS))
 
 
 def _models() -> dict:
@@ -47,27 +52,56 @@ def _resend() -> None:
     _models()["sent"].clear()
 
 
-def _mount(key: str, model_key: str, model: Autoencoder, header: dict) -> bool:
+def _weights(model_key: str, export: Callable[[], tuple[dict, bytes]]) -> tuple[str | None, dict | None, bytes]:
+    """(why the page can't run this part of the model, or None; its spec and weight bytes where they
+    must go to the page now, else None and b""). `export` is asked only where needed."""
     models = _models()
-    spec = payload = None
-    if model_key not in models["refused"] or (models["refused"][model_key] is None and model_key not in models["sent"]):
-        try:
-            spec, payload = webdecoder.export(model)
-            models["refused"][model_key] = None
-        except webdecoder.WebDecoderError as e:
-            models["refused"][model_key] = str(e)
-    reason = models["refused"][model_key]
+    refused = models["refused"]
+    if model_key in refused and (refused[model_key] or model_key in models["sent"]):
+        return refused[model_key], None, b""
+    try:
+        spec, payload = export()
+    except webdecoder.WebDecoderError as e:
+        refused[model_key] = str(e)
+        return str(e), None, b""
+    refused[model_key] = None
+    models["sent"].add(model_key)
+    return None, spec, payload
+
+
+def _mount(key: str, model_key: str, model: Autoencoder, header: dict) -> bool:
+    reason, spec, payload = _weights(model_key, lambda: webdecoder.export(model))
     if reason:
         st.caption(f"This model is decoded on the server, not in your browser: {reason}.")
         return False
     header = {"model": model_key, "latent_dim": model.latent_dim, **header}
-    if model_key not in models["sent"]:
-        if spec is None:
-            spec, payload = webdecoder.export(model)
+    if spec is not None:
         header["spec"] = spec
-        models["sent"].add(model_key)
-    _component()(data=webdecoder.frame(header, payload or b""), key=key, on_missing_change=_resend)
+    _component()(data=webdecoder.frame(header, payload), key=key, on_missing_change=_resend)
     return True
+
+
+def pad(model_key: str, model: Autoencoder, header: dict, on_drawn: Callable[[], None], key: str,
+        server: Callable[[], dict | None] = lambda: None) -> str | None:
+    """The drawing pad (draw.js), which prepares, encodes and decodes the drawing in the page while the
+    pen moves: the decoder's weights and the encoder's (key "enc:" + model_key) go once, as for
+    hovering. `on_drawn` runs when the pen is lifted (the drawing is then in st.session_state[key]
+    ["drawn"]). -> None, or why the page cannot encode this model (then the server does: the header
+    says so, and its "result" carries `server()`: the server's encoding). ui.draw builds the header."""
+    reason, spec, payload = _weights(model_key, lambda: webdecoder.export(model))
+    enc_key = "enc:" + model_key
+    enc_reason, enc_spec, enc_payload = _weights(enc_key, lambda: webencoder.export(model))
+    header = {"mode": "draw", "model": model_key, "encoder_key": enc_key, "latent_dim": model.latent_dim, **header}
+    if spec is not None:
+        header["spec"] = spec
+    if enc_spec is not None:
+        header["encoder"] = {"key": enc_key, "spec": enc_spec, "offset": len(payload)}
+    reason = reason or enc_reason
+    if reason:
+        header.update(server=reason, result=server())
+    _component()(data=webdecoder.frame(header, payload + enc_payload), key=key, on_missing_change=_resend,
+                 on_drawn_change=on_drawn)
+    return reason
 
 
 def _vector(z) -> list[float]:

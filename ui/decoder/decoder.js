@@ -8,7 +8,7 @@
 
 // model key -> {spec, w: Float32Array, scratch}; on window so it outlives this component's mounts
 const MODELS = (window.__latentExplorerModels ??= new Map());
-const KEEP = 8; // models kept in the page
+const KEEP = 16; // models kept in the page (a drawing pad's decoder and encoder count as two)
 const EVENT = "latent-decoder-model"; // on window when a model's weights arrive
 
 function unframe(bytes) {
@@ -100,8 +100,8 @@ function convT(L, w, x, y) {
       }
 }
 
-function decode(model, z, label) {
-  // z (latent_dim numbers) [+ label] -> Float32Array, the mean of p(x|z), in (C, H, W) order
+function decode(model, z, label, raw = false) {
+  // z (latent_dim numbers) [+ label] -> Float32Array, the mean of p(x|z) (raw: the logits), in (C, H, W) order
   const { spec, w } = model;
   const steps = (model.scratch ??= plan(model));
   let x = steps[0].buf;
@@ -115,7 +115,7 @@ function decode(model, z, label) {
     else if (L.op === "relu") { for (let j = 0; j < x.length; j++) if (x[j] < 0) x[j] = 0; }
   }
   const out = new Float32Array(x);
-  if (spec.output === "sigmoid") for (let j = 0; j < out.length; j++) out[j] = 1 / (1 + Math.exp(-out[j]));
+  if (spec.output === "sigmoid" && !raw) for (let j = 0; j < out.length; j++) out[j] = 1 / (1 + Math.exp(-out[j]));
   return out;
 }
 
@@ -487,13 +487,16 @@ class View {
 export default function (component) {
   const { data, parentElement, setTriggerValue } = component;
   const { header, payload } = unframe(data);
-  if (payload.length) store(header.model, header.spec, payload);
+  if (header.spec) store(header.model, header.spec, payload);
+  if (header.encoder) store(header.encoder.key, header.encoder.spec, payload.subarray(header.encoder.offset)); // draw.js
   const root = parentElement;
   const gen = (root.__decoderGen = (root.__decoderGen ?? 0) + 1);
   let view = root.__decoderView;
   if (!view || view.h?.mode !== header.mode) {
     view?.destroy();
-    view = root.__decoderView = new View(root, (key) => setTriggerValue("missing", key));
+    const ask = (key) => setTriggerValue("missing", key);
+    view = root.__decoderView = header.mode === "draw" ? new DrawView(root, ask, (d) => setTriggerValue("drawn", d))
+      : new View(root, ask);
   }
   view.update(header);
   // Streamlit calls this function again for new data without cleaning up; only the latest cleans up
