@@ -54,7 +54,7 @@ TRAIN_KEPT = ("train.dataset", "train.model", "train.sweep_betas", "train.sweep_
 PAGES: list[PageSpec] = [
     PageSpec("home", "Start here", "pages/home.py", ":material/home:", "Explore", default=True),
     PageSpec("latent", "Latent space", "pages/latent.py", ":material/scatter_plot:", "Explore",
-             kept=("latent.view", "latent.prior", "latent.images", "latent.colour"),
+             kept=("latent.view", "latent.prior", "latent.images", "latent.colour", "latent.side"),
              params=(Param("view", "latent.view", choice(VIEW), word_of(VIEW)), *dims("latent"),
                      Param("colour", "latent.colour", choice(COLOUR)))),
     PageSpec("manifold", "Manifold", "pages/manifold.py", ":material/grid_view:", "Explore",
