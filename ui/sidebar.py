@@ -157,6 +157,8 @@ def _active_model(a: runs.Active) -> None:
     st.download_button("Download", functools.partial(runs.workspace().blob, run.id), file_name=file_name(run.name),
                        icon=":material/download:", mime="application/octet-stream", key="sidebar.download",
                        width="stretch")
+    if run.origin == "shared":
+        st.caption("Shared with you by its link: read-only. Your own runs stay in your workspace.")
     if run.readonly:
         return
     with st.popover("Share read-only", icon=":material/share:", width="stretch"):
