@@ -8,7 +8,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, app_server, goto_page, require_chromium, wait_idle
+from browser_support import goto_page, served_browser, wait_idle
 from vae_core import zoo
 
 pytestmark = pytest.mark.browser
@@ -16,15 +16,8 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with app_server() as url, sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b, url
-        finally:
-            b.close()
+    with served_browser() as got:
+        yield got
 
 
 def new_page(browser, width: int = 1280, height: int = 900):
