@@ -16,10 +16,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import tiny
+from hostile import WITH_TIMELINE, timeline_files
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
 from vae_core import atomic, checkpoint
 from vae_core.checkpoint import CheckpointError
 from vae_core.config import RANGES, Config, range_text
@@ -266,3 +270,45 @@ def test_server_settings_for_a_class():
     biggest = max(p.stat().st_size for p in (ROOT / "checkpoints").glob("*.safetensors"))
     assert biggest * 4 < limit_mb * 2**20 <= 64 * 2**20  # fits a checkpoint with its Adam state, and no more
     atomic.clean_stale(ROOT)  # (no temporary files in the project)
+
+
+# --- a checkpoint's timeline: a bad one is dropped, the rest loads ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def bad_timelines():
+    return timeline_files()
+
+
+@pytest.mark.parametrize("which", range(9))
+def test_a_bad_timeline_is_dropped_with_a_message_and_the_rest_loads(bad_timelines, which, tmp_path):
+    assert len(bad_timelines) == 9
+    name, blob, words = bad_timelines[which]
+    good = checkpoint.from_bytes(WITH_TIMELINE)
+    got = checkpoint.from_bytes(blob)
+    assert got.timeline is None and words in got.timeline_dropped and "dropped" in got.timeline_dropped
+    assert all(torch.equal(got.model_state[k], v) for k, v in good.model_state.items())
+    assert got.history == good.history and got.metrics == good.metrics and got.config == good.config
+    got.build_model()
+    run = RunStore(tmp_path).workspace(new_workspace_id()).add_upload(name.removesuffix(".safetensors"), blob)
+    assert run.status == "done" and words in run.message  # the upload says why its timeline is gone
+
+
+TIMELINE_TENSORS, TIMELINE_META = None, None
+
+
+@FUZZ
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=16),
+       st.sampled_from(["format", "steps", "epochs", "betas", "terms", "steps_per_epoch"]))
+def test_any_timeline_entry_is_used_or_dropped_never_an_error(value, field):
+    global TIMELINE_TENSORS, TIMELINE_META
+    if TIMELINE_TENSORS is None:
+        (n,) = struct.unpack("<Q", WITH_TIMELINE[:8])
+        TIMELINE_TENSORS = safetensors_load(WITH_TIMELINE)
+        TIMELINE_META = json.loads(WITH_TIMELINE[8:8 + n])["__metadata__"]
+    entry = {**json.loads(TIMELINE_META["vae_core.timeline"]), field: value}
+    blob = safetensors_save(TIMELINE_TENSORS, metadata={**TIMELINE_META, "vae_core.timeline": json.dumps(entry)})
+    got = checkpoint.from_bytes(blob)
+    assert (got.timeline is None) == bool(got.timeline_dropped)
