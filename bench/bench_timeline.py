@@ -103,6 +103,7 @@ def training(epochs: int) -> tuple[dict, Trainer]:
             ser[name].append(time.perf_counter() - t0)
     out = {"epochs": epochs, "steps": on.step, "snapshots": len(on.timeline), "subset": on.timeline.n,
            "with_snapshots_s": round(t_on, 2), "without_s": round(t_off, 2), "ratio": round(t_on / t_off, 4),
+           "epoch_pairs_ratio_median": round(statistics.median(a / b for a, b in zip(times["on"], times["off"])), 4),
            "one_snapshot_ms": round(1000 * statistics.median(snap), 2), "one_step_ms": round(1000 * step_s, 3),
            "expected_ratio": round(1 + len(on.timeline) * statistics.median(snap) / t_off, 4),
            "to_bytes_ms": {k: round(1000 * statistics.median(v), 2) for k, v in ser.items()},

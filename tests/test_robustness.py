@@ -241,15 +241,15 @@ def test_symlinks_and_foreign_files_in_a_workspace_are_ignored(tmp_path):
 
 
 def test_a_full_workspace_and_a_full_server_say_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_CORE_WORKSPACE_MB", "1")
+    monkeypatch.setenv("VAE_CORE_WORKSPACE_MB", str(2.5 * len(GOOD) / 2**20))  # room for 2.5 of GOOD
     store = RunStore(tmp_path / "runs")
     ws = store.workspace(new_workspace_id())
-    ws.add_upload("a", GOOD)  # 0.4 MB
+    ws.add_upload("a", GOOD)
     b = ws.add_upload("b", GOOD)
     with pytest.raises(RunStoreError, match="limit"):
-        ws.add_upload("c", GOOD)  # would make 1.2 MB
+        ws.add_upload("c", GOOD)  # would make 3
     ws.create(tiny("ae"), "fits")
-    ws.save_checkpoint(b.id, GOOD * 2)  # a run's checkpoint grew as it trained: 1.2 MB held now
+    ws.save_checkpoint(b.id, GOOD * 2)  # a run's checkpoint grew as it trained: 3 held now
     with pytest.raises(RunStoreError, match="delete some runs"):
         ws.create(tiny("ae"), "no room")
     monkeypatch.setenv("VAE_CORE_MAX_WORKSPACES", "2")

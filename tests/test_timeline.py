@@ -18,7 +18,7 @@ from vae_core import Trainer, checkpoint, sweep
 from vae_core.batched import BatchedTrainer
 from vae_core.latent import encode, reconstruct
 from vae_core.projection import PCA
-from vae_core.timeline import MAX_BYTES, MAX_SNAPSHOTS, project
+from vae_core.timeline import MAX_BYTES, MAX_SNAPSHOTS, Recorder, project
 from vae_core.timeline.recorder import dense_steps, sizes, subset_indices
 
 F16_RTOL, F16_ATOL = 2.0**-11, 2.0**-24
@@ -88,6 +88,31 @@ def test_the_plan_dense_first_then_epoch_ends_within_the_limits():
         n, cap = sizes(2000, D, 784, True)
         assert 16 <= cap <= MAX_SNAPSHOTS and 16 * n + 8 * 784 * 2 + cap * (n * D * 4 + 8 * 784 * 2 + 4 * D) <= MAX_BYTES
     assert sizes(2000, 1024, 784, True) == (0, 0)  # too wide: no timeline
+
+
+def test_epoch_ends_are_thinned_where_snapshots_would_cost_more_than_their_share():
+    """Encoding n codes costs about n / (6 n_train) of an epoch: 2,000 codes against 8,000 training
+    examples (4.2 %) keep every second epoch's end; a tenth of the data held out (1.9 %) keeps each."""
+    x, y = torch.zeros(2000, 1, 8, 8), torch.zeros(2000, dtype=torch.long)
+    assert Recorder(x, y, 2, True, False, 63, 60, n_train=8000).stride == 2
+    assert Recorder(x[:1000], y[:1000], 2, True, False, 71, 60, n_train=9000).stride == 1
+
+
+def test_every_shipped_timeline_follows_the_plan():
+    """The shipped checkpoints were made with this recorder: each one's steps are its plan's."""
+    from vae_core import zoo
+    from vae_core.data import load_split
+    from vae_core.registry import spec_of
+
+    for e in zoo.load_manifest():
+        ckpt = zoo.load_entry(e)
+        cfg = ckpt.config
+        train, val = load_split(cfg)
+        spe = math.ceil(len(train) / cfg.batch_size)
+        r = Recorder(val.x, val.y, cfg.latent_dim, spec_of(cfg.model).variational, cfg.model == "cvae", spe,
+                     cfg.epochs, len(train))
+        plan = sorted(r.dense) + [k * spe for k in range(1, cfg.epochs + 1) if r.due_at_end(k)]
+        assert ckpt.timeline.steps == plan and torch.equal(ckpt.timeline.index, r.index), e.id
 
 
 def test_a_long_run_keeps_at_most_the_cap_with_the_last_epoch(digits_split):

@@ -104,7 +104,7 @@ class Trainer:
         self._stop = threading.Event()
         # the run's timeline (vae_core.timeline): snapshots of its latent space at planned steps
         self.recorder = Recorder(self.val_x, self.val_y, cfg.latent_dim, self.model.variational, bool(self.model.n_cond),
-                                 self.steps_per_epoch, cfg.epochs) if snapshots else None
+                                 self.steps_per_epoch, cfg.epochs, len(self.x)) if snapshots else None
         self.timeline = self.recorder.empty() if self.recorder else None
         if resume is not None:
             self._restore(resume)

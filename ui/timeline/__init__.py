@@ -61,7 +61,7 @@ def _told_width(key: str) -> None:
         st.session_state[WIDTH] = int(width)
 
 
-def mount(tracks: list[Track], key: str, sync: str = "index", start: int | None = None) -> None:
+def mount(tracks: list[Track], key: str, sync: str = "index") -> None:
     """The component for `tracks` (one run, or several synced by epoch), sending each run's snapshots
     only where this session's page does not have them yet."""
     sent = st.session_state.setdefault(SENT, set())
@@ -76,7 +76,7 @@ def mount(tracks: list[Track], key: str, sync: str = "index", start: int | None 
             sent.add(t.key)
         header.append(entry)
     s = style()
-    message = {"tracks": header, "sync": sync, "colors": list(s.colors), "font": s.font + 1, "start": start,
+    message = {"tracks": header, "sync": sync, "colors": list(s.colors), "font": s.font + 1,
                "width": st.session_state.get(WIDTH)}
     _component()(data=frame(message, b"".join(chunks)), key=key, on_missing_change=_resend,
                  on_width_change=functools.partial(_told_width, key))

@@ -112,8 +112,7 @@ class View {
       // the same run in another view keeps its place; another run starts at its end (the model as it is)
       const run = h.tracks.map((t) => t.key.split(":")[0]).join(), same = run === this.run && this.pos != null;
       this.run = run;
-      const start = h.start == null ? this.stops.length - 1 : lastAtOrBefore(this.stepsOfStops(), h.start);
-      this.pos = same ? Math.min(Math.round(this.pos), this.stops.length - 1) : start;
+      this.pos = same ? Math.min(Math.round(this.pos), this.stops.length - 1) : this.stops.length - 1;
     }
     this.layout();
   }
@@ -123,10 +122,6 @@ class View {
     if (this.h.sync !== "epoch") return this.tracks[0].spec.epochs.slice();
     const all = [...new Set(this.tracks.flatMap((t) => t.spec.epochs.map((e) => +e.toFixed(6))))];
     return all.sort((a, b) => a - b);
-  }
-
-  stepsOfStops() {
-    return this.stops.map((e) => { const s = this.tracks[0].spec; return s.steps[lastAtOrBefore(s.epochs, e)]; });
   }
 
   // which snapshots of track t to show at position p: i, the next one j and the blend f (0 unless playing)
@@ -261,7 +256,9 @@ class View {
     const tick = (now) => {
       if (!this.playing) return;
       const calm = reduced(), rate = calm ? 1 : RATE * parseFloat(this.speed.value);
-      const dt = Math.min(0.25, (now - this.playing.last) / 1000);
+      // seconds since the last frame: a frame's time can precede the click's (not < 0), and a hidden
+      // tab's pause is not a jump (not > 1)
+      const dt = Math.max(0, Math.min(1, (now - this.playing.last) / 1000));
       this.playing.last = now;
       this.pos = Math.min(n - 1, this.pos + dt * rate);
       this.draw(calm);
