@@ -3,7 +3,7 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, draw, page, picture, plots, screen, timing, views, widgets
+from ui import decoder, draw, page, picture, plots, screen, timeline, timing, views, widgets
 from vae_core.latent import decode
 from vae_core.thinning import thin, tile_size
 
@@ -160,3 +160,4 @@ def gallery(selected: list[int]) -> None:
 
 
 explorer()
+timeline.panel(a)  # how this map formed: the run's snapshots, scrubbed and played in the page

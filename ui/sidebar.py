@@ -115,7 +115,10 @@ def _upload() -> None:
     try:
         run = runs.workspace().add_upload(up.name.rsplit(".", 1)[0], up.getvalue())
         runs.activate(run.id)
-        messages.say("sidebar", "success", f"Opened {up.name}.")
+        if run.message:  # it opened, but its timeline was dropped
+            messages.say("sidebar", "warning", f"Opened {plain(up.name)}, but {run.message}.")
+        else:
+            messages.say("sidebar", "success", f"Opened {up.name}.")
     except CheckpointError as e:
         messages.say("sidebar", "error", f"{plain(up.name)} was not opened: {e}")
 
