@@ -41,7 +41,7 @@ def the_form():
     f.values.update(dataset=dataset, model=model)
     spec = MODELS[model]
     f.field(c[2], "latent_dim", knobs.default_text("latent_dim"))
-    likelihood = f.field(c[3], "likelihood", knobs.default_text("likelihood", dataset=dataset))
+    f.field(c[3], "likelihood", knobs.default_text("likelihood", dataset=dataset))
     st.caption(spec.about)
     if not download_panel(dataset):  # a dataset that needs files: where from, and a Download button
         f.problems.append(f"the {dataset} files are not here yet")
@@ -51,8 +51,8 @@ def the_form():
     f.field(c[2], "epochs", "20")
     f.field(c[3], "batch_size", knobs.default_text("batch_size"))
     f.field(c[4], "lr", knobs.default_text("lr"))
-    # then the seed, precision and validation share, and the knobs this model (and likelihood) read
-    rest = ["seed", "precision", "val_fraction", *(["sigma"] if likelihood == "gaussian" else []), *spec.knobs]
+    # then every other knob this model (and likelihood) reads, in the order vae_core.config declares them
+    rest = knobs.the_rest(f.values, model, f.values)
     for row in range(0, len(rest), 5):
         for col, name in zip(st.columns(5), rest[row:row + 5]):
             f.field(col, name, knobs.default_text(name, model=model))

@@ -172,6 +172,21 @@ def browser_page(width: int = 1500, height: int = 1000, scale: float = 1, **opti
 
 
 @contextlib.contextmanager
+def served_browser():
+    """A fresh app server and one headless Chromium on it (each test makes its own contexts): yields
+    (the browser, the URL)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with app_server() as url, sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield browser, url
+        finally:
+            browser.close()
+
+
+@contextlib.contextmanager
 def served_page(height: int = 1000):
     """A fresh app server and one Chromium page on it (60 s default timeout): yields (URL, page)."""
     require_chromium()

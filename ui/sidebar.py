@@ -175,6 +175,8 @@ def _active_model(a: runs.Active) -> None:
                        icon=":material/download:", mime="application/octet-stream", key="sidebar.download",
                        width="stretch")
     _history_out(a)
+    if run.origin == "shared":
+        st.caption("Shared with you by its link: read-only. Your own runs stay in your workspace.")
     if run.readonly:
         return
     with st.popover("Share read-only", icon=":material/share:", width="stretch"):
