@@ -99,6 +99,9 @@ class Trainer:
         self.step, self.epoch = 0, 0
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.history: dict = {"train": {}, "val": {}}
+        # examples per second of each epoch (validation included), wall time: not part of `history`, which is
+        # the same for the same config and seed; checkpoints carry it as history["speed"]
+        self.speed: dict = {}
         self.metrics: dict = {}
         self.beta = cfg.beta
         self._stop = threading.Event()
@@ -153,6 +156,7 @@ class Trainer:
         self.model.train()
         self.snapshot(self.epoch, only_new=True)  # where it starts: its init, or where it resumed
         while self.epoch < cfg.epochs:
+            epoch_t0, epoch_seen = time.perf_counter(), seen
             order = torch.randperm(n, generator=self.shuffle).to(self.device)
             for i in range(self.steps_per_epoch):
                 if self._stop.is_set():
@@ -173,6 +177,9 @@ class Trainer:
                 self.snapshot(self.epoch)
             val = self.validate()
             self._record("val", {"epoch": self.epoch, "step": self.step, **val})
+            for k, v in (("epoch", self.epoch), ("step", self.step),
+                         ("images_per_s", (seen - epoch_seen) / max(time.perf_counter() - epoch_t0, 1e-9))):
+                self.speed.setdefault(k, []).append(v)
             rate, eta = self._rates(t0, first, seen, total)
             yield Report(self.step, total, self.epoch, cfg.epochs, self.beta_at(self.step), terms, rate, val, eta_s=eta)
 
@@ -229,7 +236,7 @@ class Trainer:
             model_state={k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()},
             optimizer_state=copy.deepcopy(self.optimizer.state_dict()),
             rng={**{k: v.cpu().clone() for k, v in self.rng.items()}, "shuffle": self.shuffle.get_state()},
-            history=copy.deepcopy(self.history),
+            history={**copy.deepcopy(self.history), **({"speed": copy.deepcopy(self.speed)} if self.speed else {})},
             metrics=copy.deepcopy(self.metrics),
             progress={"step": self.step, "epoch": self.epoch},
             timeline=None if self.timeline is None else self.timeline.copy(),
@@ -254,7 +261,9 @@ class Trainer:
         except RuntimeError:
             raise ValueError("the checkpoint's RNG state is not valid for this PyTorch") from None
         self.step, self.epoch = ckpt.progress["step"], ckpt.progress["epoch"]
-        self.history = {"train": {}, "val": {}, **copy.deepcopy(ckpt.history)}
+        history = copy.deepcopy(ckpt.history)
+        self.speed = history.pop("speed", {})
+        self.history = {"train": {}, "val": {}, **history}
         self.metrics = copy.deepcopy(ckpt.metrics)
         if self.recorder and ckpt.timeline is not None and self.recorder.fits(ckpt.timeline):
             self.timeline = ckpt.timeline.copy()  # resuming continues the timeline
