@@ -4,7 +4,7 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import decoder, messages, picture, plots, runs, screen, sidebar, timing, widgets
+from ui import decoder, messages, picture, plots, run_app_first, runs, screen, sidebar, timing, widgets
 from ui.datasets import download_panel
 from ui.presentation import style
 from vae_core.config import CORRUPTIONS, LIKELIHOODS, PRECISIONS, SPARSITIES, Config, in_range, parse_hidden, range_text
@@ -14,6 +14,7 @@ from vae_core import sweep
 from vae_core.runs import submit_sweep
 from vae_core.runs import BATCH_STOP_RULE, LIVE, RunStoreError
 
+run_app_first()  # first: run alone by the old pages/ scheme, rerun through app.py (ui/__init__.py)
 st.title("Train")
 st.markdown(
     "Choose a dataset and a model, set its knobs and press **Start**. Each run trains in a worker process of "
