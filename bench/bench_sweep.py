@@ -1,9 +1,9 @@
 """Sweep wall time: the 7-member β sweep against one member trained alone, batched vs parallel processes.
 
 Each figure is one command's wall time, imports and data loading included, measured in this one run
-(the median of --repeats pairs, one member alone then the sweep, back to back; and the median of the
-pairs' ratios: on a shared machine a pair sees about the same load, and the median drops the pair
-that a burst of other work hit):
+(the median of --repeats pairs, one member alone and the sweep back to back, in turn alone first and
+the sweep first; and the median of the pairs' ratios: on a shared machine a pair sees about the same
+load, and the median drops the pair that a burst of other work hit):
 
   alone     python -m vae_core.train  for one member (β = 1)
   batched   python -m vae_core.sweep  for all 7 β values: one process, stacked or in threads (threads.py policy)
@@ -91,9 +91,9 @@ def timed(cmds: list[list[str]], at_once: int) -> tuple[float, float, float]:
 
 
 def case(name: str, flags: list, out: Path, cores: int, parallel: bool, repeats: int) -> dict:
-    pairs = [(timed([_cmd("train", *flags, "--beta", 1, "--out", out / f"{name}-alone.safetensors")], 1),
-              timed([_cmd("sweep", *flags, "--beta", ",".join(map(str, BETAS)), "--out", out / f"{name}-sweep")], 1))
-             for _ in range(repeats)]
+    pairs = back_to_back(lambda: timed([_cmd("train", *flags, "--beta", 1, "--out", out / f"{name}-alone.safetensors")], 1),
+                         lambda: timed([_cmd("sweep", *flags, "--beta", ",".join(map(str, BETAS)),
+                                             "--out", out / f"{name}-sweep")], 1), repeats)
     others = {}
     if parallel:
         runs = [_cmd("train", *flags, "--beta", b, "--out", out / f"{name}-par-{b}.safetensors") for b in BETAS]
@@ -101,9 +101,22 @@ def case(name: str, flags: list, out: Path, cores: int, parallel: bool, repeats:
     return result(name, pairs, others)
 
 
+def back_to_back(alone, batched, repeats: int) -> list[tuple]:
+    """`repeats` pairs (alone's figures, batched's figures), each run back to back, in turn alone
+    first and batched first: a load that rises or falls through the run weighs on both alike."""
+    pairs = []
+    for i in range(repeats):
+        if i % 2:
+            b = batched()
+            pairs.append((alone(), b))
+        else:
+            pairs.append((alone(), batched()))
+    return pairs
+
+
 def result(case: str, pairs: list, others: dict[str, float]) -> dict:
-    """A case's row, printed. `pairs`: one member alone then the batched sweep, run back to back,
-    each as (wall, training) seconds; the medians over the pairs, and the median of each pair's
+    """A case's row, printed. `pairs` (back_to_back): one member alone and the batched sweep, each as
+    (wall, training[, CPU]) seconds; the medians over the pairs, and the median of each pair's
     ratio (a pair sees about the same load). `others`: name -> wall seconds, against the median alone."""
     med = statistics.median
     alone, batched = ([med(p[k][i] for p in pairs) for i in (0, 1)] for k in (0, 1))
@@ -161,8 +174,8 @@ def app_case(name: str, dataset: str, latent_dim: int, epochs: int, separate: bo
                      "batch_size": 128, "epochs": epochs, "seed": 0}).validate()
     cfgs = sweep.members(base, BETAS)
 
-    pairs = [(app_wall(lambda ws, ex: [ex.submit(ws, ws.create(base.replace(beta=1.0), "alone"))]),
-              app_wall(lambda ws, ex: [ex.handle(r.id) for r in submit_sweep(ws, ex, cfgs)])) for _ in range(repeats)]
+    pairs = back_to_back(lambda: app_wall(lambda ws, ex: [ex.submit(ws, ws.create(base.replace(beta=1.0), "alone"))]),
+                         lambda: app_wall(lambda ws, ex: [ex.handle(r.id) for r in submit_sweep(ws, ex, cfgs)]), repeats)
     others = {}
     if separate:
         others["separate"] = app_wall(lambda ws, ex: [ex.submit(ws, ws.create(c, f"β {c.beta:g}")) for c in cfgs])[0]
