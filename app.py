@@ -4,7 +4,7 @@
 """
 import streamlit as st
 
-from ui import heap, links, presentation, recent, runs, screen, sidebar, sitemap, timing, widgets
+from ui import heap, links, presentation, recent, run_page, runs, screen, sidebar, sitemap, timing, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon="🧭", layout="wide")
 widgets.init()
@@ -26,7 +26,7 @@ if links.hidden("sidebar"):
 with timing.timed(page.url_path):
     sidebar.render()
     try:
-        page.run()
+        run_page(page)  # page.run(), marked as run through app.py (ui/__init__.py: deep links on a fresh server)
         links.write(page.url_path)  # the address bar: a link to what is on screen
         with st.sidebar:
             links.share()

@@ -4,7 +4,8 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import decoder, knobs, messages, page, picture, plots, runs, screen, sidebar, sitemap, timeline, timing, widgets
+from ui import (decoder, knobs, messages, page, picture, plots, run_app_first, runs, screen, sidebar, sitemap, timeline,
+                timing, widgets)
 from ui.datasets import download_panel
 from ui.presentation import style
 from vae_core.config import KNOBS
@@ -14,6 +15,7 @@ from vae_core.registry import MODELS
 from vae_core import sweep
 from vae_core.runs import BATCH_STOP_RULE, LIVE, RunStoreError, submit_sweep
 
+run_app_first()  # first: run alone by the old pages/ scheme, rerun through app.py (ui/__init__.py)
 page.header(
     "Choose a dataset and a model, set its knobs and press **Start**. Each run trains in a worker process of "
     "its own and is kept in this workspace: leave the page, reload it, or start another run to compare. "

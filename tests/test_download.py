@@ -1,11 +1,12 @@
 """Downloads (vae_core.data.download and `python -m vae_core.data download`), against a local HTTP
 server on 127.0.0.1 that serves the real MNIST t10k files (the package's mnist10k) and broken copies:
-recompressed, corrupted, truncated, missing, stalling, and cut off mid-transfer."""
+recompressed, corrupted, truncated, missing, stalling, trickling, and cut off mid-transfer."""
 from __future__ import annotations
 
 import dataclasses
 import gzip
 import hashlib
+import re
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -36,7 +37,8 @@ def _corrupted(blob: bytes) -> bytes:
 
 class Mirror(ThreadingHTTPServer):
     """/<mode>/<file name>: good, recompressed, corrupt, truncated (a short file), cut (announces the
-    whole file, sends half, hangs up), stall (headers, then nothing); anything else is a 404."""
+    whole file, sends half, hangs up), stall (headers, then nothing until released), trickle (a byte
+    every 20 ms until released, which a per-read timeout never catches); anything else is a 404."""
 
     daemon_threads = True
 
@@ -62,7 +64,8 @@ class Handler(BaseHTTPRequestHandler):
         _, mode, name = (self.path.split("/", 2) + ["", ""])[:3]
         blob = server.files.get(name)
         body = {"good": lambda b: b, "recompressed": _recompressed, "corrupt": _corrupted,
-                "truncated": lambda b: b[: len(b) // 2], "cut": lambda b: b, "stall": lambda b: b}.get(mode)
+                "truncated": lambda b: b[: len(b) // 2], "cut": lambda b: b, "stall": lambda b: b,
+                "trickle": lambda b: b}.get(mode)
         if blob is None or body is None:
             self.send_error(404, "File not found")
             return
@@ -71,7 +74,14 @@ class Handler(BaseHTTPRequestHandler):
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         if mode == "stall":
-            server.release.wait(10)
+            server.release.wait(10)  # (10 s: only a bound on a hang)
+            return
+        if mode == "trickle":
+            for i in range(500):  # (at most 10 s: a bound on a hang; then it hangs up)
+                self.wfile.write(data[i:i + 1])
+                if server.release.wait(0.02):
+                    return
+            self.close_connection = True
             return
         self.wfile.write(data[: len(data) // 2] if mode == "cut" else data)
         if mode == "cut":
@@ -138,10 +148,26 @@ def test_a_bad_file_is_never_left_in_place(mirror, tmp_path, mode, cause):
     assert mirror.hits[f"/{mode}/{T10K[0]}"] == (1 if mode == "missing" else 2)
 
 
-def test_a_stalling_server_times_out(mirror, tmp_path):
-    with pytest.raises(DownloadError, match=r"no data for 0.3 s \(timed out\) \(twice\)"):
-        download("mnist", split="test", dest=tmp_path, mirror=f"{mirror.url}/stall/", timeout=0.3)
-    assert leftovers(tmp_path / "mnist") == []
+@pytest.mark.parametrize("mode, sent", [("stall", "0"), ("trickle", "[1-9][0-9,]*")])
+def test_a_stalling_mirror_is_given_up_once_with_a_message(mirror, tmp_path, mode, sent):
+    """Silence, or a trickle (bytes keep coming, 64 KiB never do): the first file's first attempt gives
+    the mirror up after `timeout` seconds; no retry, and the second file does not ask it again."""
+    url = f"{mirror.url}/{mode}/"
+    with pytest.raises(DownloadError) as err:
+        download("mnist", split="test", dest=tmp_path, mirror=url, timeout=0.3)
+    first, second = str(err.value).splitlines()
+    assert re.fullmatch(rf"could not download {T10K[0]}: {url}{T10K[0]}: under 64 KiB in 0.3 s, after {sent} "
+                        r"bytes \(stalled\)", first), first
+    assert second.startswith(f"could not download {T10K[1]}: {url}{T10K[1]}: not asked (it stalled: under 64 KiB")
+    assert mirror.hits == {f"/{mode}/{T10K[0]}": 1}
+    assert leftovers(tmp_path / "mnist") == []  # nothing half-written
+
+
+def test_after_a_stalling_mirror_the_next_one_serves_every_file(mirror, tmp_path, monkeypatch):
+    monkeypatch.setenv("VAE_CORE_MIRROR", f"{mirror.url}/good/")
+    download("mnist", split="test", dest=tmp_path, mirror=f"{mirror.url}/trickle/", timeout=0.3)
+    assert mirror.hits == {f"/trickle/{T10K[0]}": 1, f"/good/{T10K[0]}": 1, f"/good/{T10K[1]}": 1}
+    assert leftovers(tmp_path / "mnist") == sorted(T10K)
 
 
 def test_mirrors_are_tried_in_order_until_one_has_the_file(mirror, tmp_path, monkeypatch):

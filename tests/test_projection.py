@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 import torch
 from sklearn.manifold import trustworthiness
-from sklearn.neighbors import KNeighborsClassifier
+from sklearn.neighbors import KNeighborsClassifier, NearestNeighbors
 
 from conftest import tiny
 from vae_core.latent import decode, label_grid
@@ -31,6 +31,38 @@ def test_tsne_keeps_neighbourhoods_and_reports_progress():
     knn = KNeighborsClassifier(5).fit(emb[::2], y[::2])
     assert knn.score(emb[1::2], y[1::2]) > 0.95
     np.testing.assert_array_equal(emb, tsne(z))  # seeded: the same map again
+
+
+def test_the_fast_tsne_of_a_trained_models_codes_keeps_its_classes_apart():
+    """The FFT path (from projection.FFT_FROM points, with its coarse grid and short schedule) on the
+    shipped MNIST beta-VAE's 16-D codes: a point's 10 nearest neighbours in the map vote for its own
+    digit as often as its 10 nearest in latent space do (sklearn's kNN, an independent count), and the
+    map keeps most of each code's latent-space neighbourhood."""
+    from vae_core import zoo
+    from vae_core.data import load_dataset
+    from vae_core.latent import encode
+    from vae_core.projection import FFT_FROM
+
+    entry = next(e for e in zoo.load_manifest() if e.id == "mnist-betavae-16d")
+    model = zoo.load_entry(entry).build_model("cpu")
+    data = load_dataset("mnist10k")
+    n = 5000
+    assert n >= FFT_FROM
+    z, y = encode(model, data.x[:n])[0].numpy(), data.y[:n].numpy()
+    emb = tsne(z)
+
+    def neighbours(x):  # (n, 10): each point's 10 nearest others
+        return NearestNeighbors(n_neighbors=11).fit(x).kneighbors(return_distance=False)[:, 1:]
+
+    def vote(nn):  # leave-one-out: how often the neighbours' majority is the point's own digit
+        return np.mean([np.bincount(y[row], minlength=10).argmax() == c for row, c in zip(nn, y)])
+
+    z_nn, e_nn = neighbours(z), neighbours(emb)
+    latent, mapped = vote(z_nn), vote(e_nn)
+    assert latent > 0.9 and mapped >= latent - 0.03, (latent, mapped)  # here 0.925 and 0.910
+    recall = np.mean([len(np.intersect1d(a, b)) / 10 for a, b in zip(z_nn, e_nn)])
+    assert recall > 0.34, recall  # here 0.385; openTSNE's 750-iteration default keeps 0.39 (bench/bench_tsne.py)
+    assert trustworthiness(z, emb, n_neighbors=10) > 0.97
 
 
 def test_tsne_refuses_too_few_points():

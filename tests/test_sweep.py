@@ -17,6 +17,7 @@ import torch
 
 from conftest import tiny
 from vae_core import Trainer, checkpoint
+from vae_core.trainer import TrainingDiverged
 from vae_core import sweep
 from vae_core.batched import BatchedTrainer
 from vae_core.cli import sweep as sweep_cli
@@ -26,11 +27,15 @@ REPO = Path(__file__).resolve().parents[1]
 PARAM_TOL, LOSS_TOL = 1e-5, 1e-4
 
 
+@pytest.mark.parametrize("n_threads", [1, 3, 2])
 @pytest.mark.parametrize("model, warmup", [("beta_vae", 15), ("dae", 0)])
-def test_batched_members_equal_separate_runs(digits_split, model, warmup):
+def test_batched_members_equal_separate_runs(digits_split, model, warmup, n_threads):
+    """Stacked (1 thread), or each member's own step in threads (3: one each; 2: one thread steps two
+    members in turn), with the noise of the VAE's ε or of the DAE's corruption drawn per member."""
     train, val = digits_split
     cfgs = sweep.members(tiny(model, epochs=2, kl_warmup=warmup, seed=3), betas=[0.5, 1.0, 4.0])
-    batched = BatchedTrainer(cfgs, train, val)
+    batched = BatchedTrainer(cfgs, train, val, n_threads=n_threads)
+    assert batched.threads == n_threads
     for _ in batched.run():
         pass
     got = batched.checkpoints()
@@ -46,9 +51,34 @@ def test_batched_members_equal_separate_runs(digits_split, model, warmup):
             assert torch.allclose(ckpt.optimizer_state["state"][i]["exp_avg"], s["exp_avg"], atol=PARAM_TOL)
         assert ckpt.history["val"]["loss"] == pytest.approx(ref.history["val"]["loss"], abs=LOSS_TOL)
         assert ckpt.history["train"]["loss"] == pytest.approx(ref.history["train"]["loss"], abs=LOSS_TOL)
+        if n_threads > 1:  # the same operations as its own run, on one intra-op thread: the same bits
+            assert all(torch.equal(ckpt.model_state[k], w) for k, w in ref.model_state.items())
+            assert ckpt.history == ref.history and torch.equal(ckpt.rng["torch"], ref.rng["torch"])
     if model == "beta_vae":  # the members really differ: a larger β buys a smaller KL
         kls = [c.metrics["val_kl"] for c in got]
         assert kls[0] > kls[-1]
+
+
+@pytest.mark.parametrize("n_threads", [1, 3])
+def test_a_diverging_member_stops_the_batch_or_leaves_it_with_its_last_finite_weights(digits_split, n_threads):
+    """lr 0.3: the β = 1e6 member's loss is non-finite at step 2, as in its own run."""
+    train, val = digits_split
+    cfgs = sweep.members(tiny("beta_vae", epochs=2, lr=0.3), betas=[0.0, 1.0, 1e6])
+    with pytest.raises(TrainingDiverged, match=r"member with β = 1e\+06"):
+        for _ in BatchedTrainer(cfgs, train, val, n_threads=n_threads).run():
+            pass
+    batch = BatchedTrainer(cfgs, train, val, drop_diverged=True, n_threads=n_threads)
+    for _ in batch.run():
+        pass
+    assert list(batch.failed) == [2] and "non-finite at step 2" in batch.failed[2]
+    own = Trainer(cfgs[2], train, val)
+    with pytest.raises(TrainingDiverged, match="step 2"):
+        for _ in own.run():
+            pass
+    got = batch.checkpoints()
+    assert got[2].progress["step"] == own.step == 1 and got[0].progress["epoch"] == 2
+    for name, w in own.checkpoint().model_state.items():
+        assert torch.allclose(got[2].model_state[name], w, atol=PARAM_TOL, rtol=0), name
 
 
 def test_members_and_groups():

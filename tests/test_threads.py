@@ -22,6 +22,23 @@ def test_small_steps_get_one_thread_and_big_ones_share_the_cores():
     assert threads.worker_threads(threads.LARGE_STEP_FLOPS, running_jobs=16, n_cores=8) == 1
 
 
+def test_a_sweep_steps_arithmetic_members_in_threads_and_stacks_light_ones(digits_split):
+    """A member step of 64-4000-3-4000-64 is 3 x 128 x 2 x 548k weights = 0.42 GFLOP (counted here by
+    hand), arithmetic: a thread per member, at most 4 per core of the job's share; a 64-32-3 member
+    is Python overhead, which stacking saves: one thread. One core's share: stacked."""
+    from vae_core import Trainer
+
+    train, val = digits_split
+    heavy, light = (Trainer(tiny("beta_vae", hidden=(h,), batch_size=128), train, val) for h in (4000, 32))
+    weights = 64 * 4000 + 4000 * 6 + 3 * 4000 + 4000 * 64
+    assert threads._trainer_flops(heavy) == pytest.approx(3 * 128 * 2 * weights, rel=0.01)
+    assert threads._trainer_flops(heavy) > threads.MEMBER_STEP_FLOPS > threads._trainer_flops(light)
+    assert threads.member_threads(heavy, 7, n_cores=2) == 7
+    assert threads.member_threads(heavy, 24, n_cores=2) == 8
+    assert threads.member_threads(heavy, 7, running_jobs=2, n_cores=2) == 1
+    assert threads.member_threads(light, 7, n_cores=2) == 1
+
+
 @pytest.mark.parametrize("setting, expected", [(None, threads.WORKER_NICE), ("3", 3), ("0", 0), ("99", 19),
                                                ("not a number", threads.WORKER_NICE)])
 def test_lower_priority_adds_the_configured_niceness(setting, expected):

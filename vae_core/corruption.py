@@ -7,10 +7,12 @@ from __future__ import annotations
 
 import torch
 
+from . import noise
+
 
 def gaussian_noise(x: torch.Tensor, std: float) -> torch.Tensor:
     """Additive isotropic Gaussian noise: x + std * eps."""
-    return x + std * torch.randn_like(x)
+    return x + std * noise.randn_like(x)
 
 
 def _chosen(x: torch.Tensor, fraction: float) -> torch.Tensor:
@@ -19,7 +21,7 @@ def _chosen(x: torch.Tensor, fraction: float) -> torch.Tensor:
     k = round(fraction * flat.shape[1])
     mask = torch.zeros_like(flat, dtype=torch.bool)
     if k:
-        idx = torch.rand_like(flat).topk(k, dim=1).indices  # k distinct random dims per example
+        idx = noise.rand_like(flat).topk(k, dim=1).indices  # k distinct random dims per example
         mask.scatter_(1, idx, True)
     return mask.view_as(x)
 
@@ -31,7 +33,7 @@ def masking_noise(x: torch.Tensor, fraction: float) -> torch.Tensor:
 
 def salt_and_pepper(x: torch.Tensor, fraction: float) -> torch.Tensor:
     """A fixed fraction of the input dims set to 0 or 1 (min or max) with equal probability."""
-    salt = (torch.rand_like(x) < 0.5).to(x.dtype)
+    salt = (noise.rand_like(x) < 0.5).to(x.dtype)
     return torch.where(_chosen(x, fraction), salt, x)
 
 

@@ -12,6 +12,7 @@ import torch
 import torch.nn as nn
 import torch.nn.functional as F
 
+from . import noise
 from .config import Config
 from .registry import spec_of
 
@@ -145,7 +146,7 @@ class Autoencoder(nn.Module):
     @staticmethod
     def reparameterize(mu: torch.Tensor, logvar: torch.Tensor) -> torch.Tensor:
         """z = mu + sigma * eps, eps ~ N(0, I) (Kingma & Welling 2014, section 2.4)."""
-        return mu + torch.exp(0.5 * logvar) * torch.randn_like(mu)
+        return mu + torch.exp(0.5 * logvar) * noise.randn_like(mu)
 
     def decode(self, z: torch.Tensor, y: torch.Tensor | None = None) -> torch.Tensor:
         """(B, latent_dim) -> (B, *shape) pre-activation outputs."""

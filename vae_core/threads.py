@@ -7,6 +7,10 @@ while a second process was busy. So:
 
 - a training worker uses 1 thread unless one step is big enough (>= LARGE_STEP_FLOPS) that
   splitting it pays; then its fair share of the cores, cores // running jobs;
+- a sweep batch whose members' steps are arithmetic (>= MEMBER_STEP_FLOPS each) steps them side by
+  side in threads of their own, one intra-op thread each (member_threads): no barrier per op, so
+  a busy machine slows it as it slows separate runs (measured: 7 MNIST-sized members stacked on 2
+  intra-op threads took 40x one member's time at a load of 12; bench/bench_sweep.py);
 - the app's own process (encoding the map, decoding a grid for a click) uses UI_THREADS;
 - a local worker process runs at a lower CPU priority (nice WORKER_NICE, `$VAE_CORE_WORKER_NICE`):
   training is batch work and the pages are interactive, so on a shared server a click is served
@@ -21,6 +25,8 @@ import torch
 UI_THREADS = 1
 WORKER_NICE = 10  # 0 (as the server) to 19 (only idle time)
 LARGE_STEP_FLOPS = 2e9   # about 30 ms of one core: below this a second thread costs more than it gives
+MEMBER_STEP_FLOPS = 2e8  # a few ms of one core: above this a member's step is arithmetic, not Python overhead
+THREADS_PER_CORE = 4     # member threads per core at most: enough for the OS to balance the cores
 
 
 def cores() -> int:
@@ -48,12 +54,35 @@ def worker_threads(flops: float, running_jobs: int = 1, n_cores: int | None = No
     return max(1, (n_cores or cores()) // max(1, running_jobs))
 
 
+def _trainer_flops(trainer) -> float:
+    """A Trainer's step_flops."""
+    model = trainer.model
+    return step_flops(model, trainer.x, trainer.y if model.n_cond else None, trainer.cfg.batch_size)
+
+
 def for_trainer(trainer, members: int = 1, running_jobs: int = 1) -> int:
     """Threads for training `members` stacked copies of a Trainer's model (a sweep batch: one step
     is `members` times the arithmetic), with `running_jobs` jobs at once."""
-    model = trainer.model
-    flops = step_flops(model, trainer.x, trainer.y if model.n_cond else None, trainer.cfg.batch_size)
-    return worker_threads(members * flops, running_jobs)
+    return worker_threads(members * _trainer_flops(trainer), running_jobs)
+
+
+def member_threads(trainer, members: int, running_jobs: int = 1, n_cores: int | None = None) -> int:
+    """Threads that step a sweep batch's members side by side (vae_core.batched): 1 (the members
+    stacked on one thread) unless a member's step is arithmetic (>= MEMBER_STEP_FLOPS) and the job's
+    share of the cores, cores // running jobs, is 2 or more; then a thread per member, at most
+    THREADS_PER_CORE per core of that share."""
+    share = (n_cores or cores()) // max(1, running_jobs)
+    if share < 2 or _trainer_flops(trainer) < MEMBER_STEP_FLOPS:
+        return 1
+    return min(members, THREADS_PER_CORE * share)
+
+
+def for_batch(batch, running_jobs: int = 1) -> int:
+    """Intra-op threads for a sweep batch (vae_core.batched.BatchedTrainer): 1 when its members step
+    in threads of their own, else for_trainer's count for the stack."""
+    if batch.threads > 1:
+        return 1
+    return for_trainer(batch.trainers[0], members=len(batch.trainers), running_jobs=running_jobs)
 
 
 def use(n: int) -> None:

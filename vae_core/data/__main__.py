@@ -24,7 +24,7 @@ import time
 from ..cli import Parser, fail, run_cli
 from . import own
 from .dataset import DatasetError
-from .download import TIMEOUT, DownloadError, download
+from .download import STALL_BYTES, TIMEOUT, DownloadError, download
 from .registry import DOWNLOADABLE, SPECS, default_data_dir
 
 
@@ -65,8 +65,8 @@ def build_parser() -> Parser:
     d.add_argument("--split", choices=("train", "test", "all"), default="all", help="which files (default all)")
     d.add_argument("--dest", default=None, help=f"data folder (default $VAE_CORE_DATA or {default_data_dir()})")
     d.add_argument("--mirror", default=None, help="a base URL to try first (also $VAE_CORE_MIRROR)")
-    d.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds without data before giving up "
-                                                                  f"(default {TIMEOUT:g})")
+    d.add_argument("--timeout", type=float, default=TIMEOUT, help=f"seconds in which a mirror must deliver "
+                   f"{STALL_BYTES // 1024} KiB, or it is given up (default {TIMEOUT:g})")
     i = sub.add_parser("inspect", help="read and convert your own data as training will; print one JSON object")
     i.add_argument("path", help="a zip or folder of PNG / JPEG images, .npz, .npy, IDX (.gz or raw), .csv")
     for f in dataclasses.fields(own.Options):  # the conversion options, declared once in own.conversion

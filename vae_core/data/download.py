@@ -7,8 +7,10 @@ standard library does, from the mirrors in the registry, in order, with `mirror`
 $VAE_CORE_MIRROR first. A file is accepted only when the md5 of its *decompressed* bytes matches
 the published value (a mirror may recompress it). It is written under a temporary name in the
 target folder and renamed only once verified, so the readers never see a half-written or corrupt
-file. Each URL gets one retry; a read that waits `timeout` seconds for data fails. Errors are
-DownloadError (a DatasetError) naming the file, the URL and the cause.
+file. Each URL gets one retry, except from a mirror that stalled: fewer than STALL_BYTES in `timeout`
+seconds (silence, or a trickle of bytes that a per-read timeout never catches) gives that mirror up
+for the rest of the download, so a stalling mirror costs `timeout` seconds once, not per file and
+attempt. Errors are DownloadError (a DatasetError) naming the file, the URL and the cause.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import os
 import shutil
 import tarfile
 import tempfile
+import time
 import urllib.error
 import urllib.request
 import zlib
@@ -28,7 +31,8 @@ from .dataset import DatasetError
 from .readers import content_md5
 from .registry import DOWNLOADABLE, SPLITS, DatasetSpec, Remote, default_data_dir, spec_of
 
-TIMEOUT = 30.0   # seconds without data before a read gives up
+TIMEOUT = 30.0   # seconds in which at least STALL_BYTES must arrive
+STALL_BYTES = 1 << 16  # 64 KiB: under ~2 KB/s for 30 s is a stalled mirror
 ATTEMPTS = 2     # per URL: the first try and one retry
 CHUNK = 1 << 16
 
@@ -38,6 +42,10 @@ Progress = Callable[[str, int, "int | None"], None]
 
 class DownloadError(DatasetError):
     """A file could not be put in place; the message names it, the URL(s) and the cause."""
+
+
+class Stalled(TimeoutError):
+    """Fewer than STALL_BYTES arrived in `timeout` seconds."""
 
 
 def mirrors(spec: DatasetSpec, mirror: str | None = None) -> list[str]:
@@ -64,16 +72,31 @@ def in_place(folder: Path, remote: Remote) -> Path | None:
 
 def fetch(url: str, target: Path, timeout: float = TIMEOUT, progress: Progress | None = None,
           label: str = "") -> None:
-    """Stream `url` into `target`, reporting (label, bytes, total) to `progress`. Raises OSError
-    (URLError, HTTPError, timeout), http.client.HTTPException, or ValueError (a transfer that ends
-    before the Content-Length the server announced)."""
+    """Stream `url` into `target`, reporting (label, bytes, total) to `progress`. Raises Stalled when
+    fewer than STALL_BYTES arrive in `timeout` seconds, OSError (URLError, HTTPError, connect timeout),
+    http.client.HTTPException, or ValueError (a transfer that ends before the Content-Length the
+    server announced)."""
     with urllib.request.urlopen(url, timeout=timeout) as response, open(target, "wb") as out:
         total = response.headers.get("Content-Length")
         total = int(total) if total and total.isdigit() else None
-        done = 0
-        while block := response.read(CHUNK):  # each read waits at most `timeout` s for data
+        sock = getattr(getattr(response.fp, "raw", None), "_sock", None)  # the socket under the buffered file
+        done, window = 0, 0  # bytes: in all, and since the no-progress clock last restarted
+        deadline = time.monotonic() + timeout
+        while True:
+            if sock is not None:  # a blocked read ends at the deadline, not `timeout` after the last byte
+                sock.settimeout(max(deadline - time.monotonic(), 1e-3))
+            try:
+                block = response.read1(CHUNK)  # what has arrived, at most CHUNK: one read of the socket
+            except TimeoutError:
+                raise Stalled(f"under {STALL_BYTES // 1024} KiB in {timeout:g} s, after {done:,} bytes "
+                              "(stalled)") from None
+            if not block:
+                break
             out.write(block)
             done += len(block)
+            window += len(block)
+            if window >= STALL_BYTES:
+                window, deadline = 0, time.monotonic() + timeout
             if progress:
                 progress(label or target.name, done, total)
     if total is not None and done < total:
@@ -85,6 +108,8 @@ def _why(e: BaseException, timeout: float) -> str:
     reason = e.reason if isinstance(e, urllib.error.URLError) and not isinstance(e, urllib.error.HTTPError) else e
     if isinstance(e, urllib.error.HTTPError):
         return f"HTTP {e.code} {e.reason}"
+    if isinstance(e, Stalled):
+        return str(e)
     if isinstance(reason, TimeoutError) or "timed out" in str(reason):
         return f"no data for {timeout:g} s (timed out)"
     if isinstance(e, urllib.error.URLError):
@@ -97,10 +122,16 @@ def _why(e: BaseException, timeout: float) -> str:
 
 
 def _attempts(name: str, urls: list[str], folder: Path, check: Callable[[Path], None], timeout: float,
-              progress: Progress | None) -> Path:
-    """Try each URL (with one retry) until a download passes `check`; -> the verified temporary file."""
+              progress: Progress | None, stalled: dict[str, str]) -> Path:
+    """Try each mirror in `urls` (base URLs; one retry each) for the file `name` until a download
+    passes `check`; -> the verified temporary file. A mirror that stalls goes into `stalled` (base
+    URL -> why), shared by the files of one download, and is not asked again."""
     failures = []
-    for url in urls:
+    for base in urls:
+        url = base + name
+        if base in stalled:
+            failures.append(f"{url}: not asked (it stalled: {stalled[base]})")
+            continue
         for attempt in range(ATTEMPTS):
             fd, tmp = tempfile.mkstemp(prefix=f".{name}.", suffix=".part", dir=folder)
             os.close(fd)
@@ -115,6 +146,9 @@ def _attempts(name: str, urls: list[str], folder: Path, check: Callable[[Path], 
                 failures.append(f"{url}: {_why(e, timeout)}")
                 if attempt and failures[-1] == failures[-2]:
                     failures[-2:] = [f"{failures[-1]} (twice)"]
+                if isinstance(e, Stalled):
+                    stalled[base] = str(e)
+                    break  # the server's fault, not the file's: a retry would wait as long again
                 if isinstance(e, urllib.error.HTTPError) and 400 <= e.code < 500:
                     break  # not there: asking again will not help
     raise DownloadError(f"could not download {name}: " + "; ".join(failures))
@@ -128,14 +162,14 @@ def _md5_check(remote: Remote) -> Callable[[Path], None]:
     return check
 
 
-def _fetch_file(remote: Remote, urls: list[str], folder: Path, timeout: float, progress) -> Path:
+def _fetch_file(remote: Remote, urls: list[str], folder: Path, timeout: float, progress, stalled) -> Path:
     """One IDX .gz file: download, verify, rename into place."""
-    tmp = _attempts(remote.name, [u + remote.name for u in urls], folder, _md5_check(remote), timeout, progress)
+    tmp = _attempts(remote.name, urls, folder, _md5_check(remote), timeout, progress, stalled)
     return tmp.replace(folder / remote.name)
 
 
 def _fetch_archive(archive: str, members: list[Remote], urls: list[str], folder: Path, timeout: float,
-                   progress) -> list[Path]:
+                   progress, stalled) -> list[Path]:
     """Files shipped inside one .tar.gz (CIFAR-10): download it once, verify each member, move them in."""
     staging = Path(tempfile.mkdtemp(prefix=".unpack.", dir=folder))
 
@@ -150,7 +184,7 @@ def _fetch_archive(archive: str, members: list[Remote], urls: list[str], folder:
                 _md5_check(remote)(staging / remote.name)
 
     try:
-        tmp = _attempts(archive, [u + archive for u in urls], folder, extract_and_check, timeout, progress)
+        tmp = _attempts(archive, urls, folder, extract_and_check, timeout, progress, stalled)
         tmp.unlink()
         return [(staging / r.name).replace(folder / r.name) for r in members]
     finally:
@@ -198,18 +232,19 @@ def download(name: str, split: str = "all", dest: str | Path | None = None, mirr
         folder = _torchvision_folder(spec, dest)
         missing = [f for f in files if in_place(folder, f) is None]
 
-    errors = []
+    errors, stalled = [], {}
     archives = {f.archive for f in missing if f.archive}
     for f in missing:
         if f.archive:
             continue
         try:
-            _fetch_file(f, urls, folder, timeout, progress)
+            _fetch_file(f, urls, folder, timeout, progress, stalled)
         except DownloadError as e:
             errors.append(str(e))
     for archive in sorted(archives):
         try:
-            _fetch_archive(archive, [f for f in missing if f.archive == archive], urls, folder, timeout, progress)
+            _fetch_archive(archive, [f for f in missing if f.archive == archive], urls, folder, timeout, progress,
+                           stalled)
         except DownloadError as e:
             errors.append(str(e))
     if errors:

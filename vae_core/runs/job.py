@@ -12,7 +12,9 @@ trained together in this one worker (run_batch, batched.BatchedTrainer). The sam
                            train / val: the history rows added since the last message,
                            [recons, samples, latent, labels]: fresh pictures, every refresh_s}
     {"kind": "checkpoint", run, blob (the .safetensors bytes), step, epoch}   every epoch (at most every
-                           `min_checkpoint_s`) and every `checkpoint_s` within a long epoch
+                           `min_checkpoint_s`; a batch of M runs, at most every M x min_checkpoint_s,
+                           so that it writes no more bytes a second than one job) and every
+                           `checkpoint_s` within a long epoch
     {"kind": "end",        run, status ("done" | "stopped" | "failed"), message, metrics, beta_changes}
 
 Each run of a job says "end" exactly once; the job is over when all have. `control.poll()` ->
@@ -137,13 +139,14 @@ def _could_not_start(specs, e: Exception, emit) -> None:
 
 class _Clock:
     """When to send progress (every refresh_s, and at every epoch's end) and checkpoints (every
-    epoch, at most every min_checkpoint_s, and every checkpoint_s within a long epoch)."""
+    epoch, at most every min_checkpoint_s, or members x min_checkpoint_s for a batch, and every
+    checkpoint_s within a long epoch)."""
 
-    def __init__(self, spec: JobSpec):
+    def __init__(self, spec: JobSpec, members: int = 1):
         self.spec = spec
         self.emit = self.pics = time.monotonic()
         self.fresh = False
-        self.cadence = checkpoint.Cadence(spec.min_checkpoint_s, spec.checkpoint_s)
+        self.cadence = checkpoint.Cadence(spec.min_checkpoint_s * members, spec.checkpoint_s)
 
     def progress_due(self, epoch_end: bool) -> bool:
         now = time.monotonic()
@@ -210,17 +213,18 @@ def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict
         if any(s.resume for s in specs):
             raise ValueError("a batch trains fresh runs only; resume a member as a single job")
         train, val = load_split(lead.config, lead.data_dir, workspace=lead.workspace)
-        batch = BatchedTrainer([s.config for s in specs], train, val, lead.device, drop_diverged=True)
+        batch = BatchedTrainer([s.config for s in specs], train, val, lead.device, drop_diverged=True, n_threads=None,
+                               running_jobs=lead.running_jobs)
     except (ValueError, OSError, RuntimeError) as e:
         _could_not_start(specs, e, emit)
         return
     t0 = batch.trainers[0]
-    n_threads = threads.for_trainer(t0, members=len(specs), running_jobs=lead.running_jobs)
-    threads.use(n_threads)
+    threads.use(threads.for_batch(batch, lead.running_jobs))
+    n_threads = max(batch.threads, torch.get_num_threads())  # member threads, or the stack's intra-op ones
     outs = [_Reporter(t, val, s, emit) for t, s in zip(batch.trainers, specs)]
     for out in outs:
         out.started(n_threads, val.class_names)
-    clock, ended = _Clock(lead), set()
+    clock, ended = _Clock(lead, len(specs)), set()
     started, per_step = time.perf_counter(), len(batch.x) / t0.steps_per_epoch  # images a step, on average
 
     def report_failures() -> None:
