@@ -30,6 +30,25 @@ def pytest_runtest_makereport(item, call):
     return report
 
 
+@pytest.fixture(autouse=True)
+def a_server_already_serving(request, monkeypatch):
+    """AppTest resets Streamlit's process-wide old-pages flag before every run (`AppTest._run`), so
+    each run of a page would start as a fresh server's first request and go round through app.py
+    (ui/__init__.py), losing the click it carries. A real server turns the flag off for good at its
+    first st.navigation; tests stand in such a server, except those marked `fresh_server`."""
+    if request.node.get_closest_marker("fresh_server"):
+        return
+    from streamlit.runtime.pages_manager import PagesManager
+
+    init = PagesManager.__init__
+
+    def served(self, *args, **kwargs):
+        init(self, *args, **kwargs)
+        PagesManager.uses_pages_directory = False
+
+    monkeypatch.setattr(PagesManager, "__init__", served)
+
+
 def tiny(model: str = "vae", **changes) -> Config:
     """A small config for `model`: the registry's defaults for it, a 32-unit MLP, 3 latent dims."""
     from vae_core import MODELS

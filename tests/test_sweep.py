@@ -53,7 +53,9 @@ def test_batched_members_equal_separate_runs(digits_split, model, warmup, n_thre
         assert ckpt.history["train"]["loss"] == pytest.approx(ref.history["train"]["loss"], abs=LOSS_TOL)
         if n_threads > 1:  # the same operations as its own run, on one intra-op thread: the same bits
             assert all(torch.equal(ckpt.model_state[k], w) for k, w in ref.model_state.items())
-            assert ckpt.history == ref.history and torch.equal(ckpt.rng["torch"], ref.rng["torch"])
+            wall = "speed"  # images per second of wall time: a run's own, no member of a batch has one
+            assert ckpt.history == {k: v for k, v in ref.history.items() if k != wall}
+            assert torch.equal(ckpt.rng["torch"], ref.rng["torch"])
     if model == "beta_vae":  # the members really differ: a larger β buys a smaller KL
         kls = [c.metrics["val_kl"] for c in got]
         assert kls[0] > kls[-1]
