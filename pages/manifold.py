@@ -79,7 +79,7 @@ def all_labels_view() -> None:
         picture.show(images, "rows: the labels, top to bottom · columns: the same z in each row", size=max(24, 720 // k))
     else:
         labels = np.repeat(np.arange(len(names)), k)
-        screen.chart(plots.points_2d(images.reshape(-1, 2), labels, title="the same codes, one colour per label"),
+        screen.chart(plots.points_2d(images.reshape(-1, images.shape[-1]), labels, title="the same codes, one colour per label"),
                         key="manifold.labelpoints")
     st.caption("Down a column only the label changes: the class follows the label while what z encodes (slant, "
                "thickness: the style) stays. Along a row only z changes.")
@@ -97,7 +97,7 @@ def grid_view() -> None:
         if pts.data.is_image:
             picture.show(images, f"decoded grid · others at {base_note}", size=max(16, 640 // n), stretch=True)
         else:
-            screen.chart(plots.points_2d(images.reshape(-1, 2), None, title="decoded grid in input space"),
+            screen.chart(plots.points_2d(images.reshape(-1, images.shape[-1]), None, title="decoded grid in input space"),
                             key="manifold.points")
     with right:
         fig = plots.latent_map(pts.mu[:, [d0, d1]], pts.data.y.numpy(), names,
