@@ -34,8 +34,8 @@ if len(chosen) < 2:
     st.stop()
 datasets = {usable[i].config.dataset for i in chosen}
 if len(datasets) > 1:
-    st.warning(f"These runs were trained on different data ({', '.join(sorted(map(runs.dataset_label, datasets)))}): "
-               "comparing needs the "
+    names = sorted({runs.dataset_label(usable[i].config.dataset, i) for i in chosen})
+    st.warning(f"These runs were trained on different data ({', '.join(names)}): comparing needs the "
                "same examples for every model. Pick runs of one dataset.")
     st.stop()
 dataset = datasets.pop()
@@ -53,7 +53,7 @@ if len(models) < 2:
 try:
     data = compare.compare_data(dataset, folder)
 except (ValueError, OSError) as e:
-    st.error(f"Cannot load `{runs.dataset_label(dataset)}` here: {e}")
+    st.error(f"Cannot load `{runs.dataset_label(dataset, chosen[0])}` here: {e}")
     st.stop()
 
 
@@ -83,7 +83,7 @@ for col, (i, (ckpt, model)) in zip(st.columns(len(models)), models.items()):
             y0 = data.y[:SHOWN] if model.n_cond else None
             picture.show(decode_prior(model, SHOWN, seed=0, y=y0).cpu().numpy(), "the same z ~ N(0, I), decoded",
                          cols=SHOWN, size=28)
-st.caption(f"{len(data)} examples of {runs.dataset_label(dataset)}, the same for every model"
+st.caption(f"{len(data)} examples of {runs.dataset_label(dataset, chosen[0])}, the same for every model"
            + (f"; **{len(selected)} selected**, ringed in every map" if selected else "")
            + ". Each map has its own axes (a KL-only model's codes all sit within a hair of 0, the prior's "
              "mean). Latents with more than 2 dims are shown by PCA of their codes. A select tool is on by default: "

@@ -148,7 +148,7 @@ if val.is_image:
                     f"reconstruction term, {err.sum():.1f} nats per example. Dark pixels are ones the model gets "
                     "right for every input, such as a border that is always blank.")
 else:
-    st.info(f"Does not apply: `{runs.dataset_label(a.cfg.dataset)}` examples are points, not images, so there is no picture of "
+    st.info(f"Does not apply: `{runs.dataset_label(a.cfg.dataset, a.run.id)}` examples are points, not images, so there is no picture of "
             "pixels. The Manifold page shows the decoded points in input space.")
 
 # --- training history ------------------------------------------------------------------------------

@@ -15,7 +15,8 @@ def explanation(a: Active, pts: views.Points) -> str:
     return (
         "The decoder turns every point of latent space into an output. Here an **n × n grid** of codes over two "
         "latent dims (the others held fixed) is decoded in one batch, so you can walk the learned manifold"
-        + ("." if image else ": each code decodes to a 2-D point, drawn in input space.")
+        + ("." if image else f": each code decodes to a {pts.data.x.shape[1]}-D point, drawn in input space"
+           + (" (its first two coordinates)." if pts.data.x.shape[1] > 2 else "."))
         + " **Linear** spacing puts the codes evenly in [−span, span]; **Gaussian-quantile** spacing puts them at "
         "the (k + ½)/n quantiles of N(0, 1), as in Kingma & Welling's figure 4, so each cell of the grid holds "
         "the same prior mass. "

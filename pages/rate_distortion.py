@@ -38,7 +38,7 @@ if not planes:
     st.stop()
 
 options = sorted(planes, key=lambda k: (-len(planes[k]), k))
-shown = {k: f"{runs.dataset_label(k[0])} · {k[1]} likelihood ({len(planes[k])} models)" for k in options}
+shown = {k: f"{runs.dataset_label(k[0], planes[k][0].run_id)} · {k[1]} likelihood ({len(planes[k])} models)" for k in options}
 plane = st.selectbox("Dataset and likelihood", options, key="rd.plane",
                      format_func=shown.get,
                      help="Rates and distortions compare only on the same data with the same likelihood.")

@@ -121,6 +121,8 @@ def start_run() -> None:
         messages.clear("train")
     except (ValueError, RunStoreError) as e:  # a config the model cannot be built from, a full workspace
         messages.say("train", "error", f"Cannot start: {e}")
+        return
+    st.rerun()  # the page, drawn before Start was handled, follows the new run (and the sidebar lists it)
 
 
 def start_a_sweep() -> None:

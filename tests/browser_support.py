@@ -172,6 +172,21 @@ def browser_page(width: int = 1500, height: int = 1000, scale: float = 1, **opti
 
 
 @contextlib.contextmanager
+def served_browser():
+    """A fresh app server and one Chromium (for a module's tests, each in pages of its own): yields
+    (browser, URL)."""
+    require_chromium()
+    from playwright.sync_api import sync_playwright
+
+    with app_server() as url, sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        try:
+            yield b, url
+        finally:
+            b.close()
+
+
+@contextlib.contextmanager
 def served_page(height: int = 1000):
     """A fresh app server and one Chromium page on it (60 s default timeout): yields (URL, page)."""
     require_chromium()

@@ -11,7 +11,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, explained, goto_page, require_chromium,
+from browser_support import (ROOT, explained, goto_page, served_browser,
                              start_training, wait_drawn, wait_idle, wait_until)
 
 SCREENS = ROOT / "artifacts" / "screens"
@@ -20,16 +20,9 @@ pytestmark = pytest.mark.browser
 
 @pytest.fixture(scope="module")
 def browser():
-    require_chromium()
-    from playwright.sync_api import sync_playwright
-
     SCREENS.mkdir(parents=True, exist_ok=True)
-    with app_server() as url, sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b, url
-        finally:
-            b.close()
+    with served_browser() as (b, url):
+        yield b, url
 
 
 def new_page(browser):

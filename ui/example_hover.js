@@ -3,20 +3,12 @@
 // Plotly's hover over a point (its customdata holds the example's index) draws that tile in a small
 // box beside the pointer, in the page, with nothing sent to the server.
 //
-// A message is bytes: uint32 LE header length, JSON header, zero pad to 4 bytes, then the PNG, sent
+// A message is a header and the PNG (unframe: decoder/frame.js, joined before this file), the PNG sent
 // once per atlas and session; later messages carry the header alone.
 
 const ATLASES = (window.__latentExplorerAtlases ??= new Map()); // key -> {bitmap, h}: outlives mounts
 const KEEP = 4;
 const SIDE = 112; // CSS px of the picture's longer side
-
-function unframe(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + n)));
-  const start = 4 + n + ((4 - ((4 + n) % 4)) % 4);
-  return { header, payload: bytes.subarray(start) };
-}
 
 const stKey = (key) => ".st-key-" + key.trim().replace(/[^a-zA-Z0-9_-]/g, "-");
 

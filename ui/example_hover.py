@@ -25,8 +25,9 @@ SENT = "example_hover.sent"
 
 @functools.cache
 def _component():
-    return st.components.v2.component("latent_explorer.example_hover",
-                                      js=(Path(__file__).with_name("example_hover.js")).read_text())
+    here = Path(__file__).parent
+    js = (here / "decoder" / "frame.js").read_text() + "\n" + (here / "example_hover.js").read_text()
+    return st.components.v2.component("latent_explorer.example_hover", js=js)
 
 
 @st.cache_resource(max_entries=8, show_spinner=False)

@@ -68,7 +68,7 @@ def preview(conv: own.Converted, key: str = "data.preview", on_disk: int | None 
     with left:
         if len(prev.image_shape) == 3:
             picture.show(prev.x, f"{len(prev.x)} examples as the models will see them, taken in turn from each class",
-                         cols=16, size=40, download=f"{key}.png")
+                         cols=16, size=64, stretch=True, download=f"{key}.png")
         else:
             x, y = conv.x, conv.y
             step = max(1, len(x) // MAP_POINTS)

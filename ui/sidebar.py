@@ -151,7 +151,7 @@ def render() -> None:
 
 def _active_model(a: runs.Active) -> None:
     run, cfg = a.run, a.cfg
-    st.markdown(f"**{plain(run.name)}**  \n{MODELS[cfg.model].label} on **{plain(runs.dataset_label(cfg.dataset))}** · latent_dim = {cfg.latent_dim}"
+    st.markdown(f"**{plain(run.name)}**  \n{MODELS[cfg.model].label} on **{plain(runs.dataset_label(cfg.dataset, run.id))}** · latent_dim = {cfg.latent_dim}"
                 + (f" · β = {cfg.beta:g}" if MODELS[cfg.model].variational else "")
                 + f"  \n{a.ckpt.progress.get('epoch', 0)} epochs · {cfg.likelihood} likelihood · {cfg.arch} {list(cfg.hidden)}")
     total = loss_sum(cfg, a.ckpt.metrics or run.metrics)

@@ -72,7 +72,7 @@ PAGES: list[PageSpec] = [
                      _end("a", 0), _end("b", 1))),
     PageSpec("train", "Train", "pages/train.py", ":material/model_training:", "Explore", hide="train",
              kept=TRAIN_KEPT, params=tuple(params.knob(name, f"train.{name}") for name in TRAIN_KNOBS)),
-    PageSpec("datasets", "Your data", "pages/datasets.py", ":material/upload_file:", "Explore",
+    PageSpec("datasets", "Your data", "pages/datasets.py", ":material/upload_file:", "Explore", hide="train",
              kept=tuple(f"data.{f.name}" for f in fields(Options))),  # the conversion's options
     PageSpec("compare", "Compare", "pages/compare.py", ":material/compare:", "Compare"),
     PageSpec("rate_distortion", "Rate–distortion", "pages/rate_distortion.py", ":material/show_chart:", "Compare"),

@@ -144,7 +144,7 @@ def require() -> tuple[Active, Points] | None:
     try:
         return a, points(a)
     except (ValueError, OSError) as e:  # DatasetError: e.g. an uploaded MNIST model without the files
-        st.error(f"Cannot show **{a.run.name}**: it was trained on `{runs.dataset_label(a.cfg.dataset)}`, which cannot be "
+        st.error(f"Cannot show **{a.run.name}**: it was trained on `{runs.dataset_label(a.cfg.dataset, a.run.id)}`, which cannot be "
                  f"loaded here. {e}")
         return None
 

@@ -34,7 +34,7 @@ PATH_POINTS = 101      # z(t) at t = 0, 0.01, ..., 1: the slider's own steps; li
 LIVE_EVERY = 1.0       # seconds between two sends of a training model's weights
 
 
-JS = ("decoder.js", "prepare.js", "encoder.js", "draw.js")  # one module: the drawing pad shares the model store
+JS = ("frame.js", "decoder.js", "prepare.js", "encoder.js", "draw.js")  # one module: the pad shares the model store
 CSS = ("decoder.css", "draw.css")
 
 
