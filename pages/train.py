@@ -4,7 +4,8 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import decoder, knobs, messages, own_data, page, picture, plots, runs, screen, sidebar, sitemap, timing, widgets
+from ui import (decoder, knobs, messages, own_data, page, picture, plots, runs, screen, sidebar, sitemap, timeline,
+                timing, widgets)
 from ui.datasets import download_panel
 from ui.presentation import style
 from vae_core.config import KNOBS
@@ -46,7 +47,7 @@ def the_form():
     f.values.update(dataset=dataset, model=model)
     spec = MODELS[model]
     f.field(c[2], "latent_dim", knobs.default_text("latent_dim"))
-    likelihood = f.field(c[3], "likelihood", knobs.default_text("likelihood", dataset=dataset))
+    f.field(c[3], "likelihood", knobs.default_text("likelihood", dataset=dataset))
     st.caption(spec.about)
     if not download_panel(dataset):  # a dataset that needs files: where from, and a Download button
         f.problems.append(f"the {dataset} files are not here yet")
@@ -56,8 +57,8 @@ def the_form():
     f.field(c[2], "epochs", "20")
     f.field(c[3], "batch_size", knobs.default_text("batch_size"))
     f.field(c[4], "lr", knobs.default_text("lr"))
-    # then the seed, precision and validation share, and the knobs this model (and likelihood) read
-    rest = ["seed", "precision", "val_fraction", *(["sigma"] if likelihood == "gaussian" else []), *spec.knobs]
+    # then every other knob this model (and likelihood) reads, in the order vae_core.config declares them
+    rest = knobs.the_rest(f.values, model, f.values)
     for row in range(0, len(rest), 5):
         for col, name in zip(st.columns(5), rest[row:row + 5]):
             f.field(col, name, knobs.default_text(name, model=model))
@@ -196,6 +197,7 @@ def live() -> None:
             st.button(f"Resume from epoch {epoch}", key="train.resume", on_click=sidebar.resume, args=(run_id,),
                       icon=":material/play_arrow:")
         saved_curves(ws, run)
+        timeline.after_training(run_id)  # the run's timeline (issue 24)
         return
     if run.group:
         _sweep_progress(ws, run)
@@ -239,6 +241,8 @@ def live() -> None:
             screen.chart(_live_map(v), key="train.map")
         if not v.finished and v.originals is not None and len(np.shape(v.originals)) == 4:
             decoder.live(lambda: _newest(run_id), run_id, class_names=v.class_names)  # under the pointer
+    if v.finished:
+        timeline.after_training(run_id)  # the run's timeline, once it has ended (issue 24)
 
 
 def saved_curves(ws, run) -> None:

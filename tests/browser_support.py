@@ -173,17 +173,17 @@ def browser_page(width: int = 1500, height: int = 1000, scale: float = 1, **opti
 
 @contextlib.contextmanager
 def served_browser():
-    """A fresh app server and one Chromium (for a module's tests, each in pages of its own): yields
-    (browser, URL)."""
+    """A fresh app server and one headless Chromium on it (each test makes its own contexts): yields
+    (the browser, the URL)."""
     require_chromium()
     from playwright.sync_api import sync_playwright
 
     with app_server() as url, sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
+        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            yield b, url
+            yield browser, url
         finally:
-            b.close()
+            browser.close()
 
 
 @contextlib.contextmanager

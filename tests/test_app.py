@@ -190,7 +190,7 @@ def test_training_runs_in_a_worker_and_becomes_the_active_model():
 
 @pytest.mark.parametrize("key, text, words", [
     ("train.latent_dim", "0", "latent_dim must be 1 to 1,024, got 0"),
-    ("train.latent_dim", "5000", "latent_dim must be 1 to 1,024, got 5000"),
+    ("train.latent_dim", "5000", "latent_dim must be 1 to 1,024, got 5,000"),
     ("train.epochs", "1e9", "epochs must be 1 to 10,000, got 1,000,000,000"),
     ("train.epochs", "abc", "epochs must be a whole number, 1 to 10,000; got 'abc'"),
     ("train.epochs", "2.5", "epochs must be a whole number"),

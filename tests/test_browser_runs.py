@@ -11,8 +11,8 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import (ROOT, explained, goto_page, served_browser,
-                             start_training, wait_drawn, wait_idle, wait_until)
+from browser_support import (ROOT, explained, goto_page, served_browser, start_training, wait_drawn, wait_idle,
+                             wait_until)
 
 SCREENS = ROOT / "artifacts" / "screens"
 pytestmark = pytest.mark.browser
@@ -21,8 +21,8 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def browser():
     SCREENS.mkdir(parents=True, exist_ok=True)
-    with served_browser() as (b, url):
-        yield b, url
+    with served_browser() as got:
+        yield got
 
 
 def new_page(browser):

@@ -11,7 +11,7 @@ from __future__ import annotations
 import streamlit as st
 
 from vae_core.config import KNOBS, Config
-from vae_core.registry import spec_of
+from vae_core.registry import MODELS, spec_of
 
 from . import own_data, runs, widgets
 
@@ -68,6 +68,17 @@ class Form:
         if self.problems:
             raise ValueError("; ".join(self.problems))
         return Config(**{**{k: v for k, v in self.values.items() if v is not None}, **fixed}).validate()
+
+
+def the_rest(shown, model: str, values: dict) -> list[str]:
+    """The knobs the form has not drawn yet that this model reads: every general one, the variant
+    knobs of this model (vae_core.registry: a β for the VAE family, λ for the contractive AE, ...),
+    and a knob that matters only under another's value (σ: a Gaussian likelihood) only then. A new
+    knob declared in vae_core.config appears here without any edit to the form."""
+    variant = {k for spec in MODELS.values() for k in spec.knobs}
+    return [name for name, k in KNOBS.items()
+            if name not in shown and (name not in variant or name in spec_of(model).knobs)
+            and (not k.when or values.get(k.when[0]) == k.when[1])]
 
 
 def reset_for_model() -> None:

@@ -46,6 +46,7 @@ class Knob:
     high_open: bool = False
     choices: tuple[str, ...] | None = None
     unit: str = ""                     # e.g. "steps"; said after a value
+    when: tuple = ()                   # (knob, value): it matters only then (σ: a Gaussian likelihood)
     name: str = ""                     # the Config field (filled in below)
     kind: type = object                # int, float, str or tuple (filled in below)
 
@@ -165,7 +166,8 @@ class Config:
     likelihood: str = knob("bernoulli", "bernoulli: BCE on logits (pixels in [0, 1]); gaussian: MSE with a fixed σ",
                            choices=LIKELIHOODS)
     # below a thousandth of a pixel the Gaussian loss is ~1e12 nats: no signal
-    sigma: float = knob(0.1, "the Gaussian likelihood's fixed standard deviation", label="σ", low=1e-3)
+    sigma: float = knob(0.1, "the Gaussian likelihood's fixed standard deviation", label="σ", low=1e-3,
+                        when=("likelihood", "gaussian"))
     # VAE family: loss = recon + beta * KL, beta ramped 0 -> beta over `kl_warmup` steps
     beta: float = knob(1.0, "the KL term's weight: loss = recon + β·KL", label="β", low=0, high=1e6)
     kl_warmup: int = knob(0, "β ramps linearly from 0 over this many steps", label="warm-up", low=0,
