@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import compare, page, picture, run_app_first, runs, screen, timeline
+from ui import compare, own_data, page, picture, run_app_first, runs, screen, timeline
 from vae_core.compare import aligned_history, decode_prior, example_indices
 from vae_core.latent import reconstruct
 
@@ -23,20 +23,23 @@ page.header(
 
 usable = {r.id: r for r in runs.all_runs() if r.readonly or r.status == "done"}
 default = st.session_state.get(CHOSEN) or [i for i in TRIO if i in usable]
+described = {i: f"{r.name} · {runs.describe_run(r)}" for i, r in usable.items()}
 with st.expander(f"Runs compared: {len([i for i in default if i in usable])} (choose 2 to 4)", icon=":material/tune:"):
     chosen = st.multiselect("Runs to compare (2 to 4)", list(usable), [i for i in default if i in usable],
                             max_selections=4, key="compare.runs",
-                            format_func=lambda i: f"{usable[i].name} · {runs.describe_run(usable[i])}")
+                            format_func=described.get)
 st.session_state[CHOSEN] = chosen
 if len(chosen) < 2:
     st.info("Pick at least two runs to compare.")
     st.stop()
 datasets = {usable[i].config.dataset for i in chosen}
 if len(datasets) > 1:
-    st.warning(f"These runs were trained on different data ({', '.join(sorted(datasets))}): comparing needs the "
+    names = sorted({runs.dataset_label(usable[i].config.dataset, i) for i in chosen})
+    st.warning(f"These runs were trained on different data ({', '.join(names)}): comparing needs the "
                "same examples for every model. Pick runs of one dataset.")
     st.stop()
 dataset = datasets.pop()
+folder = own_data.folder(chosen[0], dataset)  # a workspace's own dataset: read from its (first run's) workspace
 models = {}
 ws = runs.workspace()
 for i in chosen:
@@ -48,9 +51,9 @@ for i in chosen:
 if len(models) < 2:
     st.stop()
 try:
-    data = compare.compare_data(dataset)
+    data = compare.compare_data(dataset, folder)
 except (ValueError, OSError) as e:
-    st.error(f"Cannot load `{dataset}` here: {e}")
+    st.error(f"Cannot load `{runs.dataset_label(dataset, chosen[0])}` here: {e}")
     st.stop()
 
 
@@ -67,7 +70,7 @@ if data.is_image:  # the same inputs for every model: the first selected, else f
 # One column per model: its map, then (images) the same inputs over its reconstructions and the same prior
 # codes decoded, so all of it is in the first screen, each model's pictures under its own map.
 for col, (i, (ckpt, model)) in zip(st.columns(len(models)), models.items()):
-    mu = compare.codes(ws.checkpoint_stamp(i), i, dataset)
+    mu = compare.codes(ws.checkpoint_stamp(i), i, dataset, folder)
     xy, names = compare.in_two_dims(mu)
     key = f"compare.map.{i}"
     with col:
@@ -80,7 +83,7 @@ for col, (i, (ckpt, model)) in zip(st.columns(len(models)), models.items()):
             y0 = data.y[:SHOWN] if model.n_cond else None
             picture.show(decode_prior(model, SHOWN, seed=0, y=y0).cpu().numpy(), "the same z ~ N(0, I), decoded",
                          cols=SHOWN, size=28)
-st.caption(f"{len(data)} examples of {dataset}, the same for every model"
+st.caption(f"{len(data)} examples of {runs.dataset_label(dataset, chosen[0])}, the same for every model"
            + (f"; **{len(selected)} selected**, ringed in every map" if selected else "")
            + ". Each map has its own axes (a KL-only model's codes all sit within a hair of 0, the prior's "
              "mean). Latents with more than 2 dims are shown by PCA of their codes. A select tool is on by default: "

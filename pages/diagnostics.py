@@ -4,7 +4,7 @@ import plotly.graph_objects as go
 import streamlit as st
 import torch
 
-from ui import page, plots, screen, views
+from ui import page, plots, runs, screen, views
 from ui.runs import Active
 from vae_core.diagnostics import beta_changes, collapsed_dims, pixel_error
 from vae_core.metrics import active_units, iwae_bound, loss_terms
@@ -25,7 +25,7 @@ def explanation(a: Active, pts: views.Points) -> str:
 
 a, pts = page.start(explanation)
 D = pts.mu.shape[1]
-_, val = views.split(a.cfg.dataset, a.cfg.seed, a.cfg.val_fraction)
+_, val = views.split_of(a.run.id, a.cfg)
 y_val = val.y if a.model.n_cond else None
 
 
@@ -148,7 +148,7 @@ if val.is_image:
                     f"reconstruction term, {err.sum():.1f} nats per example. Dark pixels are ones the model gets "
                     "right for every input, such as a border that is always blank.")
 else:
-    st.info(f"Does not apply: `{a.cfg.dataset}` examples are 2-D points, not images, so there is no picture of "
+    st.info(f"Does not apply: `{runs.dataset_label(a.cfg.dataset, a.run.id)}` examples are points, not images, so there is no picture of "
             "pixels. The Manifold page shows the decoded points in input space.")
 
 # --- training history ------------------------------------------------------------------------------

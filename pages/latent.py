@@ -3,13 +3,15 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, draw, page, picture, plots, screen, timeline, timing, views, widgets
+from ui import decoder, draw, example_hover, page, picture, plots, screen, timeline, timing, views, widgets
 from ui.offline import button as offline_button, views as offline_views
 from ui.presentation import style
+from vae_core.data import own
 from vae_core.latent import decode
 from vae_core.thinning import thin, tile_size
 
 SHOWN = 48  # selected examples shown at once
+SUBSCRIPT = str.maketrans("0123456789", "₀₁₂₃₄₅₆₇₈₉")
 
 
 def code(a) -> str:
@@ -92,6 +94,9 @@ def explorer() -> None:
     with left:
         screen.chart(the_map(selected), key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                         config={"scrollZoom": True})
+        if data.is_image and own.is_own(a.cfg.dataset) and example_hover.attach(
+                chart_key, a.key, data.x.numpy(), data.y.numpy(), data.class_names):  # your own data: unfamiliar
+            st.caption("Hover a point to see its example beside the pointer.")
         offline_button.download(a, "latent", f"{page.title()} · {a.run.name}", lambda: offline_views.latent(
             a, pts, view, (d0, d1), xy, names, selected, show_prior, values, colour_by, style().colors,
             "Each dot is one example, placed where the encoder puts it and coloured by its label. The picture is what "
@@ -135,7 +140,8 @@ def panel(selected: list[int]) -> None:
     if data.is_image:
         picture.show(np.concatenate([x.numpy(), recon]), f"original x  ·  reconstruction from z = {code(a)}", size=128)
     else:
-        st.markdown(f"x = ({x[0, 0]:.3f}, {x[0, 1]:.3f}) → x̂ = ({recon[0, 0]:.3f}, {recon[0, 1]:.3f})")
+        coords = lambda v: ", ".join(f"{c:.3f}" for c in np.ravel(v)[:8]) + (", …" if np.size(v) > 8 else "")  # noqa: E731
+        st.markdown(f"x = ({coords(x[0].numpy())}) → x̂ = ({coords(recon[0])})")
     m = st.columns(3)
     m[0].metric("recon, nats", f"{pts.recon[i]:.2f}", help=f"−log p(x | z = {code(a)})")
     if pts.kl is not None:
@@ -162,7 +168,7 @@ def gallery(selected: list[int]) -> None:
                      cols=min(len(shown), 16), size=48)
     else:
         st.dataframe({"example": shown, "label": [data.class_names[k] for k in data.y[shown].tolist()],
-                      "x₁": data.x[shown, 0].numpy(), "x₂": data.x[shown, 1].numpy()},
+                      **{"x" + str(d + 1).translate(SUBSCRIPT): data.x[shown, d].numpy() for d in range(min(8, data.x.shape[1]))}},
                      hide_index=True, height=240)
 
 

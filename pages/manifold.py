@@ -17,7 +17,8 @@ def explanation(a: Active, pts: views.Points) -> str:
     return (
         "The decoder turns every point of latent space into an output. Here an **n × n grid** of codes over two "
         "latent dims (the others held fixed) is decoded in one batch, so you can walk the learned manifold"
-        + ("." if image else ": each code decodes to a 2-D point, drawn in input space.")
+        + ("." if image else f": each code decodes to a {pts.data.x.shape[1]}-D point, drawn in input space"
+           + (" (its first two coordinates)." if pts.data.x.shape[1] > 2 else "."))
         + " **Linear** spacing puts the codes evenly in [−span, span]; **Gaussian-quantile** spacing puts them at "
         "the (k + ½)/n quantiles of N(0, 1), as in Kingma & Welling's figure 4, so each cell of the grid holds "
         "the same prior mass. "
@@ -81,7 +82,7 @@ def all_labels_view() -> None:
         picture.show(images, "rows: the labels, top to bottom · columns: the same z in each row", size=max(24, 720 // k))
     else:
         labels = np.repeat(np.arange(len(names)), k)
-        screen.chart(plots.points_2d(images.reshape(-1, 2), labels, title="the same codes, one colour per label"),
+        screen.chart(plots.points_2d(images.reshape(-1, images.shape[-1]), labels, title="the same codes, one colour per label"),
                         key="manifold.labelpoints")
     st.caption("Down a column only the label changes: the class follows the label while what z encodes (slant, "
                "thickness: the style) stays. Along a row only z changes.")
@@ -99,7 +100,7 @@ def grid_view() -> None:
         if pts.data.is_image:
             picture.show(images, f"decoded grid · others at {base_note}", size=max(16, 640 // n), stretch=True)
         else:
-            screen.chart(plots.points_2d(images.reshape(-1, 2), None, title="decoded grid in input space"),
+            screen.chart(plots.points_2d(images.reshape(-1, images.shape[-1]), None, title="decoded grid in input space"),
                             key="manifold.points")
     with right:
         fig = plots.latent_map(pts.mu[:, [d0, d1]], pts.data.y.numpy(), names,

@@ -38,8 +38,9 @@ if not planes:
     st.stop()
 
 options = sorted(planes, key=lambda k: (-len(planes[k]), k))
+shown = {k: f"{runs.dataset_label(k[0], planes[k][0].run_id)} · {k[1]} likelihood ({len(planes[k])} models)" for k in options}
 plane = st.selectbox("Dataset and likelihood", options, key="rd.plane",
-                     format_func=lambda k: f"{k[0]} · {k[1]} likelihood ({len(planes[k])} models)",
+                     format_func=shown.get,
                      help="Rates and distortions compare only on the same data with the same likelihood.")
 points = planes[plane]
 units = {p.run_id: compare.active_units_of(next(r for r in all_runs if r.id == p.run_id)) for p in points}

@@ -4,8 +4,8 @@ import math
 import numpy as np
 import streamlit as st
 
-from ui import (decoder, knobs, messages, page, picture, plots, run_app_first, runs, screen, sidebar, sitemap, timeline,
-                timing, widgets)
+from ui import (decoder, knobs, messages, own_data, page, picture, plots, run_app_first, runs, screen, sidebar, sitemap,
+                timeline, timing, widgets)
 from ui.datasets import download_panel
 from ui.presentation import style
 from vae_core.config import KNOBS
@@ -35,9 +35,14 @@ def the_form():
     the places for their outcomes)."""
     f, key = form, knobs.key
     c = st.columns(4)
-    dataset = c[0].selectbox("dataset", DATASET_CHOICES, widgets.kept_index(DATASET_CHOICES, key("dataset"), "digits"),
-                             key=key("dataset"), on_change=knobs.reset_for_dataset,
-                             help=" · ".join(f"{k}: {v}" for k, v in DATASETS.items()))
+    mine = own_data.names()  # and this workspace's own datasets, by their names (ws:<id> in the Config)
+    choices = DATASET_CHOICES + list(mine)
+    if st.session_state.get(key("dataset"), "digits") not in choices:  # a dataset deleted meanwhile
+        widgets.put(key("dataset"), "digits")
+    dataset = c[0].selectbox("dataset", choices, widgets.kept_index(choices, key("dataset"), "digits"),
+                             key=key("dataset"), on_change=knobs.reset_for_dataset, format_func=lambda d: mine.get(d, d),
+                             help=" · ".join(f"{k}: {v}" for k, v in DATASETS.items())
+                             + " · your own data: add it on the Your data page")
     model = c[1].selectbox("model", list(MODELS), widgets.kept_index(list(MODELS), key("model"), "vae"),
                            format_func=lambda m: MODELS[m].label, key=key("model"), on_change=knobs.reset_for_model)
     f.values.update(dataset=dataset, model=model)
@@ -111,13 +116,15 @@ def start_run() -> None:
         ws = runs.workspace()
         n = sum(1 for r in ws.runs() if not r.readonly) + 1
         spec = MODELS[cfg.model]
-        run = ws.create(cfg, f"#{n} {spec.label} · {cfg.dataset}"
+        run = ws.create(cfg, f"#{n} {spec.label} · {runs.dataset_label(cfg.dataset)}"
                         + (f" · β {cfg.beta:g}" if "beta" in spec.knobs else "") + f" · {cfg.latent_dim}-D")
         runs.executor().submit(ws, run)
         st.session_state["train.run"] = run.id
         messages.clear("train")
     except (ValueError, RunStoreError) as e:  # a config the model cannot be built from, a full workspace
         messages.say("train", "error", f"Cannot start: {e}")
+        return
+    st.rerun()  # the page, drawn before Start was handled, follows the new run (and the sidebar lists it)
 
 
 def start_a_sweep() -> None:

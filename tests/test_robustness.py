@@ -278,9 +278,13 @@ def test_server_settings_for_a_class():
     cfg = tomllib.loads((ROOT / ".streamlit" / "config.toml").read_text())
     assert cfg["server"]["enableXsrfProtection"] is True
     assert cfg["client"]["showErrorDetails"] == "none"
-    limit_mb = cfg["server"]["maxUploadSize"]
+    from ui.sidebar import CHECKPOINT_MB
+    from vae_core.data.own.limits import MAX_BYTES
+
     biggest = max(p.stat().st_size for p in (ROOT / "checkpoints").glob("*.safetensors"))
-    assert biggest * 4 < limit_mb * 2**20 <= 64 * 2**20  # fits a checkpoint with its Adam state, and no more
+    assert biggest * 4 < CHECKPOINT_MB * 2**20 <= 64 * 2**20  # the checkpoint box: one with its Adam state, no more
+    # the server's own limit, for datasets: an uncompressed .npy of the largest one allowed, and no more than 1 GB
+    assert MAX_BYTES <= cfg["server"]["maxUploadSize"] * 2**20 <= 2**30
 
 
 def test_clean_stale_removes_only_old_temporary_files(tmp_path):

@@ -26,8 +26,7 @@ def _active_units(run_id: str, stamp: str) -> int | None:
     ckpt, model = got
     if not model.variational:
         return None
-    cfg = ckpt.config
-    _, val = views.split(cfg.dataset, cfg.seed, cfg.val_fraction)
+    _, val = views.split_of(run_id, ckpt.config)
     mu, _ = encode(model, val.x, val.y if model.n_cond else None)
     return active_units(mu.cpu())[0]  # Burda et al., threshold 0.01 (vae_core.metrics)
 
@@ -120,18 +119,19 @@ def _labels(points: list[RDPoint], x_span: float, y_span: float, in_sweeps: set[
 
 
 @st.cache_resource(max_entries=4, show_spinner="Loading the dataset…")
-def compare_data(dataset: str) -> Dataset:
-    """The same COMPARE_POINTS examples of the dataset for every compared model (fixed indices)."""
-    data = load_dataset(dataset)
+def compare_data(dataset: str, folder: str | None = None) -> Dataset:
+    """The same COMPARE_POINTS examples of the dataset for every compared model (fixed indices). `folder`:
+    where a workspace's own dataset is read from (ui.own_data.folder)."""
+    data = load_dataset(dataset, workspace=folder)
     return data.subset(torch.from_numpy(example_indices(len(data), COMPARE_POINTS, seed=0)))
 
 
 @st.cache_resource(max_entries=16, show_spinner="Encoding the examples…")
-def codes(stamp: str, run_id: str, dataset: str) -> np.ndarray:
-    """The run's codes mu(x) of compare_data(dataset), (N, D); cached by checkpoint stamp."""
+def codes(stamp: str, run_id: str, dataset: str, folder: str | None = None) -> np.ndarray:
+    """The run's codes mu(x) of compare_data(dataset, folder), (N, D); cached by checkpoint stamp."""
     got = runs.latest_model(run_id)
     ckpt, model = got
-    data = compare_data(dataset)
+    data = compare_data(dataset, folder)
     mu, _ = encode(model, data.x, data.y if model.n_cond else None)
     return mu.cpu().numpy()
 

@@ -13,7 +13,7 @@ import streamlit as st
 from vae_core.config import KNOBS, Config
 from vae_core.registry import MODELS, spec_of
 
-from . import runs, widgets
+from . import own_data, runs, widgets
 
 PREFIX = "train."
 FORM = "train_form"   # the workspace's copy of the form: {widget key: text}
@@ -24,12 +24,12 @@ def key(name: str) -> str:
 
 
 def default_text(name: str, model: str | None = None, dataset: str | None = None, arch: str | None = None) -> str:
-    """A knob's starting text: the model's own default (a β-VAE's β 4), a 2-D points dataset's
-    likelihood, the architecture's hidden sizes; else the config's."""
+    """A knob's starting text: the model's own default (a β-VAE's β 4), a points dataset's likelihood
+    (toy2d, or a workspace's CSV), the architecture's hidden sizes; else the config's."""
     k = KNOBS[name]
     if model is not None and name in spec_of(model).defaults:
         return k.format(spec_of(model).defaults[name])
-    if name == "likelihood" and dataset is not None and dataset.startswith("toy2d"):
+    if name == "likelihood" and dataset is not None and (dataset.startswith("toy2d") or own_data.is_points(dataset)):
         return "gaussian"
     if name == "hidden" and arch == "conv":
         return "32,64"

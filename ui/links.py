@@ -21,7 +21,7 @@ from vae_core import zoo
 from . import presentation, runs, sitemap, views, widgets
 from .params import Limits
 
-HIDE = {"sidebar": "the sidebar", "nav": "the page list", "train": "the Train page",
+HIDE = {"sidebar": "the sidebar", "nav": "the page list", "train": "the Train and Your data pages",
         "explain": "the explanation under each title"}
 SEEN = "links.seen"      # the settings this session last read or wrote, {param: text}
 HIDDEN = "view.hide"     # set of HIDE flags, kept for the session

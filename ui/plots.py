@@ -223,8 +223,26 @@ def kl_bars(kl_per_dim, height: int = 220) -> go.Figure:
                   height=height, margin=dict(l=10, r=10, t=30, b=10), title=dict(text="KL per latent dim (nats)"))
 
 
+def in_plane(x: np.ndarray) -> np.ndarray:
+    """(N, D) points -> (N, 2): their first two coordinates; 1-D points along x, at y = 0."""
+    x = np.asarray(x).reshape(len(x), -1)
+    return x[:, :2] if x.shape[1] >= 2 else np.c_[x, np.zeros(len(x))]
+
+
+def count_bars(counts: dict, height: int = 300) -> go.Figure:
+    """Examples per label {label: count}, one bar each in its class colour (as on the map)."""
+    names = list(counts)
+    return figure([dict(type="bar", x=[str(n) for n in names], y=list(counts.values()),
+                        marker=dict(color=[color(i) for i in range(len(names))]),
+                        hovertemplate="%{x}: %{y:,} examples<extra></extra>")],
+                  height=height, margin=dict(l=10, r=10, t=10, b=10), xaxis=dict(title=dict(text="label"), type="category"),
+                  yaxis=dict(title=dict(text="examples")))
+
+
 def points_2d(xy: np.ndarray, labels=None, height: int = 360, title: str = "") -> go.Figure:
-    """Data that are 2-D points (toy2d) rather than images: a plain scatter in input space."""
+    """Data that are points (toy2d, a CSV) rather than images: a plain scatter in input space of (N, D)
+    points' first two coordinates (1-D points: along x)."""
+    xy = in_plane(xy)
     colors = [color(l) for l in labels] if labels is not None else "#1f77b4"
     return figure([dict(type="scattergl", x=xy[:, 0], y=xy[:, 1], mode="markers", marker=dict(size=5, color=colors))],
                   height=height, title=dict(text=title), margin=dict(l=10, r=10, t=30, b=10),
@@ -245,6 +263,9 @@ def add_thumbnails(fig: go.Figure, xy: np.ndarray, images: np.ndarray, labels: n
 
     if len(xy) == 0:
         return fig
+    (h, w), m = images.shape[-2:], max(images.shape[-2:])
+    if h != w:  # a square cell on the map: the picture centred in it
+        images = np.pad(images, [(0, 0), (0, 0), ((m - h) // 2, (m - h + 1) // 2), ((m - w) // 2, (m - w + 1) // 2)])
     px = -(-24 // images.shape[-1]) * images.shape[-1]  # whole-pixel upscaling to at least 24 px
     tiles = to_uint8(images, px)  # (K, px, px) or (K, px, px, 3)
     x0, y0 = xy.min(axis=0) - spacing / 2

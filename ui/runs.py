@@ -17,7 +17,8 @@ from vae_core.checkpoint import Checkpoint
 from vae_core.device import describe, pick_device
 from vae_core.models import Autoencoder
 from vae_core.registry import MODELS
-from vae_core.runs import Run, RunStore, RunStoreError, Workspace, make_executor, new_workspace_id, valid_workspace_id
+from vae_core.runs import (Run, RunStore, RunStoreError, Workspace, data_folder, key_of, label_of, make_executor,
+                            new_workspace_id, valid_workspace_id)
 from vae_core.runs.executor import Executor
 
 
@@ -89,12 +90,21 @@ def all_runs() -> list[Run]:
 def describe_run(run: Run) -> str:
     """What tells runs apart: model, dataset, beta (variational models), latent_dim, status."""
     cfg = run.config
-    parts = [MODELS[cfg.model].label, cfg.dataset]
+    parts = [MODELS[cfg.model].label, dataset_label(cfg.dataset, run.id)]
     if MODELS[cfg.model].variational:
         parts.append(f"β {cfg.beta:g}")
     parts.append(f"{cfg.latent_dim}-D")
     parts.append({"shipped": "pretrained", "shared": "shared, read-only"}.get(run.origin, run.status))
     return " · ".join(parts)
+
+
+def dataset_label(dataset: str, run_id: str | None = None) -> str:
+    """A config's dataset as a page names it: a workspace dataset's display name (vae_core.runs.label_of),
+    looked up where the data of run `run_id` are (a shared run's: in its owner's workspace)."""
+    ws = workspace()
+    if run_id is not None and key_of(dataset) is not None:
+        ws = store().workspace(data_folder(ws, run_id).name)
+    return label_of(ws, dataset)
 
 
 # --- the active model ---------------------------------------------------------------------------

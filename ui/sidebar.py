@@ -17,6 +17,9 @@ from vae_core.runs import RunStoreError, file_name
 from . import messages, runs
 
 RESUMABLE = ("interrupted", "stopped")
+# MB: a checkpoint with its Adam state (a 784-400-20 VAE: ~8 MB) fits. The server takes bigger files
+# (server.maxUploadSize, for datasets: pages/datasets.py); this box refuses them, in the browser and here.
+CHECKPOINT_MB = 32
 
 
 def plain(text: str) -> str:
@@ -114,6 +117,10 @@ def _upload() -> None:
     up = st.session_state.get("sidebar.upload")
     if up is None:
         return
+    if up.size > CHECKPOINT_MB * 2**20:
+        messages.say("sidebar", "error", f"{plain(up.name)} was not opened: {up.size / 2**20:,.0f} MB is more than "
+                                         f"the {CHECKPOINT_MB} MB a checkpoint may be")
+        return
     try:
         run = runs.workspace().add_upload(up.name.rsplit(".", 1)[0], up.getvalue())
         runs.activate(run.id)
@@ -142,7 +149,7 @@ def render() -> None:
         if a is not None:
             _active_model(a)
         st.file_uploader("Open a checkpoint (.safetensors)", type=["safetensors"], key="sidebar.upload",
-                         on_change=_upload)
+                         on_change=_upload, max_upload_size=CHECKPOINT_MB)
         st.caption(f"running on **{runs.device_name()}** · this workspace's address keeps your runs: bookmark it")
         st.link_button("New empty workspace", runs.new_workspace_url(), width="stretch")
 
@@ -164,7 +171,7 @@ def _history_out(a: runs.Active) -> None:
 
 def _active_model(a: runs.Active) -> None:
     run, cfg = a.run, a.cfg
-    st.markdown(f"**{plain(run.name)}**  \n{MODELS[cfg.model].label} on **{cfg.dataset}** · latent_dim = {cfg.latent_dim}"
+    st.markdown(f"**{plain(run.name)}**  \n{MODELS[cfg.model].label} on **{plain(runs.dataset_label(cfg.dataset, run.id))}** · latent_dim = {cfg.latent_dim}"
                 + (f" · β = {cfg.beta:g}" if MODELS[cfg.model].variational else "")
                 + f"  \n{a.ckpt.progress.get('epoch', 0)} epochs · {cfg.likelihood} likelihood · {cfg.arch} {list(cfg.hidden)}")
     total = loss_sum(cfg, a.ckpt.metrics or run.metrics)

@@ -6,9 +6,10 @@ per-page tests (tests/test_app.py) all read PAGES. Adding a page is its file plu
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 
 from vae_core.config import KNOBS
+from vae_core.data.own import Options
 from vae_core.latent import PATHS
 
 from . import params, runs
@@ -74,6 +75,8 @@ PAGES: list[PageSpec] = [
                      _end("a", 0), _end("b", 1))),
     PageSpec("train", "Train", "pages/train.py", ":material/model_training:", "Explore", hide="train",
              kept=(*TRAIN_KEPT, "train.timeline.view", "train.timeline.d0", "train.timeline.d1"), params=tuple(params.knob(name, f"train.{name}") for name in TRAIN_KNOBS)),
+    PageSpec("datasets", "Your data", "pages/datasets.py", ":material/upload_file:", "Explore", hide="train",
+             kept=tuple(f"data.{f.name}" for f in fields(Options))),  # the conversion's options
     PageSpec("compare", "Compare", "pages/compare.py", ":material/compare:", "Compare", kept=("compare.timeline",)),
     PageSpec("rate_distortion", "Rate–distortion", "pages/rate_distortion.py", ":material/show_chart:", "Compare"),
     PageSpec("diagnostics", "Diagnostics", "pages/diagnostics.py", ":material/monitor_heart:", "Compare"),

@@ -16,7 +16,7 @@ from vae_core.data import Dataset, load_split
 from vae_core.latent import encode
 from vae_core.metrics import example_terms
 
-from . import runs
+from . import own_data, runs
 from .runs import Active
 
 MAP_MIN_VAL = 5000    # below this many validation points, the map shows the whole dataset
@@ -35,15 +35,21 @@ class Points:
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the dataset…")
-def split(dataset: str, seed: int, val_fraction: float) -> tuple[Dataset, Dataset]:
-    """(train, val) exactly as the model was trained on; may raise DatasetError."""
-    return load_split(Config(dataset=dataset, seed=seed, val_fraction=val_fraction))
+def split(dataset: str, seed: int, val_fraction: float, folder: str | None = None) -> tuple[Dataset, Dataset]:
+    """(train, val) exactly as the model was trained on; may raise DatasetError. `folder`: the workspace
+    a dataset named ws:<id> is read from (ui.own_data.folder), None for a built-in one."""
+    return load_split(Config(dataset=dataset, seed=seed, val_fraction=val_fraction), workspace=folder)
+
+
+def split_of(run_id: str, cfg: Config) -> tuple[Dataset, Dataset]:
+    """`split` of a run's config, its own data read from its workspace (its owner's, if shared)."""
+    return split(cfg.dataset, cfg.seed, cfg.val_fraction, own_data.folder(run_id, cfg.dataset))
 
 
 @st.cache_resource(max_entries=16, show_spinner="Encoding the data with this model…")
 def _points(key: str, _active: Active) -> Points:
     cfg = _active.cfg
-    train, val = split(cfg.dataset, cfg.seed, cfg.val_fraction)
+    train, val = split_of(_active.run.id, cfg)
     if len(val) >= MAP_MIN_VAL:
         data, which = val, "validation split"
     else:
@@ -138,7 +144,7 @@ def require() -> tuple[Active, Points] | None:
     try:
         return a, points(a)
     except (ValueError, OSError) as e:  # DatasetError: e.g. an uploaded MNIST model without the files
-        st.error(f"Cannot show **{a.run.name}**: it was trained on `{a.cfg.dataset}`, which cannot be "
+        st.error(f"Cannot show **{a.run.name}**: it was trained on `{runs.dataset_label(a.cfg.dataset, a.run.id)}`, which cannot be "
                  f"loaded here. {e}")
         return None
 

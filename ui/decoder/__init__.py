@@ -27,12 +27,14 @@ from vae_core import webdecoder, webencoder
 from vae_core.latent import PATHS
 from vae_core.models import Autoencoder
 
+from ..plots import in_plane
+
 HERE = Path(__file__).resolve().parent
 PATH_POINTS = 101      # z(t) at t = 0, 0.01, ..., 1: the slider's own steps; linear in between
 LIVE_EVERY = 1.0       # seconds between two sends of a training model's weights
 
 
-JS = ("decoder.js", "prepare.js", "encoder.js", "draw.js")  # one module: the drawing pad shares the model store
+JS = ("frame.js", "decoder.js", "prepare.js", "encoder.js", "draw.js")  # one module: the pad shares the model store
 CSS = ("decoder.css", "draw.css")
 
 
@@ -113,7 +115,7 @@ def _cloud(x: torch.Tensor | np.ndarray | None, n: int = 400) -> dict:
     point so that it is seen among the data."""
     if x is None:
         return {}
-    x = np.asarray(x, dtype=np.float64).reshape(len(x), -1)[:, :2]
+    x = in_plane(np.asarray(x, dtype=np.float64))  # (N, 2): 1-D points along x
     lo, hi = x.min(0), x.max(0)
     pad = 0.1 * (hi - lo + 1e-9)
     step = max(1, len(x) // n)

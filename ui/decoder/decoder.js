@@ -11,14 +11,6 @@ const MODELS = (window.__latentExplorerModels ??= new Map());
 const KEEP = 16; // models kept in the page (a drawing pad's decoder and encoder count as two)
 const EVENT = "latent-decoder-model"; // on window when a model's weights arrive
 
-function unframe(bytes) {
-  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const n = view.getUint32(0, true);
-  const header = JSON.parse(new TextDecoder().decode(bytes.subarray(4, 4 + n)));
-  const start = 4 + n + ((4 - ((4 + n) % 4)) % 4);
-  return { header, payload: bytes.subarray(start) };
-}
-
 function half(h) {
   // IEEE 754 binary16 -> number
   const s = h & 0x8000 ? -1 : 1, e = (h >> 10) & 0x1f, f = h & 0x3ff;

@@ -34,7 +34,7 @@ from vae_core import webdecoder
 
 HERE = Path(__file__).resolve().parent
 DECODER = HERE.parent / "decoder"
-JS = (DECODER / "decoder.js", HERE / "page.js")
+JS = (DECODER / "decoder.js", DECODER / "frame.js", HERE / "page.js")  # frame.js: unframe, which decoder.js calls
 CSS = (DECODER / "decoder.css", HERE / "page.css")
 # view kind -> the JavaScript files it needs beyond JS (a new kind, say the training timeline, adds its own)
 KINDS: dict[str, tuple[Path, ...]] = {"map": (), "manifold": (), "interpolate": ()}
@@ -78,7 +78,7 @@ def _sha256(text: str) -> str:
 
 
 def script(kinds) -> str:
-    """The page's one module: decoder.js, page.js, each kind's own files, then start()."""
+    """The page's one module: decoder.js, frame.js, page.js, each kind's own files, then start()."""
     files = [*JS, *(f for kind in dict.fromkeys(kinds) for f in KINDS[kind])]
     return "\n".join(f.read_text() for f in files) + "\nstart();\n"
 
