@@ -82,6 +82,16 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes alive at the end spent since `before` (one that ended meanwhile is
+    counted in its parent's, when its parent waited for it; otherwise not at all)."""
+    return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
+
+
 def descendants(pid: int) -> list[int]:
     kids = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -425,8 +435,7 @@ async def main_async(args) -> dict:
 
             tally, seen = Tally(), Tally()  # the sessions; what the real browsers saw, end to end
             marks, rss_open = target.marks(), target.rss_mb()
-            server_pids, browser_pids = target.pids(), chromium_pids()
-            cpu0 = (cpu_seconds(server_pids), cpu_seconds(browser_pids))
+            cpu0 = (cpu_by_pid(target.pids()), cpu_by_pid(chromium_pids()))
             wall = time.perf_counter()
             until = time.monotonic() + 60 * args.minutes
             memory: dict = {}
@@ -448,7 +457,7 @@ async def main_async(args) -> dict:
                                      *(explorer(browser, url, tally, until, args.think) for _ in range(args.explorers)),
                                      sample_memory(), *faults)
             wall = time.perf_counter() - wall
-            cpu1 = (cpu_seconds(target.pids()), cpu_seconds(chromium_pids()))
+            cpu1 = (cpu_by_pid(target.pids()), cpu_by_pid(chromium_pids()))
             await browser.close()
         per_replica = target.runs(marks)
         runs, runs_cpu = flat(per_replica), flat(target.runs(marks, column=4))
@@ -473,8 +482,8 @@ async def main_async(args) -> dict:
                    "cpu_p50_ms": pct(runs_cpu, 0.5), "cpu_p95_ms": pct(runs_cpu, 0.95),
                    "full_runs": {"n": len(full), "p50_ms": pct(full, 0.5), "p95_ms": pct(full, 0.95)},
                    "fragment_runs": {"n": len(fragments), "p50_ms": pct(fragments, 0.5), "p95_ms": pct(fragments, 0.95)},
-                   "cpu_cores_server_and_workers": round((cpu1[0] - cpu0[0]) / wall, 2),
-                   "cpu_cores_browsers": round((cpu1[1] - cpu0[1]) / wall, 2),
+                   "cpu_cores_server_and_workers": round(cpu_spent(cpu0[0], cpu1[0]) / wall, 2),
+                   "cpu_cores_browsers": round(cpu_spent(cpu0[1], cpu1[1]) / wall, 2),
                    "per_replica": [{"script_runs": len(r), "p50_ms": pct(r, 0.5), "p95_ms": pct(r, 0.95)}
                                    for r in per_replica]},
         "memory": {"app_mb_before": round(rss0, 1), "app_mb_class": round(memory.get("app", float("nan")), 1),

@@ -95,7 +95,8 @@ class Session:
     async def switch(self, title: str) -> float:
         """The sidebar link to the page called `title`."""
         self.widgets = []
-        return await self._rerun(page=self.pages[title])
+        self.page = self.pages[title]  # the address changes at the click, as in a browser (a reconnect opens it)
+        return await self._rerun(page=self.page)
 
     async def press(self, label: str) -> float:
         """The button labelled `label`."""
@@ -124,7 +125,9 @@ class Session:
     def _widget(self, kind: str, match) -> Widget:
         found = [w for w in self.widgets if w.kind == kind and match(w)]
         if not found:
-            raise LookupError(f"no {kind} like that on the page (it has {[(w.kind, w.label) for w in self.widgets]})")
+            title = next((t for t, h in self.pages.items() if h == self.page), self.page)
+            raise LookupError(f"no {kind} like that on the page {title!r} (reconnects: {self.reconnects}; it has "
+                              f"{[(w.kind, w.label) for w in self.widgets]})")
         return found[-1]
 
     async def _rerun(self, page_name: str = "", page: str = "", query: str = "", fragment: str = "",

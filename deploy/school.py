@@ -394,13 +394,16 @@ def main() -> None:
     start.add_argument("--ray-workers", default="", help="worker nodes: addresses, comma-separated (127.0.0.1: here)")
     start.add_argument("--head-cpus", type=int, help="CPUs the head offers to jobs (0: train only on workers)")
     start.add_argument("--worker-cpus", type=int, help="CPUs each worker node offers (default: its cores)")
+    start.add_argument("--set", action="append", default=[], metavar="NAME=VALUE",
+                       help="an environment variable for the replicas, e.g. VAE_CORE_MAX_JOBS=1 (repeatable)")
     for name in ("stop", "status"):
         sub.add_parser(name).add_argument("--state", required=True)
     args = ap.parse_args()
     dep = Deployment(args.state)
     if args.command == "start":
+        env = dict(kv.split("=", 1) for kv in args.set)
         dep.start(args.replicas, args.listen, args.runs, args.ray_head, args.ray_address,
-                  [w for w in args.ray_workers.split(",") if w], args.head_cpus, args.worker_cpus)
+                  [w for w in args.ray_workers.split(",") if w], args.head_cpus, args.worker_cpus, env)
         print(json.dumps(dep.status(), indent=1))
         print(f"serving at {dep.url}; stop with: python deploy/school.py stop --state {dep.state}")
     elif args.command == "stop":

@@ -157,6 +157,22 @@ def test_a_killed_replicas_local_job_is_interrupted_and_resumes_on_another(tmp_p
     b.shutdown()
 
 
+def test_a_gone_replicas_queued_run_is_queued_again_not_lost(tmp_path, monkeypatch):
+    """A run its replica had queued but never started (no worker, no actor): the replica that adopts
+    it queues it, and it trains to the end there."""
+    _, b = replicas("local", tmp_path, monkeypatch)
+    ws = b.store.workspace(new_workspace_id())
+    run = ws.create(tiny("vae", epochs=2), "waiting")
+    ws.update(run.id, owner="gone-1-abc", job=run.id)  # queued by a replica that died
+    old = time.time() - 10 * LEASE_S
+    os.utime(ws.folder / f"{run.id}.json", (old, old))
+    assert b.reconcile(ws) == []  # not interrupted ...
+    handle = b.handle(run.id)
+    assert handle is not None and ws.get(run.id).owner == b.replica.id  # ... queued here
+    assert handle.join(120) and ws.get(run.id).status == "done", handle.view.message
+    b.shutdown()
+
+
 def test_a_replica_that_lost_a_run_can_write_nothing_more_for_it(tmp_path):
     ws = RunStore(tmp_path).workspace(new_workspace_id())
     run = ws.create(tiny("vae"), "r")

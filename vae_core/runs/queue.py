@@ -119,7 +119,8 @@ class Executor:
 
     def reconcile(self, ws: Workspace) -> list[str]:
         """Adopt each live run of `ws` that no job of this replica works on and whose owner is gone
-        (a server or worker that died): re-attached, or marked interrupted. -> the interrupted ids."""
+        (a server or worker that died): re-attached, queued again, or marked interrupted. -> the
+        interrupted ids."""
         out = []
         for run in ws.runs():
             if run.live and not run.readonly and run.id not in self.alive_ids():
@@ -131,8 +132,9 @@ class Executor:
         """The handle of `run` (of `ws`, as last read) when this replica has no job for it: None while
         it is not live or its owner works on it; once its owner is gone, this replica takes it over
         with the other runs of its job, re-attaching to the job where it outlives its replica
-        (`_attach`: Ray), else marking them interrupted (None). Cheap when there is nothing to do
-        (a page asks every refresh): a file's time is read."""
+        (`_attach`: Ray), else queueing it here if it never started, else marking its runs
+        interrupted (None). Cheap when there is nothing to do (a page asks every refresh): a file's
+        time is read."""
         if not run.live or run.readonly or not self._orphaned(ws, run, self.alive_ids()):
             return None
         with self._adopting:
@@ -144,10 +146,20 @@ class Executor:
                 return None
             handles = self._attach(ws, claimed)
             if handles is None:
-                for r in claimed:
-                    ws.interrupt(r.id)
-                return None
+                handles = self._requeue(ws, claimed)
             return next((h for h in handles if h.run_id == run.id), None)
+
+    def _requeue(self, ws: Workspace, runs: list[Run]) -> list[JobHandle]:
+        """A gone replica's job that nothing runs: queued here again if it never started (nothing of it
+        is lost: it starts from the beginning, or from the checkpoint it was to resume from), else
+        its runs are interrupted (resumable from their last checkpoint). -> the handles queued."""
+        if any(r.status != "queued" for r in runs):
+            for r in runs:
+                ws.interrupt(r.id)
+            return []
+        if len(runs) > 1:
+            return self.submit_batch(ws, runs)
+        return [self.submit(ws, runs[0], resume=ws.has_checkpoint(runs[0].id))]
 
     def _orphaned(self, ws: Workspace, run: Run, alive: set[str]) -> bool:
         if run.owner == self.replica.id:  # ours, with no job working on it (never started, or lost)
