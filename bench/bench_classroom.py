@@ -14,6 +14,13 @@ The last line is one JSON object. Not a test: it takes minutes and loads every c
 
     python bench/bench_classroom.py [--minutes 3] [--explorers 8] [--trainers 2] [--openers 10] [--split-cores]
     python bench/bench_classroom.py --protocol [--browsers 1] [--think 2]
+    python bench/bench_classroom.py --protocol --deployment /tmp/lx [--kill-replica-after 60]
+
+--url URL sends the class to a server already running (a load balancer in front of replicas);
+--deployment STATE to a deployment of deploy/school.py (its URL, and each replica's log and processes
+for the server figures, given per replica and together, and the memory per session); with
+--kill-replica-after S its first replica is SIGKILLed S seconds into `explore`: its sessions
+reconnect (bench/streamlit_session.py), and the figures say how many did and what their runs became.
 
 --protocol drives the server as a class does, without a browser per student: every session speaks the
 page's own websocket protocol (bench/streamlit_session.py: the same script runs, widget values and
@@ -34,6 +41,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import random
@@ -74,6 +82,16 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
+def cpu_by_pid(pids: list[int]) -> dict[int, float]:
+    return {pid: cpu_seconds([pid]) for pid in pids}
+
+
+def cpu_spent(before: dict[int, float], after: dict[int, float]) -> float:
+    """CPU seconds the processes alive at the end spent since `before` (one that ended meanwhile is
+    counted in its parent's, when its parent waited for it; otherwise not at all)."""
+    return sum(max(0.0, cpu - before.get(pid, 0.0)) for pid, cpu in after.items())
+
+
 def descendants(pid: int) -> list[int]:
     kids = {}
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -107,6 +125,9 @@ class Tally:
         self.errors: list[str] = []
         self.blank = 0
         self.leaks = 0
+        self.reconnects = 0
+        self.outcomes: dict[str, int] = {}  # what each trainer's run was at the end (its Stop, or why none)
+        self.workspaces: list[str] = []     # the trainers' workspaces
 
     def add(self, action: str, ms: float) -> None:
         self.times.setdefault(action, []).append(ms)
@@ -262,16 +283,23 @@ async def protocol_explorer(url: str, tally: Tally, until: float, think: float, 
     rng = random.Random(seed)
     async with Session(url) as s:
 
-        async def act(action: str, step) -> None:
+        async def act(action: str, step) -> bool:
+            """-> False where the connection dropped and was made again meanwhile (the action is
+            timed as "reconnect": what the student waited, the page coming back)."""
+            before = s.reconnects
             await timed(tally, action, step)
+            if s.reconnects != before:
+                tally.reconnects += s.reconnects - before
+                tally.times["reconnect"] = tally.times.get("reconnect", []) + [tally.times[action].pop()]
             tally.errors += [f"{action}: {e}" for e in s.errors]  # what the page showed, too
-            tally.leaks += any(m.startswith("#") for m in s.models)  # a run trained in another workspace
+            tally.leaks += any(m.lstrip("\\").startswith("#") for m in s.models)  # a run trained in another
+            # workspace (the radio's options are markdown: "\\#1 VAE · ...")
+            return s.reconnects == before
 
         await s.open("latent")
         while time.monotonic() < until:
             index = rng.randrange(10_000)
-            await act("map click", s.select("latent.map", index))
-            if not any(f"#{index}**" in t for t in s.text):
+            if await act("map click", s.select("latent.map", index)) and not any(f"#{index}**" in t for t in s.text):
                 tally.errors.append(f"map click: the panel does not show example #{index}")
             for title in ("Interpolate", "Manifold", "Latent space"):
                 await look(think)
@@ -280,19 +308,31 @@ async def protocol_explorer(url: str, tally: Tally, until: float, think: float, 
 
 
 async def protocol_trainer(url: str, tally: Tally, until: float) -> None:
-    """The Train page: 5,000 epochs, Start, the live view's timer re-running its fragment, Stop."""
+    """The Train page: 5,000 epochs, Start, the live view's timer re-running its fragment, Stop (where
+    the page has none at the end, e.g. its replica died and its run was interrupted, what it says)."""
     try:
         async with Session(url) as s:
             await s.open("train")
             await s.set_text("epochs", "5000")
             await s.press("Start")
+            if not any(m.lstrip("\\").startswith("#") for m in s.models):  # what the explorers' leak check looks for
+                tally.errors.append("trainer: its own run is not in its list: the leak check could not see a leak")
+            tally.workspaces.append(dict(q.split("=", 1) for q in s.query.split("&") if "=" in q).get("ws", ""))
             while time.monotonic() < until:
                 if s.auto_rerun is None:
                     raise RuntimeError("the Train page set no timer after Start")
                 await asyncio.sleep(s.auto_rerun[0])
                 await s.tick()
                 tally.errors += [f"train: {e}" for e in s.errors]
-            await s.press("Stop")
+            tally.reconnects += s.reconnects
+            try:
+                await s.press("Stop")
+                outcome = "stopped by its Stop"
+            except LookupError:
+                said = " ".join(s.text)
+                outcome = next((f"no Stop: {w}" for w in ("interrupted", "queued", "another server") if w in said),
+                               f"no Stop: {said[:60]}")
+            tally.outcomes[outcome] = tally.outcomes.get(outcome, 0) + 1
     except Exception as e:  # noqa: BLE001
         tally.errors.append(f"trainer: {type(e).__name__}: {str(e)[:120]}")
 
@@ -308,48 +348,123 @@ def script_runs(log: Path, start: int, column: int = 3, kind: str | None = None)
                 if kind is None or (kind == "fragment") == m.group(2).startswith("fragment")]
 
 
+class Servers:
+    """What the class talks to: `url`, and for the server-side figures each app process's log and PID
+    (one started here, or a deployment's replicas) and the other processes that train (Ray nodes)."""
+
+    def __init__(self, url: str, logs: list[Path], replicas: list[int], others: list[int] = (), deployment=None):
+        self.url, self.logs, self.replicas, self.others, self.deployment = url, logs, replicas, list(others), deployment
+
+    def pids(self) -> list[int]:
+        """The replicas, their training workers, the Ray nodes and their workers, now."""
+        return [p for root in (*self.replicas, *self.others) for p in descendants(root)]
+
+    def rss_mb(self) -> float:
+        """Resident memory of the app processes themselves (not their training workers)."""
+        return sum(rss_mb(pid) for pid in self.replicas)
+
+    def workers_rss_mb(self) -> float:
+        return sum(rss_mb(pid) for pid in self.pids() if pid not in self.replicas)
+
+    def marks(self) -> list[int]:
+        return [log.stat().st_size for log in self.logs]
+
+    def runs(self, marks: list[int], column: int = 3, kind: str | None = None) -> list[list[float]]:
+        """Each replica's script runs since `marks` (script_runs)."""
+        return [script_runs(log, m, column, kind) for log, m in zip(self.logs, marks)]
+
+
+def rss_mb(pid: int) -> float:
+    try:
+        line = next(x for x in Path(f"/proc/{pid}/status").read_text().splitlines() if x.startswith("VmRSS:"))
+        return int(line.split()[1]) / 1024
+    except (OSError, StopIteration):
+        return 0.0
+
+
+@contextlib.contextmanager
+def servers(args):
+    """A server started here (app_process), or the one --url / --deployment names."""
+    if args.deployment:
+        sys.path.insert(0, str(ROOT / "deploy"))
+        from school import Deployment
+
+        dep = Deployment(args.deployment)
+        yield Servers(args.url or dep.url, dep.replica_logs(), [r.pid for r in dep.replicas()],
+                      [n.pid for n in dep.ray_nodes()], dep)
+    elif args.url:
+        yield Servers(args.url, [], [])
+    else:
+        with app_process() as (url, server):
+            yield Servers(url, [server.log_path], [server.pid])  # the server's own log (browser_support.app_process)
+
+
+def flat(per_replica: list[list[float]]) -> list[float]:
+    return [x for runs in per_replica for x in runs]
+
+
+async def kill_replica_later(target: Servers, after_s: float, killed: list) -> None:
+    await asyncio.sleep(after_s)
+    target.deployment.kill_replica(0)
+    killed.append(round(after_s, 1))
+
+
 async def main_async(args) -> dict:
     from playwright.async_api import async_playwright
 
     everything = os.sched_getaffinity(0)
     if args.split_cores:  # the server (and the training workers it spawns) inherit core 0 ...
         os.sched_setaffinity(0, {min(everything)})
-    with app_process() as (url, server):
+    with servers(args) as target:
+        url = target.url
         if args.split_cores:  # ... and Playwright's Chromium the others
             os.sched_setaffinity(0, everything - {min(everything)})
-        log = server.log_path  # the server's own log (browser_support.app_process)
         async with async_playwright() as p:
             browser = await p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-            await opener(browser, url)  # warm: the shared models and caches are loaded
+            for _ in range(max(1, len(target.replicas))):  # warm: each replica's shared models and caches
+                await protocol_opener(url, []) if args.protocol else await opener(browser, url)
             one_browser = await opener(browser, url) if args.protocol else None  # one tab, end to end
-            log_from, server_cpu = log.stat().st_size, cpu_seconds(descendants(server.pid))
+            marks, server_cpu, rss0 = target.marks(), cpu_seconds(target.pids()), target.rss_mb()
             t = time.perf_counter()
             open_problems: list[str] = []
             opened = await asyncio.gather(*(protocol_opener(url, open_problems) if args.protocol
                                             else opener(browser, url, open_problems) for _ in range(args.openers)))
             open_all = time.perf_counter() - t
-            open_runs = script_runs(log, log_from)
-            open_server_cpu = cpu_seconds(descendants(server.pid)) - server_cpu
+            open_runs = flat(target.runs(marks))
+            open_server_cpu = cpu_seconds(target.pids()) - server_cpu
 
             tally, seen = Tally(), Tally()  # the sessions; what the real browsers saw, end to end
-            log_from = log.stat().st_size
-            server_pids, browser_pids = descendants(server.pid), chromium_pids()
-            cpu0 = (cpu_seconds(server_pids), cpu_seconds(browser_pids))
+            marks, rss_open = target.marks(), target.rss_mb()
+            cpu0 = (cpu_by_pid(target.pids()), cpu_by_pid(chromium_pids()))
             wall = time.perf_counter()
             until = time.monotonic() + 60 * args.minutes
+            memory: dict = {}
+
+            async def sample_memory() -> None:  # the class's memory once all its sessions are open
+                await asyncio.sleep(min(60.0, 30 * args.minutes))
+                memory.update(app=target.rss_mb(), workers=target.workers_rss_mb())
+
+            killed: list = []
+            faults = ([kill_replica_later(target, args.kill_replica_after, killed)]
+                      if args.kill_replica_after is not None and target.deployment else [])
             if args.protocol:
                 await asyncio.gather(*(protocol_trainer(url, tally, until) for _ in range(args.trainers)),
                                      *(protocol_explorer(url, tally, until, args.think, k) for k in range(args.explorers)),
-                                     *(explorer(browser, url, seen, until, args.think) for _ in range(args.browsers)))
+                                     *(explorer(browser, url, seen, until, args.think) for _ in range(args.browsers)),
+                                     sample_memory(), *faults)
             else:
                 await asyncio.gather(*(trainer(browser, url, tally, until) for _ in range(args.trainers)),
-                                     *(explorer(browser, url, tally, until, args.think) for _ in range(args.explorers)))
+                                     *(explorer(browser, url, tally, until, args.think) for _ in range(args.explorers)),
+                                     sample_memory(), *faults)
             wall = time.perf_counter() - wall
-            cpu1 = (cpu_seconds(descendants(server.pid)), cpu_seconds(chromium_pids()))
+            cpu1 = (cpu_by_pid(target.pids()), cpu_by_pid(chromium_pids()))
             await browser.close()
-        runs, runs_cpu = script_runs(log, log_from), script_runs(log, log_from, column=4)
-        full, fragments = script_runs(log, log_from, kind="full"), script_runs(log, log_from, kind="fragment")
+        per_replica = target.runs(marks)
+        runs, runs_cpu = flat(per_replica), flat(target.runs(marks, column=4))
+        full, fragments = flat(target.runs(marks, kind="full")), flat(target.runs(marks, kind="fragment"))
+        kept = kept_runs(target, tally.workspaces) if target.deployment else None
     actions = lambda t: {a: {"n": len(v), "p50_ms": pct(v, 0.5), "p95_ms": pct(v, 0.95)} for a, v in t.times.items()}  # noqa: E731
+    sessions = args.explorers + args.trainers + (args.browsers if args.protocol else 0)
     return {
         "sessions": ("protocol (no browser per student)" + f", {args.browsers} real browser(s) beside them"
                      if args.protocol else "real browsers"),
@@ -367,11 +482,33 @@ async def main_async(args) -> dict:
                    "cpu_p50_ms": pct(runs_cpu, 0.5), "cpu_p95_ms": pct(runs_cpu, 0.95),
                    "full_runs": {"n": len(full), "p50_ms": pct(full, 0.5), "p95_ms": pct(full, 0.95)},
                    "fragment_runs": {"n": len(fragments), "p50_ms": pct(fragments, 0.5), "p95_ms": pct(fragments, 0.95)},
-                   "cpu_cores_server_and_workers": round((cpu1[0] - cpu0[0]) / wall, 2),
-                   "cpu_cores_browsers": round((cpu1[1] - cpu0[1]) / wall, 2)},
+                   "cpu_cores_server_and_workers": round(cpu_spent(cpu0[0], cpu1[0]) / wall, 2),
+                   "cpu_cores_browsers": round(cpu_spent(cpu0[1], cpu1[1]) / wall, 2),
+                   "per_replica": [{"script_runs": len(r), "p50_ms": pct(r, 0.5), "p95_ms": pct(r, 0.95)}
+                                   for r in per_replica]},
+        "memory": {"app_mb_before": round(rss0, 1), "app_mb_class": round(memory.get("app", float("nan")), 1),
+                   "sessions": sessions,
+                   "per_session_mb": round((memory.get("app", float("nan")) - rss_open) / sessions, 2) if sessions else None,
+                   "training_workers_mb": round(memory.get("workers", float("nan")), 1)},
+        "faults": {"replica_killed_at_s": killed, "reconnects": tally.reconnects + seen.reconnects,
+                   "trainers_at_the_end": tally.outcomes, **({"runs_kept": kept} if kept is not None else {})},
         "load_average": os.getloadavg()[0], "cores": os.cpu_count(),
         "split_cores": "server and workers on 1 core, browsers on the rest" if args.split_cores else "shared",
     }
+
+
+def kept_runs(target: Servers, workspaces: list[str]) -> dict:
+    """What the store holds of each trainer's run after the class: its status, and whether it has a
+    checkpoint (nothing lost: each run is there, stopped or resumable)."""
+    from vae_core.runs import RunStore
+
+    store, out = RunStore(target.deployment.d["runs"]), {}
+    for ws in workspaces:
+        for run in store.workspace(ws).runs() if ws else []:
+            if run.origin == "trained":
+                key = f"{run.status}{'' if store.workspace(ws).has_checkpoint(run.id) else ' without a checkpoint'}"
+                out[key] = out.get(key, 0) + 1
+    return out
 
 
 def main() -> None:
@@ -385,6 +522,10 @@ def main() -> None:
     ap.add_argument("--browsers", type=int, default=1, help="with --protocol: real browsers exploring beside them")
     ap.add_argument("--think", type=float, default=2.0,
                     help="seconds an explorer looks at a result before its next action (0: a stress test)")
+    ap.add_argument("--url", help="a server already running (e.g. a load balancer): no server-side figures")
+    ap.add_argument("--deployment", help="a deploy/school.py state folder: its URL, replicas' logs and processes")
+    ap.add_argument("--kill-replica-after", type=float, help="with --deployment: SIGKILL its first replica this "
+                                                               "many seconds into `explore`")
     ap.add_argument("--split-cores", action="store_true",
                     help="the server and its training workers on one core, the browsers on the others: the "
                          "server's figures as on a class's server, whose browsers run on students' machines")

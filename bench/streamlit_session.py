@@ -13,11 +13,18 @@ student sees end to end.
 Each call returns the seconds from the request until the server said that script run was done, every
 message of it received: the server's share of what a student waits for. `errors` lists the
 exceptions the last run put on the page (target: none).
+
+Behind a load balancer (deploy/), a session first loads the page as a browser does, and keeps the
+cookies it is given (nginx's sticky cookie sends its websocket to one replica). When its websocket
+closes (its replica died, nginx restarted) it reconnects, as Streamlit's page does, and opens again
+the page it was on with the address it had (`?ws=`: its workspace): `reconnects` counts those.
 """
 from __future__ import annotations
 
+import asyncio
 import json
 import time
+import urllib.request
 from dataclasses import dataclass
 
 import websockets
@@ -31,6 +38,7 @@ class Widget:
     id: str  # Streamlit's widget id; a widget with a key ends in "-<key>"
     label: str
     fragment: str  # the fragment it was drawn in ("" for the page itself)
+    disabled: bool = False
 
 
 class Session:
@@ -44,24 +52,51 @@ class Session:
         self.text: list[str] = []  # ... and the markdown among them
         self.models: list[str] = []  # the sidebar's list of models, as last drawn
         self.errors: list[str] = []
+        self.query = ""  # the address's query the server last set (ws=<workspace>&...)
+        self.page_name = ""  # the url path of the page on screen
+        self.cookies = ""
+        self.reconnects = 0
 
     async def __aenter__(self) -> Session:
-        ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
-        self.ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None,
-                                           open_timeout=120, ping_interval=None)
+        self.cookies = await asyncio.to_thread(_first_visit, self.url)
+        await self._connect()
         return self
+
+    async def _connect(self) -> None:
+        ws_url = self.url.replace("http://", "ws://") + "/_stcore/stream"
+        self.ws = await websockets.connect(ws_url, subprotocols=["streamlit"], max_size=None, open_timeout=120,
+                                           ping_interval=None, proxy=None,
+                                           additional_headers={"Cookie": self.cookies} if self.cookies else None)
+
+    async def _reconnect(self, within_s: float = 120.0) -> None:
+        """A new websocket (the load balancer picks a replica that answers), then the page it was on, at
+        its address: what Streamlit's page does when its connection drops."""
+        deadline = time.monotonic() + within_s
+        while True:
+            try:
+                await self._connect()
+                break
+            except (OSError, websockets.InvalidHandshake, asyncio.TimeoutError):
+                if time.monotonic() > deadline:
+                    raise
+                await asyncio.sleep(0.5)  # (a retry interval, as the page's)
+        self.reconnects += 1
+        self.widgets = []
+        await self._rerun(page_name="" if self.page else self.page_name, page=self.page, query=self.query)
 
     async def __aexit__(self, *exc) -> None:
         await self.ws.close()
 
     async def open(self, url_path: str, query: str = "") -> float:
         """A new tab on /<url_path>?<query>."""
+        self.page_name = url_path
         return await self._rerun(page_name=url_path, query=query)
 
     async def switch(self, title: str) -> float:
         """The sidebar link to the page called `title`."""
         self.widgets = []
-        return await self._rerun(page=self.pages[title])
+        self.page = self.pages[title]  # the address changes at the click, as in a browser (a reconnect opens it)
+        return await self._rerun(page=self.page)
 
     async def press(self, label: str) -> float:
         """The button labelled `label`."""
@@ -90,11 +125,22 @@ class Session:
     def _widget(self, kind: str, match) -> Widget:
         found = [w for w in self.widgets if w.kind == kind and match(w)]
         if not found:
-            raise LookupError(f"no {kind} like that on the page (it has {[(w.kind, w.label) for w in self.widgets]})")
+            title = next((t for t, h in self.pages.items() if h == self.page), self.page)
+            raise LookupError(f"no {kind} like that on the page {title!r} (reconnects: {self.reconnects}; it has "
+                              f"{[(w.kind, w.label) for w in self.widgets]})")
         return found[-1]
 
     async def _rerun(self, page_name: str = "", page: str = "", query: str = "", fragment: str = "",
                      states=(), auto: bool = False) -> float:
+        """Send one rerun request and read the run's messages; -> its seconds. A connection that drops
+        meanwhile is made again (`_reconnect`, the page opened anew) and the request dropped: -> 0."""
+        try:
+            return await self._send_rerun(page_name, page, query, fragment, states, auto)
+        except websockets.ConnectionClosed:
+            await self._reconnect()
+            return 0.0
+
+    async def _send_rerun(self, page_name: str, page: str, query: str, fragment: str, states, auto: bool) -> float:
         msg = BackMsg()
         client = msg.rerun_script
         client.query_string, client.page_name, client.page_script_hash = query, page_name, page
@@ -115,6 +161,8 @@ class Session:
             if kind == "navigation":
                 self.pages = {p.page_name: p.page_script_hash for p in fwd.navigation.app_pages}
                 self.page = fwd.navigation.page_script_hash
+            elif kind == "page_info_changed":
+                self.query = fwd.page_info_changed.query_string
             elif kind == "auto_rerun":
                 self.auto_rerun = (fwd.auto_rerun.interval, fwd.auto_rerun.fragment_id)
             elif kind == "delta" and fwd.delta.WhichOneof("type") == "new_element":
@@ -129,6 +177,15 @@ class Session:
                     self.models = list(body.options)
                 if getattr(body, "id", ""):
                     self.widgets.append(Widget(element.WhichOneof("type"), body.id, getattr(body, "label", ""),
-                                               fwd.delta.fragment_id))
+                                               fwd.delta.fragment_id, getattr(body, "disabled", False)))
             elif kind == "script_finished":
+                if fwd.script_finished == ForwardMsg.FINISHED_EARLY_FOR_RERUN:
+                    continue  # the script called st.rerun: the run it asked for follows, part of this answer
                 return time.perf_counter() - t
+
+
+def _first_visit(url: str) -> str:
+    """Load the page as a browser does first; -> the cookies it was given ("name=value; ..."), e.g. a
+    load balancer's sticky-session cookie."""
+    with urllib.request.urlopen(url + "/", timeout=120) as r:
+        return "; ".join(c.split(";", 1)[0] for c in r.headers.get_all("Set-Cookie") or [])

@@ -124,7 +124,7 @@ def start_run() -> None:
     except (ValueError, RunStoreError) as e:  # a config the model cannot be built from, a full workspace
         messages.say("train", "error", f"Cannot start: {e}")
         return
-    st.rerun()  # the page, drawn before Start was handled, follows the new run (and the sidebar lists it)
+    st.rerun()  # the live view comes first while it trains, and the sidebar (drawn before) lists the run
 
 
 def start_a_sweep() -> None:
@@ -187,12 +187,15 @@ def live() -> None:
         st.rerun(scope="app")
     ws = runs.workspace()
     run = ws.get(run_id)
-    handle = runs.executor().handle(run_id)
+    handle = runs.handle(run)  # (replicas: re-attached here when its server died)
     st.subheader(run.name)
     if handle is None:  # trained before the server last started: what the store knows
         st.markdown(f"Status: **{run.status}**" + (f" at epoch {run.progress.get('epoch')}" if run.progress else ""))
         if run.message:
             (st.error if run.status in ("failed", "interrupted") else st.warning)(run.message)
+        if run.live:  # replicas: another server's job (this page takes it over if that server stops)
+            st.caption("It trains under another server of this site, which shows it live; this page shows its "
+                       "last checkpoint, and takes the run over if that server stops.")
         epoch = run.progress.get("epoch", 0) if run.progress else 0
         if run.status in sidebar.RESUMABLE and ws.has_checkpoint(run_id) and epoch < run.config.epochs:
             st.button(f"Resume from epoch {epoch}", key="train.resume", on_click=sidebar.resume, args=(run_id,),
@@ -281,7 +284,7 @@ def _sweep_progress(ws, run) -> None:
     done = sum(r.status == "done" for r in members)
     st.markdown(f"**{run.group_name}**: {done} of {len(members)} done. Below them, the member shown in detail.")
     for r in members:
-        h = runs.executor().handle(r.id)
+        h = runs.handle(r)
         v = h.view if h is not None else None
         frac = v.fraction if v is not None else (1.0 if r.status == "done" else 0.0)
         status = _status(v) if v is not None and not v.finished else r.status

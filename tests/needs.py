@@ -1,4 +1,4 @@
-"""What a test needs from the machine (Chromium, Ray): where it is missing the test is skipped, except
+"""What a test needs from the machine (Chromium, Ray, nginx): where it is missing the test is skipped, except
 in CI (CI=true), where a test that cannot run is a failure, never a silent skip."""
 from __future__ import annotations
 
@@ -27,3 +27,12 @@ def require_ray() -> None:
         importlib.import_module("ray")
     except ImportError as e:
         unavailable(f"ray is not importable ({e}): pip install ray")
+
+
+def require_nginx() -> None:
+    """For the deployment tests (deploy/): Debian's nginx, or the one $VAE_CORE_NGINX names."""
+    from pathlib import Path
+
+    nginx = os.environ.get("VAE_CORE_NGINX", "/usr/sbin/nginx")
+    if not Path(nginx).is_file():
+        unavailable(f"{nginx} is missing: apt-get install -y nginx")

@@ -3,7 +3,9 @@
 The workspace id lives in the URL (`?ws=...`): a reload, a bookmark or a second tab brings back the
 same runs and the same active model, which are kept in the run store on disk, not in the session.
 The store and the executor are shared by every session of the server (st.cache_resource); a
-session holds nothing but ids.
+session holds nothing but ids. Several servers (replicas) may serve one run store: a run trained by
+another replica is found through the store, and its job taken over when that replica is gone
+(`handle`, vae_core.runs.queue).
 """
 from __future__ import annotations
 
@@ -19,7 +21,7 @@ from vae_core.models import Autoencoder
 from vae_core.registry import MODELS
 from vae_core.runs import (Run, RunStore, RunStoreError, Workspace, data_folder, key_of, label_of, make_executor,
                             new_workspace_id, valid_workspace_id)
-from vae_core.runs.executor import Executor
+from vae_core.runs.executor import Executor, JobHandle
 
 
 @st.cache_resource(show_spinner=False)
@@ -67,7 +69,15 @@ def init() -> None:
         st.query_params["ws"] = ws  # kept in the URL across page switches too
     if st.session_state.get("ws") != ws:
         st.session_state["ws"] = ws
-        workspace().reconcile(executor().alive_ids())
+        executor().reconcile(workspace())  # stale runs interrupted; another replica's orphans adopted
+
+
+def handle(run: Run) -> JobHandle | None:
+    """The job of `run` (this workspace's): this server's, or one whose server died, re-attached
+    (Ray) when its owner's lease has run out; None for a run no job here works on (finished, or
+    training under another replica that still lives)."""
+    ex = executor()
+    return ex.handle(run.id) or ex.adopt(workspace(), run)
 
 
 def address_problem() -> str | None:

@@ -6,12 +6,14 @@
     handle.view                                     # JobView: progress, curves, pictures (immutable)
     handle.set_beta(3.0); handle.stop()             # reach the worker from its next step
     executor.handle(run.id)                         # re-attach after a page reload
+    executor.adopt(workspace, run)                  # another replica's run, once that replica is gone
 
 The pieces, one module each: the queue and its bookkeeping (runs.queue), the handles and views
 (runs.handles), and the two backends:
 - LocalExecutor (runs.local): one spawned process per job (nothing to install).
-- RayExecutor (runs.ray_executor): one Ray actor per job; connects to $RAY_ADDRESS when set,
-  otherwise starts a local Ray. The path for a class that outgrows one machine.
+- RayExecutor (runs.ray_executor): one named, detached Ray actor per job; connects to $RAY_ADDRESS
+  when set, otherwise starts a local Ray. The path for a class that outgrows one machine, and for
+  jobs that outlive the app server (replica) that started them.
 
 A job is one run, or a batch of a sweep's members (job.run_batch): each member keeps its own handle,
 view, checkpoints and end status; β is per member; Stop on any member stops the whole batch

@@ -12,7 +12,6 @@ import numpy as np
 
 from ..config import KNOBS
 from .job import JobSpec
-from .store import Run
 
 if TYPE_CHECKING:
     from .queue import Executor
@@ -84,8 +83,8 @@ class JobHandle:
     """The server's side of one run's job: its latest view, and the two controls. The runs of a
     batch each have a handle; they share `job` (the batch's handles, in order) and the worker."""
 
-    def __init__(self, executor: "Executor", ws_id: str, run: Run, spec: JobSpec):
-        self.ws_id, self.run_id, self.spec = ws_id, run.id, spec
+    def __init__(self, executor: "Executor", ws_id: str, spec: JobSpec):
+        self.ws_id, self.run_id, self.spec = ws_id, spec.run_id, spec
         self.cfg = spec.config
         self.job: list[JobHandle] = [self]   # the handles of the runs trained by the same worker
         self.index = 0                       # this run's place in `job`

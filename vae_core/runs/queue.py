@@ -2,9 +2,16 @@
 become store updates. Subclasses (vae_core.runs.local, vae_core.runs.ray_executor) start workers
 and carry their messages; vae_core.runs.executor picks one.
 
-The executor lives in the app's server process and is the only writer of run metadata: it turns
+The executor lives in the app's server process and is the only writer of its jobs' runs: it turns
 the worker's messages into store updates (status, checkpoints, metrics), and a run whose worker
 vanishes without saying goodbye is marked interrupted.
+
+Several servers (replicas) may share one run store: each executor is a replica (runs.replicas), and
+a run's metadata names the one whose job works on it (Run.owner; its writes are fenced with `by=`).
+Another replica leaves such a run alone while its owner lives (its page shows what the store
+knows); once the owner is gone it adopts the run (`adopt`): where the job outlives its replica (a
+detached Ray actor) it re-attaches and becomes the run's writer, otherwise it marks the run
+interrupted, resumable from its last checkpoint.
 """
 from __future__ import annotations
 
@@ -20,7 +27,8 @@ from ..sweep import groups
 from .datasets import key_of
 from .handles import JobHandle
 from .job import JobSpec
-from .store import FINISHED, Run, RunStore, RunStoreError, Workspace
+from .replicas import Replica
+from .store import FINISHED, Run, RunStore, RunStoreError, RunTakenOver, Workspace
 
 
 def beta_in_name(name: str, start: float, end: float) -> str:
@@ -43,6 +51,8 @@ class Executor:
         self._handles: dict[str, JobHandle] = {}
         self._pending: deque[list[JobHandle]] = deque()   # jobs waiting for a slot, each its runs' handles
         self._running: set[str] = set()                    # the running jobs, by their first run's id
+        self._adopting = threading.Lock()                  # one adoption at a time (Ray calls: not under _lock)
+        self.replica = Replica(store.root)                 # who this server is on the shared store
 
     # --- the interface ------------------------------------------------------------------------
 
@@ -56,7 +66,7 @@ class Executor:
             run = ws.update(run.id, status="queued", message="", finished=None)
         spec = JobSpec(run.id, cfg, resume=blob, data_dir=self.data_dir, workspace=self._workspace_for(ws, cfg),
                        **self.job_options)
-        handle = JobHandle(self, ws.id, run, spec)
+        handle = JobHandle(self, ws.id, spec)
         self._queue(handle.job, [run])
         return handle
 
@@ -66,8 +76,8 @@ class Executor:
         if len(groups([r.config for r in runs])) != 1:
             raise ValueError("a batch's runs must share every setting but β")
         where = self._workspace_for(ws, runs[0].config)
-        handles = [JobHandle(self, ws.id, r, JobSpec(r.id, r.config, data_dir=self.data_dir, workspace=where,
-                                                     **self.job_options)) for r in runs]
+        handles = [JobHandle(self, ws.id, JobSpec(r.id, r.config, data_dir=self.data_dir, workspace=where,
+                                                  **self.job_options)) for r in runs]
         for i, h in enumerate(handles):
             h.job, h.index = handles, i
         self._queue(handles, runs)
@@ -78,7 +88,9 @@ class Executor:
             for run in runs:
                 if run.id in self._handles and not self._handles[run.id].done.is_set():
                     raise RunStoreError(f"{run.name!r} is already training")
-            for h in job:
+            ws = self.store.workspace(job[0].ws_id)
+            for h in job:  # this replica's job now: its writer
+                ws.update(h.run_id, owner=self.replica.id, job=job[0].run_id)
                 self._handles[h.run_id] = h
             self._pending.append(job)
             self._pump()
@@ -101,6 +113,84 @@ class Executor:
         for h in handles:
             if not h.done.is_set():
                 h.stop()
+        self.replica.stop()
+
+    # --- replicas: runs whose job another server started --------------------------------------
+
+    def reconcile(self, ws: Workspace) -> list[str]:
+        """Adopt each live run of `ws` that no job of this replica works on and whose owner is gone
+        (a server or worker that died): re-attached, queued again, or marked interrupted. -> the
+        interrupted ids."""
+        out = []
+        for run in ws.runs():
+            if run.live and not run.readonly and run.id not in self.alive_ids():
+                if self.adopt(ws, run) is None and ws.get(run.id).status == "interrupted":
+                    out.append(run.id)
+        return out
+
+    def adopt(self, ws: Workspace, run: Run) -> JobHandle | None:
+        """The handle of `run` (of `ws`, as last read) when this replica has no job for it: None while
+        it is not live or its owner works on it; once its owner is gone, this replica takes it over
+        with the other runs of its job, re-attaching to the job where it outlives its replica
+        (`_attach`: Ray), else queueing it here if it never started, else marking its runs
+        interrupted (None). Cheap when there is nothing to do (a page asks every refresh): a file's
+        time is read."""
+        if not run.live or run.readonly or not self._orphaned(ws, run, self.alive_ids()):
+            return None
+        with self._adopting:
+            if (h := self.handle(run.id)) is not None and not h.done.is_set():
+                return h
+            alive = self.alive_ids()  # (not asked under the workspace's lock: _queue takes the two the other way)
+            claimed = ws.claim(run.id, self.replica.id, lambda r: self._orphaned(ws, r, alive))
+            if not claimed:
+                return None
+            handles = self._attach(ws, claimed)
+            if handles is None:
+                handles = self._requeue(ws, claimed)
+            return next((h for h in handles if h.run_id == run.id), None)
+
+    def _requeue(self, ws: Workspace, runs: list[Run]) -> list[JobHandle]:
+        """A gone replica's job that nothing runs: queued here again if it never started (nothing of it
+        is lost: it starts from the beginning, or from the checkpoint it was to resume from), else
+        its runs are interrupted (resumable from their last checkpoint). -> the handles queued."""
+        if any(r.status != "queued" for r in runs):
+            for r in runs:
+                ws.interrupt(r.id)
+            return []
+        if len(runs) > 1:
+            return self.submit_batch(ws, runs)
+        return [self.submit(ws, runs[0], resume=ws.has_checkpoint(runs[0].id))]
+
+    def _orphaned(self, ws: Workspace, run: Run, alive: set[str]) -> bool:
+        if run.owner == self.replica.id:  # ours, with no job working on it (never started, or lost)
+            return run.id not in alive and time.time() - ws.written(run.id) >= self.replica.lease_s
+        return self.replica.orphaned(run.owner, ws.written(run.id))
+
+    def _attach(self, ws: Workspace, runs: list[Run]) -> list[JobHandle] | None:
+        """Re-attach to the job of `runs` (claimed: this replica owns them now) if it still runs
+        without its replica: its handles, in the job's order, fed and monitored from here on. None:
+        nothing runs it any more (a local worker dies with its server)."""
+        return None
+
+    def _taken_over(self, handle: JobHandle) -> None:
+        """Another replica took the run over (it found this one gone: a lease missed under load) and
+        marked it interrupted: this job stops, writing nothing more."""
+        self._send(handle, "stop", True)
+        for h in handle.job:
+            self._let_go(h, "another server of this site took this run over")
+
+    def _let_go(self, handle: JobHandle, why: str) -> None:
+        """Another replica took this handle's run over: stop following it, write nothing."""
+        with self._lock:
+            if handle.done.is_set():
+                return
+            if all(h.done.is_set() for h in handle.job if h is not handle):
+                self._running.discard(handle.job[0].run_id)
+            handle.view = replace(handle.view, message=why)
+            handle.done.set()
+            if self._handles.get(handle.run_id) is handle:
+                del self._handles[handle.run_id]  # a page asks the store (and its owner) again
+            self._pump()
 
     # --- scheduling ---------------------------------------------------------------------------
 
@@ -142,28 +232,39 @@ class Executor:
         return msg["kind"] == "end"
 
     def _on_message(self, handle: JobHandle, msg: dict) -> None:
+        if handle.done.is_set():  # it ended (or was let go): a re-attached batch's finished member
+            return
         ws = self.store.workspace(handle.ws_id)
         kind = msg["kind"]
         try:
+            me = self.replica.id
             if kind == "checkpoint":
-                ws.save_checkpoint(handle.run_id, msg["blob"])
-                ws.update(handle.run_id, progress={"step": msg["step"], "epoch": msg["epoch"]})
+                ws.save_checkpoint(handle.run_id, msg["blob"], by=me)
+                ws.update(handle.run_id, progress={"step": msg["step"], "epoch": msg["epoch"]}, by=me)
                 return
             handle._apply(msg)
             if kind == "started":
-                ws.update(handle.run_id, status="running")
+                ws.update(handle.run_id, status="running", by=me)
             elif kind == "end":
                 changes = msg["beta_changes"]
                 name = ws.get(handle.run_id).name
                 ws.update(handle.run_id, metrics=msg["metrics"], beta_changes=changes,
-                          name=beta_in_name(name, handle.cfg.beta, changes[-1][1]) if changes else name)
+                          name=beta_in_name(name, handle.cfg.beta, changes[-1][1]) if changes else name, by=me)
                 self._finish(handle, msg["status"], msg["message"])
+        except RunTakenOver:
+            self._taken_over(handle)
         except RunStoreError:  # the run was deleted meanwhile: stop working for it
             self._send(handle, "stop", True)
 
     def _on_exit(self, handle: JobHandle, why: str) -> None:
-        """The worker is gone. If it never said "end", its run is interrupted."""
+        """The worker is gone. If it never said "end", its run is interrupted (resumable where a
+        checkpoint arrived: the message says which)."""
         if not handle.done.is_set():
+            try:
+                saved = self.store.workspace(handle.ws_id).has_checkpoint(handle.run_id)
+            except RunStoreError:
+                saved = False
+            why += "; resume it from its last checkpoint" if saved else " before its first checkpoint; start it again"
             handle.view = replace(handle.view, status="interrupted", message=why)
             self._finish(handle, "interrupted", why)
 
@@ -177,7 +278,7 @@ class Executor:
                 handle.view = replace(handle.view, status=status, message=message)
             try:
                 ws = self.store.workspace(handle.ws_id)
-                ws.update(handle.run_id, status=status, message=message, finished=time.time())
+                ws.update(handle.run_id, status=status, message=message, finished=time.time(), by=self.replica.id)
                 if status in FINISHED and ws.has_checkpoint(handle.run_id):
                     ws.active = handle.run_id  # a finished model becomes the active one; a failed one never
             except RunStoreError:

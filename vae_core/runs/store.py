@@ -10,8 +10,15 @@
 File names are ids the store made, never user text; a display name is free text kept in the
 metadata only. Every write is atomic (vae_core.atomic), so a killed process leaves the old file or
 the new one. The pretrained models of checkpoints/ appear in every workspace, read-only, with ids
-"zoo.<entry id>". Metadata is written by one process (the app's server, through the executor);
-workers only produce checkpoints, which the server writes.
+"zoo.<entry id>". Workers only produce checkpoints and messages; app servers write.
+
+Several app servers (replicas behind a load balancer) may serve one root, on one machine or a shared
+file system. Every read goes to the disk (nothing of a workspace is cached in a process), and every
+read-modify-write of a workspace (a run's metadata, workspace.json, a quota check) holds the
+workspace's lock: a thread lock within a process and an flock on root/_locks/<workspace>.lock
+across processes. A run's job belongs to one replica, named in its metadata (Run.owner); only that
+replica writes what the job reports (`by=` fences its writes), and another one takes the run over
+(Workspace.claim) only once that replica is gone (runs.replicas).
 """
 from __future__ import annotations
 
@@ -39,10 +46,20 @@ _ZOO_ID = re.compile(r"zoo\.[A-Za-z0-9_-]{1,64}")
 _WS_ID = re.compile(r"[A-Za-z0-9_-]{22}")
 _SHARE_ID = re.compile(r"share\.[A-Za-z0-9_-]{22}")   # a run's read-only share link: a capability, not its workspace
 SHARES = "_shares"                                      # root/_shares/<token>.json: {"ws": id, "run": id}
+LOCKS = "_locks"                                        # root/_locks/<workspace>.lock: flocked across replicas
+
+try:
+    import fcntl
+except ImportError:  # Windows: one server process per run store (no replicas), thread locks only
+    fcntl = None
 
 
 class RunStoreError(ValueError):
     """A run or workspace that does not exist, cannot be changed, or cannot be read."""
+
+
+class RunTakenOver(RunStoreError):
+    """A replica wrote for a run's job after another replica had taken the run over."""
 
 
 def default_root() -> Path:
@@ -92,6 +109,8 @@ class Run:
     about: str = ""                     # what to look at (pretrained models)
     group: str = ""                     # a sweep's id, shared by its members ("" = a single run)
     group_name: str = ""                # the sweep's display name, e.g. "β sweep · 7 runs"
+    owner: str = ""                     # the replica (runs.replicas) whose executor works on it, while live
+    job: str = ""                       # its job's id (the first run's id): a sweep batch's runs share one
 
     @property
     def readonly(self) -> bool:
@@ -120,13 +139,48 @@ class Run:
         return run
 
 
+class FolderLock:
+    """A re-entrant lock that holds across threads (an RLock) and across processes (an flock on `path`,
+    taken by the outermost holder only): replicas of the app serving one run store."""
+
+    def __init__(self, path: Path):
+        self.path = path
+        self._thread = threading.RLock()
+        self._depth = 0           # nesting of the holding thread
+        self._fd: int | None = None
+
+    def __enter__(self) -> "FolderLock":
+        self._thread.acquire()
+        if self._depth == 0 and fcntl is not None:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                self._fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o666)
+                fcntl.flock(self._fd, fcntl.LOCK_EX)
+            except BaseException:
+                if self._fd is not None:
+                    os.close(self._fd)
+                    self._fd = None
+                self._thread.release()
+                raise
+        self._depth += 1
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self._depth -= 1
+        if self._depth == 0 and self._fd is not None:
+            os.close(self._fd)  # closing the file releases its flock
+            self._fd = None
+        self._thread.release()
+
+
 class RunStore:
     """All workspaces under one root folder."""
 
     def __init__(self, root: str | Path | None = None):
         self.root = Path(root) if root is not None else default_root()
-        self._locks: dict[str, threading.RLock] = {}
+        self._locks: dict[str, FolderLock] = {}
         self._guard = threading.Lock()
+        self._new_workspaces = FolderLock(self.root / LOCKS / "_new.lock")  # the cap on workspaces
 
     def workspace(self, ws: str) -> "Workspace":
         """The workspace `ws`. The first time this store opens it, the temporary files a killed
@@ -136,7 +190,7 @@ class RunStore:
             raise RunStoreError("not a workspace id")
         with self._guard:
             first = ws not in self._locks
-            lock = self._locks.setdefault(ws, threading.RLock())
+            lock = self._locks.setdefault(ws, FolderLock(self.root / LOCKS / f"{ws}.lock"))
         folder = self.root / ws
         if first and folder.is_dir():
             atomic.clean_stale(folder)
@@ -157,14 +211,15 @@ class RunStore:
         """The share id ("share.<token>") of a run of workspace `ws`, made once and kept: whoever has it
         sees that run (its model, its curves) and nothing else of the workspace, and can change nothing."""
         owner = self.workspace(ws)
-        run = owner._writable(run_id)
-        made = owner.setting("shares") or {}
-        if run_id in made and (self.root / SHARES / f"{made[run_id]}.json").is_file():
-            return f"share.{made[run_id]}"
-        token = secrets.token_urlsafe(16)
-        atomic.write_json(self.root / SHARES / f"{token}.json", {"ws": ws, "run": run.id})
-        owner.set_setting("shares", {**made, run_id: token})
-        return f"share.{token}"
+        with owner._lock:
+            run = owner._writable(run_id)
+            made = owner.setting("shares") or {}
+            if run_id in made and (self.root / SHARES / f"{made[run_id]}.json").is_file():
+                return f"share.{made[run_id]}"
+            token = secrets.token_urlsafe(16)
+            atomic.write_json(self.root / SHARES / f"{token}.json", {"ws": ws, "run": run.id})
+            owner.set_setting("shares", {**made, run_id: token})
+            return f"share.{token}"
 
     def shared(self, share_id: str) -> tuple["Workspace", str]:
         """(the owner's workspace, the run's id there) of a share id; RunStoreError if it names none."""
@@ -180,9 +235,9 @@ class RunStore:
 
 
 class Workspace:
-    """One workspace's runs. Thread-safe within a process (one lock per workspace)."""
+    """One workspace's runs. Safe across threads and processes (one FolderLock per workspace)."""
 
-    def __init__(self, folder: Path, ws_id: str, lock: threading.RLock, store: RunStore):
+    def __init__(self, folder: Path, ws_id: str, lock: FolderLock, store: RunStore):
         self.folder, self.id, self._lock, self._store = folder, ws_id, lock, store
 
     # --- reading ------------------------------------------------------------------------------
@@ -196,9 +251,10 @@ class Workspace:
     def open_shared(self, share_id: str) -> Run:
         """Add another workspace's run, by its share id, to this workspace's list (read-only)."""
         run = self.get(share_id)  # RunStoreError if it names nothing
-        opened = self.setting("opened") or []
-        if share_id not in opened:
-            self.set_setting("opened", [*opened, share_id][-20:])
+        with self._lock:
+            opened = self.setting("opened") or []
+            if share_id not in opened:
+                self.set_setting("opened", [*opened, share_id][-20:])
         return run
 
     def _opened_shares(self) -> list[Run]:
@@ -325,9 +381,11 @@ class Workspace:
             self._write(run)
         return run
 
-    def update(self, run_id: str, **changes) -> Run:
+    def update(self, run_id: str, by: str | None = None, **changes) -> Run:
+        """Change a run's metadata. `by`: the replica writing for the run's job, refused
+        (RunStoreError) if another one has taken the run over since."""
         with self._lock:
-            run = self._writable(run_id)
+            run = self._writable(run_id, by)
             if "name" in changes:
                 changes["name"] = clean_name(changes["name"])
             if "beta_changes" in changes:
@@ -341,9 +399,9 @@ class Workspace:
     def rename(self, run_id: str, name: str) -> Run:
         return self.update(run_id, name=name)
 
-    def save_checkpoint(self, run_id: str, blob: bytes) -> None:
+    def save_checkpoint(self, run_id: str, blob: bytes, by: str | None = None) -> None:
         with self._lock:
-            self._writable(run_id)
+            self._writable(run_id, by)
             atomic.write_bytes(self._ckpt_path(run_id), blob)
 
     def delete(self, run_id: str) -> None:
@@ -358,17 +416,44 @@ class Workspace:
 
     def reconcile(self, alive: set[str]) -> list[str]:
         """Runs the store believes are queued or running but no job is working on (the server or the
-        worker died): mark them interrupted. Returns their ids."""
+        worker died): mark them interrupted. Returns their ids. (One server; with replicas,
+        Executor.reconcile asks each run's owner first.)"""
         changed = []
         for run in self.runs():
             if run.live and run.id not in alive:
-                resumable = self._ckpt_path(run.id).exists()
-                self.update(run.id, status="interrupted", finished=time.time(),
-                            message="training stopped when the server or its worker process did"
-                                    + ("; resume it from its last checkpoint" if resumable else
-                                       " before its first checkpoint; start it again"))
+                self.interrupt(run.id)
                 changed.append(run.id)
         return changed
+
+    def interrupt(self, run_id: str) -> Run:
+        """Mark a live run that no job works on any more interrupted, saying whether it can resume."""
+        resumable = self._ckpt_path(run_id).exists()
+        return self.update(run_id, status="interrupted", finished=time.time(),
+                           message="training stopped when the server or its worker process did"
+                                   + ("; resume it from its last checkpoint" if resumable else
+                                      " before its first checkpoint; start it again"))
+
+    def claim(self, run_id: str, owner: str, orphaned) -> list[Run]:
+        """Take a live run over for replica `owner` once its job's owner is gone (`orphaned(run)`),
+        with the other live runs of its job (a sweep batch's): each now names `owner`. [] where the
+        run is not live or its owner is not gone. Under the workspace's lock, so of two replicas
+        claiming at once one gets the runs and the other sees them owned."""
+        with self._lock:
+            try:
+                run = self.get(run_id)
+            except RunStoreError:
+                return []
+            if run.readonly or not run.live or not orphaned(run):
+                return []
+            members = [r for r in self.runs() if r.live and not r.readonly and r.job == run.job] if run.job else [run]
+            return [self.update(r.id, owner=owner) for r in members]
+
+    def written(self, run_id: str) -> float:
+        """When the run's metadata was last written (unix time; 0 if it is gone)."""
+        try:
+            return self._meta_path(run_id).stat().st_mtime
+        except OSError:
+            return 0.0
 
     def used_bytes(self) -> int:
         """Bytes on disk: runs, checkpoints and the workspace's own datasets."""
@@ -410,11 +495,15 @@ class Workspace:
         self._datasets.delete(dataset_id)
 
     def _room_for(self, nbytes: int) -> None:
-        """Refuse a new run past the workspace's quota, or a new workspace past the server's cap."""
+        """Refuse a new run past the workspace's quota, or a new workspace past the server's cap (a new
+        workspace's folder is made here, under the store's lock: replicas count the same folders)."""
         quota, max_workspaces = limits()
-        if not self.folder.is_dir() and len(self._store.workspaces()) >= max_workspaces:
-            raise RunStoreError(f"this server already keeps its limit of {max_workspaces} workspaces: ask its "
-                                "administrator, or work in an existing workspace")
+        if not self.folder.is_dir():
+            with self._store._new_workspaces:
+                if not self.folder.is_dir() and len(self._store.workspaces()) >= max_workspaces:
+                    raise RunStoreError(f"this server already keeps its limit of {max_workspaces} workspaces: ask "
+                                        "its administrator, or work in an existing workspace")
+                self.folder.mkdir(parents=True, exist_ok=True)
         used = self.used_bytes()
         if used + nbytes > quota:
             raise RunStoreError(f"this workspace holds {used / 2**20:.1f} MB of runs and datasets and its limit "
@@ -440,10 +529,12 @@ class Workspace:
     def _write(self, run: Run) -> None:
         atomic.write_json(self._meta_path(run.id), run.to_json())
 
-    def _writable(self, run_id: str) -> Run:
+    def _writable(self, run_id: str, by: str | None = None) -> Run:
         run = self.get(run_id)
         if run.readonly:
             raise RunStoreError(f"{run.name!r} is a pretrained model: it cannot be changed or deleted")
+        if by is not None and run.owner not in ("", by):
+            raise RunTakenOver(f"{run.name!r} was taken over by another server of this site")
         return run
 
 
