@@ -27,6 +27,8 @@ from vae_core import webdecoder, webencoder
 from vae_core.latent import PATHS
 from vae_core.models import Autoencoder
 
+from ..views import nearest_class
+
 HERE = Path(__file__).resolve().parent
 PATH_POINTS = 101      # z(t) at t = 0, 0.01, ..., 1: the slider's own steps; linear in between
 LIVE_EVERY = 1.0       # seconds between two sends of a training model's weights
@@ -69,7 +71,7 @@ def _weights(model_key: str, export: Callable[[], tuple[dict, bytes]]) -> tuple[
     return None, spec, payload
 
 
-def _mount(key: str, model_key: str, model: Autoencoder, header: dict) -> bool:
+def _mount(key: str, model_key: str, model: Autoencoder, header: dict, on_pick: Callable[[], None] | None = None) -> bool:
     reason, spec, payload = _weights(model_key, lambda: webdecoder.export(model))
     if reason:
         st.caption(f"This model is decoded on the server, not in your browser: {reason}.")
@@ -77,8 +79,16 @@ def _mount(key: str, model_key: str, model: Autoencoder, header: dict) -> bool:
     header = {"model": model_key, "latent_dim": model.latent_dim, **header}
     if spec is not None:
         header["spec"] = spec
-    _component()(data=webdecoder.frame(header, payload), key=key, on_missing_change=_resend)
+    _component()(data=webdecoder.frame(header, payload), key=key, on_missing_change=_resend,
+                 **({"on_picked_change": on_pick} if on_pick else {}))
     return True
+
+
+def picked(key: str = "decoder.hover") -> int | None:
+    """The example chosen on the map without the mouse (a tap, Enter, Page Up / Down), in `hover`'s
+    on_pick callback."""
+    got = (st.session_state.get(key) or {}).get("picked")
+    return int(got["index"]) if isinstance(got, dict) and isinstance(got.get("index"), (int, float)) else None
 
 
 def pad(model_key: str, model: Autoencoder, header: dict, on_drawn: Callable[[], None], key: str,
@@ -129,11 +139,14 @@ def _labels(model: Autoencoder, class_names, label: int | None, choose: bool) ->
 
 def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray] | None = None,
           start: np.ndarray | None = None, label: int | None = None, class_names=(), choose_label: bool = True,
-          data_x=None, key: str = "decoder.hover") -> bool:
+          data_x=None, key: str = "decoder.hover", on_pick: Callable[[], None] | None = None) -> bool:
     """Beside the Plotly map drawn with `st.plotly_chart(key=chart_key)` (x = z[dims[0]], y = z[dims[1]]):
-    the decoding of the code under the pointer, live. The map gets aria-label "latent map" and the
-    arrow keys. Other dims are held at one of `bases` (name -> (D,) code; a toggle when several).
-    `start`: the code shown before the pointer moves. `data_x`: the data, when they are 2-D points."""
+    the decoding of the code under the pointer, live. The map gets aria-label "latent map" (then the
+    chart's text alternative), the arrow keys, Enter (select the nearest example) and Page Down / Up
+    (step through its neighbours); a touch or a pen taps to select and drags to move the decoded point.
+    A selection made so calls `on_pick` (the example: `picked(key)`). Other dims are held at one of
+    `bases` (name -> (D,) code; a toggle when several). `start`: the code shown before the pointer
+    moves. `data_x`: the data, when they are 2-D points."""
     D = a.model.latent_dim
     bases = bases or {"0": np.zeros(D)}
     start = np.zeros(D) if start is None else np.asarray(start)
@@ -141,13 +154,15 @@ def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray]
               "bases": [{"name": n, "z": _vector(z)} for n, z in bases.items()],
               "xy": [float(start[dims[0]]), float(start[dims[1]])], **_cloud(data_x),
               "title": "decoded under the pointer",
-              "note": "Move the pointer over the map, or click it and use the arrow keys (Shift: bigger steps).",
+              "note": "Move the pointer over the map (or a finger: tap to select), or click it and use the arrow keys "
+                      "(Shift: bigger steps), Enter to select, Page Down / Up for the neighbours.",
               **_labels(a.model, class_names, label, choose_label)}
-    return _mount(key, a.key, a.model, header)
+    return _mount(key, a.key, a.model, header, on_pick)
 
 
 def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None, base_name: str | None = None,
-               label: int | None = None, enabled: bool = True, key: str = "decoder.hover") -> bool:
+               label: int | None = None, enabled: bool = True, key: str = "decoder.hover",
+               on_pick: Callable[[], None] | None = None) -> bool:
     """The Latent space and Manifold pages: `hover` beside their map of `pts` (ui.views.Points).
     Other dims are held at `base` (None: 0) named `base_name` where the page chooses them, else at
     the first selected example's mu or 0, a toggle. A conditional model decodes with `label` where the page
@@ -167,16 +182,19 @@ def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=
     if label is None and first is not None:
         label = int(pts.data.y[first])
     return hover(a, chart_key, dims, bases, start, label, pts.data.class_names, choose_label=base_name is None,
-                 data_x=None if pts.data.is_image else pts.data.x, key=key)
+                 data_x=None if pts.data.is_image else pts.data.x, key=key, on_pick=on_pick)
 
 
 def path(a, slider_key: str, z_a: torch.Tensor, z_b: torch.Tensor, method: str, label: int | None = None,
-         class_names=(), data_x=None, key: str = "decoder.path") -> bool:
+         class_names=(), data_x=None, key: str = "decoder.path", pts=None) -> bool:
     """Decode z(t) in the page while the Streamlit slider `slider_key` (t in [0, 1]) is dragged, with a
-    play button that runs t from A to B and back. The server hears t only where the slider is let go."""
+    play button that runs t from A to B and back (still frames where the system asks for reduced
+    motion). The server hears t only where the slider is let go. With `pts` (ui.views.Points), the
+    picture's name says the class of the example nearest each z(t)."""
     z = PATHS[method](z_a.float(), z_b.float(), torch.linspace(0, 1, PATH_POINTS))  # (PATH_POINTS, D)
     header = {"mode": "path", "slider": slider_key, "t": float(st.session_state.get(slider_key, 0.5)),
               "path": [_vector(p) for p in z], **_cloud(data_x), "title": "decoded z(t)",
+              **({"near": nearest_class(pts, z.numpy())} if pts is not None else {}),
               "note": "Drag the t slider or press play: decoded in your browser as it moves.",
               **_labels(a.model, class_names, label, False)}
     return _mount(key, a.key, a.model, header)
