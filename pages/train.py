@@ -308,6 +308,8 @@ def form_section() -> None:
         start_run()
     if start_sweep:
         start_a_sweep()
+    if (start or start_sweep) and not training and followed() is not None:  # (issue 25) it started: the page
+        st.rerun()  # is drawn again with its live view first, where the keyboard's next Tab finds Stop and β
     with outcome.container():
         messages.show("train")
     with sweep_outcome.container():

@@ -68,7 +68,7 @@ def chart(fig, *, alt: str = "", config: dict | None = None, **kwargs):
 
 
 def _number(v: float) -> str:
-    return f"{v:.3g}" if abs(v) < 1e4 else f"{v:,.0f}"
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
 
 
 def _traces(fig):
