@@ -47,7 +47,7 @@ class Recipe:
     group: str | None = None  # models meant to be compared together (a sweep, the trio)
 
 
-# 64-64-z-64-64, 1050 steps: about 120 KB a file (weights ~40 KB, the per-step history the rest)
+# 64-64-z-64-64, 1050 steps: about 120 KB a file (weights ~40 KB, the per-step history the rest), and its timeline
 SMALL = dict(dataset="digits", hidden=(64,), likelihood="bernoulli", epochs=150, batch_size=256, lr=2e-3, seed=0)
 DIGITS_SWEEP = dict(model="beta_vae", latent_dim=8, **SMALL)  # 8 dims: room for the active units to vary
 SWEEP_BETAS = (0.25, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0)

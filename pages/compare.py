@@ -2,7 +2,7 @@
 import numpy as np
 import streamlit as st
 
-from ui import compare, page, picture, run_app_first, runs, screen
+from ui import compare, page, picture, run_app_first, runs, screen, timeline
 from vae_core.compare import aligned_history, decode_prior, example_indices
 from vae_core.latent import reconstruct
 
@@ -104,3 +104,5 @@ if curves:
     screen.chart(compare.history_figure(curves, term), key="compare.curves")
 else:
     st.info(f"None of these checkpoints recorded a validation {term}.")
+
+timeline.side_by_side([(i, usable[i].name, ckpt) for i, (ckpt, _) in models.items()])  # their training, synced by epoch

@@ -4,6 +4,7 @@ import streamlit as st
 import torch
 
 from ui import decoder, draw, links, page, picture, plots, screen, sitemap, timing, views, widgets
+from ui.offline import button as offline_button, views as offline_views
 from ui.presentation import style
 from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
 
@@ -86,6 +87,11 @@ with right:
                     line=dict(color=style().ink, width=3 * style().line))
     plots.add_marks(fig, to_view(np.stack([z_a.numpy(), pts.mu[ib]])), text=["A", "B"], name="A, B", symbol="circle-open")
     screen.chart(fig, key=map_key, on_select="rerun", selection_mode=("points",))
+offline_button.download(a, "interpolate", f"{page.title()} · {a.run.name}", lambda: offline_views.interpolation(
+    a, pts, z_a, z_b, method, y, float(st.session_state.get("interp.t", 0.5)), xy, axes, to_view,
+    int(st.session_state.get("interp.frames", 10)), style().colors,
+    f"The path from A = {a_name} to B = #{ib} ({names[labels[ib]]}), {method}, decoded in this page."),
+    caption=f"{a_name} to #{ib}")
 
 if pts.data.is_image:  # 2-D points have no strip of frames: the path on the map shows them
     frames = st.slider("frames in the strip", 3, 16, widgets.kept("interp.frames", 10), key="interp.frames")

@@ -3,7 +3,9 @@ import numpy as np
 import streamlit as st
 import torch
 
-from ui import decoder, draw, page, picture, plots, screen, timing, views, widgets
+from ui import decoder, draw, page, picture, plots, screen, timeline, timing, views, widgets
+from ui.offline import button as offline_button, views as offline_views
+from ui.presentation import style
 from vae_core.latent import decode
 from vae_core.thinning import thin, tile_size
 
@@ -95,6 +97,11 @@ def explorer() -> None:
     with left:
         screen.chart(the_map(selected), key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
                         config={"scrollZoom": True})
+        offline_button.download(a, "latent", f"{page.title()} · {a.run.name}", lambda: offline_views.latent(
+            a, pts, view, (d0, d1), xy, names, selected, show_prior, values, colour_by, style().colors,
+            "Each dot is one example, placed where the encoder puts it and coloured by its label. The picture is what "
+            "the decoder makes of the code under the pointer" + (": the map's axes are latent dims." if view == "two dims"
+                                                                  else ": here the nearest example's code.")))
     if len(selected) > 1:
         gallery(selected)
 
@@ -166,3 +173,4 @@ def gallery(selected: list[int]) -> None:
 
 
 explorer()
+timeline.panel(a)  # how this map formed: the run's snapshots, scrubbed and played in the page

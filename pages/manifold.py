@@ -6,6 +6,8 @@ import torch
 from PIL import Image
 
 from ui import decoder, page, picture, plots, screen, views, widgets
+from ui.offline import button as offline_button, views as offline_views
+from ui.presentation import style
 from ui.runs import Active
 from vae_core.latent import grid_values, label_grid, manifold_grid
 
@@ -127,3 +129,7 @@ if all_labels:
     all_labels_view()
 else:
     grid_view()
+offline_button.download(a, "manifold", f"{page.title()} · {a.run.name}", lambda: offline_views.manifold(
+    a, pts, (d0, d1), n, span, spacing, base, base_note, y, all_labels, style().colors,
+    "A grid of codes over two latent dims, decoded in this page and laid over the map of the encoded data. The "
+    "picture is what the decoder makes of the code under the pointer."))

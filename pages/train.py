@@ -5,7 +5,7 @@ import time
 import numpy as np
 import streamlit as st
 
-from ui import access, decoder, knobs, messages, page, picture, plots, runs, screen, sidebar, sitemap, timing, widgets
+from ui import access, decoder, knobs, messages, page, picture, plots, runs, screen, sidebar, sitemap, timeline, timing, widgets
 from ui.datasets import download_panel
 from ui.presentation import style
 from vae_core.config import KNOBS
@@ -191,6 +191,7 @@ def live() -> None:
             st.button(f"Resume from epoch {epoch}", key="train.resume", on_click=sidebar.resume, args=(run_id,),
                       icon=":material/play_arrow:")
         saved_curves(ws, run)
+        timeline.after_training(run_id)  # the run's timeline (issue 24)
         return
     if run.group:
         _sweep_progress(ws, run)
@@ -235,6 +236,8 @@ def live() -> None:
             screen.chart(_live_map(v), key="train.map")
         if not v.finished and v.originals is not None and len(np.shape(v.originals)) == 4:
             decoder.live(lambda: _newest(run_id), run_id, class_names=v.class_names)  # under the pointer
+    if v.finished:
+        timeline.after_training(run_id)  # the run's timeline, once it has ended (issue 24)
 
 
 def announce_progress(run_id: str, v) -> None:

@@ -16,10 +16,14 @@ import tomllib
 from pathlib import Path
 
 import pytest
+import torch
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from conftest import tiny
+from hostile import WITH_TIMELINE, timeline_files
+from safetensors.torch import load as safetensors_load
+from safetensors.torch import save as safetensors_save
 from vae_core import atomic, checkpoint
 from vae_core.checkpoint import CheckpointError
 from vae_core.config import RANGES, Config, range_text
@@ -126,7 +130,9 @@ def test_any_number_is_accepted_or_refused_by_name(name, value):
     else:
         with pytest.raises(ValueError) as refused:
             Config(**{name: value}).validate()
-        assert str(refused.value) == (f"{name} must be {range_text(name)}, got {value}" if math.isfinite(value)
+        shown = f"{int(value):,}" if math.isfinite(value) and float(value).is_integer() and abs(value) < 1e15 \
+            else f"{value:g}"  # as a person reads it: 65,537 and 1e-06
+        assert str(refused.value) == (f"{name} must be {range_text(name)}, got {shown}" if math.isfinite(value)
                                       else f"{name} must be a finite number, got {value}")
 
 
@@ -247,15 +253,15 @@ def test_symlinks_and_foreign_files_in_a_workspace_are_ignored(tmp_path):
 
 
 def test_a_full_workspace_and_a_full_server_say_so(tmp_path, monkeypatch):
-    monkeypatch.setenv("VAE_CORE_WORKSPACE_MB", "1")
+    monkeypatch.setenv("VAE_CORE_WORKSPACE_MB", str(2.5 * len(GOOD) / 2**20))  # room for 2.5 of GOOD
     store = RunStore(tmp_path / "runs")
     ws = store.workspace(new_workspace_id())
-    ws.add_upload("a", GOOD)  # 0.4 MB
+    ws.add_upload("a", GOOD)
     b = ws.add_upload("b", GOOD)
     with pytest.raises(RunStoreError, match="limit"):
-        ws.add_upload("c", GOOD)  # would make 1.2 MB
+        ws.add_upload("c", GOOD)  # would make 3
     ws.create(tiny("ae"), "fits")
-    ws.save_checkpoint(b.id, GOOD * 2)  # a run's checkpoint grew as it trained: 1.2 MB held now
+    ws.save_checkpoint(b.id, GOOD * 2)  # a run's checkpoint grew as it trained: 3 held now
     with pytest.raises(RunStoreError, match="delete some runs"):
         ws.create(tiny("ae"), "no room")
     monkeypatch.setenv("VAE_CORE_MAX_WORKSPACES", "2")
@@ -291,3 +297,45 @@ def test_clean_stale_removes_only_old_temporary_files(tmp_path):
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in kept)
     assert atomic.clean_stale(tmp_path, older_than_s=-1) == 1  # the fresh one too, when told "any age"
     assert sorted(os.listdir(tmp_path)) == sorted(p.name for p in kept[1:])
+
+
+# --- a checkpoint's timeline: a bad one is dropped, the rest loads ----------------------------------
+
+
+@pytest.fixture(scope="module")
+def bad_timelines():
+    return timeline_files()
+
+
+@pytest.mark.parametrize("which", range(9))
+def test_a_bad_timeline_is_dropped_with_a_message_and_the_rest_loads(bad_timelines, which, tmp_path):
+    assert len(bad_timelines) == 9
+    name, blob, words = bad_timelines[which]
+    good = checkpoint.from_bytes(WITH_TIMELINE)
+    got = checkpoint.from_bytes(blob)
+    assert got.timeline is None and words in got.timeline_dropped and "dropped" in got.timeline_dropped
+    assert all(torch.equal(got.model_state[k], v) for k, v in good.model_state.items())
+    assert got.history == good.history and got.metrics == good.metrics and got.config == good.config
+    got.build_model()
+    run = RunStore(tmp_path).workspace(new_workspace_id()).add_upload(name.removesuffix(".safetensors"), blob)
+    assert run.status == "done" and words in run.message  # the upload says why its timeline is gone
+
+
+TIMELINE_TENSORS, TIMELINE_META = None, None
+
+
+@FUZZ
+@given(st.recursive(st.none() | st.booleans() | st.integers() | st.floats() | st.text(max_size=8),
+                    lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4),
+                    max_leaves=16),
+       st.sampled_from(["format", "steps", "epochs", "betas", "terms", "steps_per_epoch"]))
+def test_any_timeline_entry_is_used_or_dropped_never_an_error(value, field):
+    global TIMELINE_TENSORS, TIMELINE_META
+    if TIMELINE_TENSORS is None:
+        (n,) = struct.unpack("<Q", WITH_TIMELINE[:8])
+        TIMELINE_TENSORS = safetensors_load(WITH_TIMELINE)
+        TIMELINE_META = json.loads(WITH_TIMELINE[8:8 + n])["__metadata__"]
+    entry = {**json.loads(TIMELINE_META["vae_core.timeline"]), field: value}
+    blob = safetensors_save(TIMELINE_TENSORS, metadata={**TIMELINE_META, "vae_core.timeline": json.dumps(entry)})
+    got = checkpoint.from_bytes(blob)
+    assert (got.timeline is None) == bool(got.timeline_dropped)

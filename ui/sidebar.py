@@ -3,11 +3,13 @@ model's numbers, opening a checkpoint file, and a fresh workspace."""
 from __future__ import annotations
 
 import functools
+import time
 import re
 from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
+from vae_core import history, runcard
 from vae_core.checkpoint import CheckpointError
 from vae_core.registry import MODELS
 from vae_core.runs import RunStoreError, file_name
@@ -115,7 +117,10 @@ def _upload() -> None:
     try:
         run = runs.workspace().add_upload(up.name.rsplit(".", 1)[0], up.getvalue())
         runs.activate(run.id)
-        messages.say("sidebar", "success", f"Opened {up.name}.")
+        if run.message:  # it opened, but its timeline was dropped
+            messages.say("sidebar", "warning", f"Opened {plain(up.name)}, but {run.message}.")
+        else:
+            messages.say("sidebar", "success", f"Opened {up.name}.")
     except CheckpointError as e:
         messages.say("sidebar", "error", f"{plain(up.name)} was not opened: {e}")
 
@@ -142,6 +147,21 @@ def render() -> None:
         st.link_button("New empty workspace", runs.new_workspace_url(), width="stretch")
 
 
+def _history_out(a: runs.Active) -> None:
+    """The run's history for other tools (vae_core.history: CSV, TensorBoard, card) and the command that
+    trains it again (vae_core.runcard); the zip is made when its button is pressed."""
+    card = runcard.card(a.ckpt, a.run.name, a.run.beta_changes)
+    with st.expander("History: CSV, TensorBoard, command", icon=":material/table_chart:"):
+        st.caption("Every logged step and the validation terms as CSV, TensorBoard event files "
+                   "(`tensorboard --logdir` the folder), the run's card, and the command that trains it again:")
+        st.code(card["command"], language="bash", wrap_lines=True)
+        for caveat in card["caveats"]:
+            st.caption(f"Not the same run: {caveat}.")
+        st.download_button("Download the history (zip)", functools.partial(
+            history.bundle, a.ckpt, card, a.run.finished or a.run.created or time.time()), file_name=file_name(a.run.name, "-history.zip"),
+            mime="application/zip", on_click="ignore", icon=":material/download:", key="sidebar.history")
+
+
 def _active_model(a: runs.Active) -> None:
     run, cfg = a.run, a.cfg
     st.markdown(f"**{plain(run.name)}**  \n{MODELS[cfg.model].label} on **{cfg.dataset}** · latent_dim = {cfg.latent_dim}"
@@ -157,6 +177,7 @@ def _active_model(a: runs.Active) -> None:
     st.download_button("Download", functools.partial(runs.workspace().blob, run.id), file_name=file_name(run.name),
                        icon=":material/download:", mime="application/octet-stream", key="sidebar.download",
                        width="stretch")
+    _history_out(a)
     if run.origin == "shared":
         st.caption("Shared with you by its link: read-only. Your own runs stay in your workspace.")
     if run.readonly:

@@ -31,6 +31,7 @@ class PageSpec:
 VIEW = {"dims": "two dims", "pca": "PCA", "tsne": "t-SNE"}
 COLOUR = {w: w for w in ("label", "scale", "rotation", "pos_x", "pos_y")}
 LABELS = {"one": "one label", "all": "all labels"}
+ON_OFF = {"on": True, "off": False}
 
 
 def interp_ends_key() -> str:
@@ -54,9 +55,11 @@ TRAIN_KEPT = ("train.dataset", "train.model", "train.sweep_betas", "train.sweep_
 PAGES: list[PageSpec] = [
     PageSpec("home", "Start here", "pages/home.py", ":material/home:", "Explore", default=True),
     PageSpec("latent", "Latent space", "pages/latent.py", ":material/scatter_plot:", "Explore",
-             kept=("latent.view", "latent.prior", "latent.images", "latent.colour", "latent.side"),
+             kept=("latent.view", "latent.prior", "latent.images", "latent.colour", "latent.side", "latent.timeline",
+                   "latent.timeline.view", "latent.timeline.d0", "latent.timeline.d1"),
              params=(Param("view", "latent.view", choice(VIEW), word_of(VIEW)), *dims("latent"),
-                     Param("colour", "latent.colour", choice(COLOUR)))),
+                     Param("colour", "latent.colour", choice(COLOUR)),
+                     Param("timeline", "latent.timeline", choice(ON_OFF), word_of(ON_OFF)))),
     PageSpec("manifold", "Manifold", "pages/manifold.py", ":material/grid_view:", "Explore",
              kept=("manifold.n", "manifold.span", "manifold.spacing", "manifold.labels"),
              params=(*dims("manifold"), Param("n", "manifold.n", integer(3, lambda lim: 31)),
@@ -70,8 +73,8 @@ PAGES: list[PageSpec] = [
                      Param("t", "interp.t", number(0.0, 1.0, 0.01), lambda v: f"{v:.2f}"),
                      _end("a", 0), _end("b", 1))),
     PageSpec("train", "Train", "pages/train.py", ":material/model_training:", "Explore", hide="train",
-             kept=TRAIN_KEPT, params=tuple(params.knob(name, f"train.{name}") for name in TRAIN_KNOBS)),
-    PageSpec("compare", "Compare", "pages/compare.py", ":material/compare:", "Compare"),
+             kept=(*TRAIN_KEPT, "train.timeline.view", "train.timeline.d0", "train.timeline.d1"), params=tuple(params.knob(name, f"train.{name}") for name in TRAIN_KNOBS)),
+    PageSpec("compare", "Compare", "pages/compare.py", ":material/compare:", "Compare", kept=("compare.timeline",)),
     PageSpec("rate_distortion", "Rate–distortion", "pages/rate_distortion.py", ":material/show_chart:", "Compare"),
     PageSpec("diagnostics", "Diagnostics", "pages/diagnostics.py", ":material/monitor_heart:", "Compare"),
     # the Concepts, in teaching order

@@ -92,12 +92,14 @@ class BatchedTrainer:
         """Train all members for cfg.epochs, yielding after every step (val set on epoch ends)."""
         lead, cfg, n = self.trainers[0], self.cfg, len(self.x)
         total = self.total_steps
+        self._snapshots(self.epoch)  # each member's timeline (vae_core.timeline) starts at its init
         while self.epoch < cfg.epochs and self.active:
             order = torch.randperm(n, generator=lead.shuffle).to(self.device)  # the order each run would see
             for t in self.trainers[1:]:
                 t.shuffle.set_state(lead.shuffle.get_state())
             for i in range(lead.steps_per_epoch):
                 if self._stop.is_set():
+                    self._snapshots(self.epoch + i / lead.steps_per_epoch)  # where they stopped
                     return
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
                 members = list(self.active)
@@ -109,8 +111,12 @@ class BatchedTrainer:
                         self.trainers[m]._record("train", {"step": self.step, "beta": b, **row})
                 if not self.active:
                     return
+                if lead.recorder and lead.recorder.due_within(self.step):
+                    self._snapshots(self.epoch + (i + 1) / lead.steps_per_epoch)
                 yield SweepReport(self.step, total, self.epoch, cfg.epochs)
             self.epoch += 1
+            if lead.recorder and lead.recorder.due_at_end(self.epoch):
+                self._snapshots(self.epoch)
             vals = self._validate()
             yield SweepReport(self.step, total, self.epoch, cfg.epochs, vals)
 
@@ -180,6 +186,15 @@ class BatchedTrainer:
         """Copy the stacked weights and Adam state into each active member's model and optimizer."""
         for j, m in enumerate(self.active):
             self._sync_member(j, m)
+
+    def _snapshots(self, epoch: float) -> None:
+        """Each active member's timeline snapshot of its stacked weights as they are now (the same as
+        its own run's: Trainer.snapshot)."""
+        if self.trainers[0].timeline is None:
+            return
+        self.sync_weights()
+        for m in self.active:
+            self.trainers[m].snapshot(epoch, step=self.step, only_new=True)
 
     def _validate(self) -> list[dict | None]:
         """Each member's validation terms (None for a member that left the stack)."""

@@ -11,6 +11,9 @@ Layout of the file:
 The same checkpoint is always the same bytes and sha256, in any process: safetensors writes the
 metadata from a Rust HashMap, whose order is random, so the header is written again in one fixed
 order (see _fixed_order).
+  timeline  timeline.<name> tensors and a vae_core.timeline entry: the run's snapshots
+            (vae_core.timeline.stored); one that fails its checks is dropped with the reason
+            (Checkpoint.timeline_dropped) and the rest loads
 
 Loading parses the header itself, rebuilds the model from the config on the meta device and
 checks every tensor's name, dtype and shape against it. Nothing is ever unpickled.
@@ -21,7 +24,7 @@ import json
 import math
 import struct
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 import torch
@@ -32,6 +35,8 @@ from safetensors.torch import save as st_save
 from . import atomic
 from .config import Config
 from .models import Autoencoder
+from .timeline import Timeline
+from .timeline import stored as timeline_file
 
 FORMAT = "vae_core/1"
 MAX_HEADER = 64 * 2**20  # a real header is a few KB plus the history
@@ -51,6 +56,8 @@ class Checkpoint:
     history: dict = field(default_factory=dict)
     metrics: dict = field(default_factory=dict)
     progress: dict = field(default_factory=lambda: {"step": 0, "epoch": 0})
+    timeline: Timeline | None = None           # the run's snapshots (vae_core.timeline)
+    timeline_dropped: str = ""                 # why the file's timeline was dropped on reading ("" = it wasn't)
 
     @property
     def image_shape(self) -> tuple[int, ...]:
@@ -68,8 +75,7 @@ class Checkpoint:
 
     def without_optimizer(self) -> "Checkpoint":
         """A smaller copy for sharing: weights and JSON, no optimizer or RNG state."""
-        return Checkpoint(self.config, self.data, self.model_state, None, {}, self.history,
-                          self.metrics, self.progress)
+        return replace(self, optimizer_state=None, rng={})
 
 
 # --- writing -------------------------------------------------------------------------------
@@ -85,12 +91,14 @@ def to_bytes(ckpt: Checkpoint) -> bytes:
                 tensors[f"optim.{i}.{key}"] = (t.reshape(1) if key == "step" else t).contiguous()
     for name, state in ckpt.rng.items():
         tensors[f"rng.{name}"] = state.cpu().contiguous()
+    tensors.update(timeline_file.tensors(ckpt.timeline))
     meta = {"format": FORMAT, "config": ckpt.config.to_dict(), "data": ckpt.data, "metrics": ckpt.metrics,
             "progress": ckpt.progress}
     # the history (one row per step: megabytes of JSON after some minutes) in a key of its own, which a
     # reader that only wants the model need not parse (from_bytes(with_history=False)); files written before
     # kept it in "vae_core", and are read as they are
-    blob = st_save(tensors, metadata={"vae_core": json.dumps(meta), "vae_core.history": json.dumps(ckpt.history)})
+    blob = st_save(tensors, metadata={"vae_core": json.dumps(meta), "vae_core.history": json.dumps(ckpt.history),
+                                      **timeline_file.metadata(ckpt.timeline)})
     return _fixed_order(blob)
 
 
@@ -131,8 +139,9 @@ def _sniff(blob: bytes) -> None:
         raise CheckpointError("this file is not a safetensors checkpoint (bad header)")
 
 
-def _header_metadata(blob: bytes) -> tuple[dict, str | None]:
-    """The vae_core metadata, parsed, and the history's own metadata (unparsed; None in older files)."""
+def _header_metadata(blob: bytes) -> tuple[dict, str | None, object]:
+    """The vae_core metadata, parsed, the history's own metadata (unparsed; None in older files) and the
+    timeline's (unchecked; None where there is none)."""
     (n,) = struct.unpack("<Q", blob[:8])
     try:
         header = json.loads(blob[8:8 + n])
@@ -150,7 +159,7 @@ def _header_metadata(blob: bytes) -> tuple[dict, str | None]:
     history = meta.get("vae_core.history")
     if history is not None and not isinstance(history, str):
         raise CheckpointError("the checkpoint's history metadata is not text")
-    return payload, history
+    return payload, history, meta.get(timeline_file.KEY)
 
 
 def _check_data(data) -> dict:
@@ -182,7 +191,7 @@ def from_bytes(blob: bytes, with_history: bool = True) -> Checkpoint:
     """Parse and validate a checkpoint; raise CheckpointError with a clear message if anything is off.
     with_history=False: leave the training history out (empty), for a reader that wants the model."""
     _sniff(blob)
-    payload, history_text = _header_metadata(blob)
+    payload, history_text, timeline_text = _header_metadata(blob)
     try:
         config = Config.from_dict(payload.get("config"))
     except ValueError as e:
@@ -193,7 +202,7 @@ def from_bytes(blob: bytes, with_history: bool = True) -> Checkpoint:
     except (SafetensorError, ValueError, RuntimeError) as e:
         raise CheckpointError(f"the checkpoint's tensors cannot be read: {e}") from None
 
-    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optim": {}, "rng": {}}
+    groups: dict[str, dict[str, torch.Tensor]] = {"model": {}, "optim": {}, "rng": {}, timeline_file.PREFIX: {}}
     for name, t in tensors.items():
         prefix, _, rest = name.partition(".")
         if prefix not in groups or not rest:
@@ -238,7 +247,18 @@ def from_bytes(blob: bytes, with_history: bool = True) -> Checkpoint:
             raise CheckpointError("the checkpoint's history is not JSON") from None
     if not isinstance(history, dict) or not isinstance(metrics, dict):
         raise CheckpointError("the checkpoint's history and metrics must be JSON objects")
-    return Checkpoint(config, data, groups["model"], optimizer_state, groups["rng"], history, metrics, progress)
+    ckpt = Checkpoint(config, data, groups["model"], optimizer_state, groups["rng"], history, metrics, progress)
+    if with_history:  # the timeline is history too
+        ckpt.timeline, ckpt.timeline_dropped = _timeline(groups[timeline_file.PREFIX], timeline_text, ckpt, ref)
+    return ckpt
+
+
+def _timeline(tensors: dict[str, torch.Tensor], text, ckpt: Checkpoint, model: Autoencoder):
+    """(the checkpoint's timeline or None, why it was dropped or ""): vae_core.timeline.stored checks it."""
+    n_val = ckpt.data.get("n_val")
+    n_val = n_val if type(n_val) is int and n_val > 0 else 0
+    return timeline_file.read(tensors, text if isinstance(text, str) or text is None else "", ckpt.config.latent_dim,
+                              model.variational, ckpt.image_shape, n_val, ckpt.n_classes)
 
 
 def load(path: str | Path) -> Checkpoint:

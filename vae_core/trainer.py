@@ -28,6 +28,7 @@ from .device import forked_rng, pick_device
 from .metrics import loss_terms
 from .models import Autoencoder
 from .registry import spec_of
+from .timeline import Recorder, last_terms
 
 
 class TrainingDiverged(RuntimeError):
@@ -74,7 +75,7 @@ def _set_rng(device: torch.device, state: dict[str, torch.Tensor]) -> None:
 
 class Trainer:
     def __init__(self, cfg: Config, train: Dataset, val: Dataset, device: str | torch.device | None = None,
-                 resume: Checkpoint | None = None):
+                 resume: Checkpoint | None = None, snapshots: bool = True):
         cfg.validate()
         if len(train) == 0 or len(val) == 0:
             raise ValueError("training and validation sets must not be empty")
@@ -98,9 +99,16 @@ class Trainer:
         self.step, self.epoch = 0, 0
         self.total_steps = cfg.epochs * self.steps_per_epoch
         self.history: dict = {"train": {}, "val": {}}
+        # examples per second of each epoch (validation included), wall time: not part of `history`, which is
+        # the same for the same config and seed; checkpoints carry it as history["speed"]
+        self.speed: dict = {}
         self.metrics: dict = {}
         self.beta = cfg.beta
         self._stop = threading.Event()
+        # the run's timeline (vae_core.timeline): snapshots of its latent space at planned steps
+        self.recorder = Recorder(self.val_x, self.val_y, cfg.latent_dim, self.model.variational, bool(self.model.n_cond),
+                                 self.steps_per_epoch, cfg.epochs, len(self.x)) if snapshots else None
+        self.timeline = self.recorder.empty() if self.recorder else None
         if resume is not None:
             self._restore(resume)
 
@@ -146,22 +154,32 @@ class Trainer:
         # rates over wall time (validation included), so they are what a user waits for
         t0, first, seen = time.perf_counter(), self.step, 0
         self.model.train()
+        self.snapshot(self.epoch, only_new=True)  # where it starts: its init, or where it resumed
         while self.epoch < cfg.epochs:
+            epoch_t0, epoch_seen = time.perf_counter(), seen
             order = torch.randperm(n, generator=self.shuffle).to(self.device)
             for i in range(self.steps_per_epoch):
                 if self._stop.is_set():
+                    self.snapshot(self.epoch + i / self.steps_per_epoch, only_new=True)  # where it stopped
                     return
                 idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
                 beta = self.beta_at(self.step + 1)
                 with self._own_rng():
                     terms = self._step(self.x[idx], self.y[idx], beta)
                 self._record("train", {"step": self.step, "beta": beta, **terms})
+                if self.recorder and self.recorder.due_within(self.step):
+                    self.snapshot(self.epoch + (i + 1) / self.steps_per_epoch)
                 seen += len(idx)
                 rate, eta = self._rates(t0, first, seen, total)
                 yield Report(self.step, total, self.epoch, cfg.epochs, beta, terms, rate, eta_s=eta)
             self.epoch += 1
+            if self.recorder and self.recorder.due_at_end(self.epoch):
+                self.snapshot(self.epoch)
             val = self.validate()
             self._record("val", {"epoch": self.epoch, "step": self.step, **val})
+            for k, v in (("epoch", self.epoch), ("step", self.step),
+                         ("images_per_s", (seen - epoch_seen) / max(time.perf_counter() - epoch_t0, 1e-9))):
+                self.speed.setdefault(k, []).append(v)
             rate, eta = self._rates(t0, first, seen, total)
             yield Report(self.step, total, self.epoch, cfg.epochs, self.beta_at(self.step), terms, rate, val, eta_s=eta)
 
@@ -194,6 +212,14 @@ class Trainer:
         self.model.train()
         return terms
 
+    def snapshot(self, epoch: float, step: int | None = None, only_new: bool = False) -> None:
+        """Add the model's snapshot at `step` (default: now) to the timeline, if this run keeps one;
+        only_new: not when the timeline already reaches that step."""
+        step = self.step if step is None else step
+        if self.timeline is None or (only_new and len(self.timeline) and self.timeline.steps[-1] >= step):
+            return
+        self.recorder.take(self.timeline, self.model, step, epoch, self.beta_at(step), last_terms(self.history))
+
     def _record(self, split: str, row: dict) -> None:
         cols = self.history[split]
         for k, v in row.items():
@@ -210,9 +236,10 @@ class Trainer:
             model_state={k: v.detach().to("cpu", copy=True) for k, v in self.model.state_dict().items()},
             optimizer_state=copy.deepcopy(self.optimizer.state_dict()),
             rng={**{k: v.cpu().clone() for k, v in self.rng.items()}, "shuffle": self.shuffle.get_state()},
-            history=copy.deepcopy(self.history),
+            history={**copy.deepcopy(self.history), **({"speed": copy.deepcopy(self.speed)} if self.speed else {})},
             metrics=copy.deepcopy(self.metrics),
             progress={"step": self.step, "epoch": self.epoch},
+            timeline=None if self.timeline is None else self.timeline.copy(),
         )
 
     def _restore(self, ckpt: Checkpoint) -> None:
@@ -234,5 +261,10 @@ class Trainer:
         except RuntimeError:
             raise ValueError("the checkpoint's RNG state is not valid for this PyTorch") from None
         self.step, self.epoch = ckpt.progress["step"], ckpt.progress["epoch"]
-        self.history = {"train": {}, "val": {}, **copy.deepcopy(ckpt.history)}
+        history = copy.deepcopy(ckpt.history)
+        self.speed = history.pop("speed", {})
+        self.history = {"train": {}, "val": {}, **history}
         self.metrics = copy.deepcopy(ckpt.metrics)
+        if self.recorder and ckpt.timeline is not None and self.recorder.fits(ckpt.timeline):
+            self.timeline = ckpt.timeline.copy()  # resuming continues the timeline
+            self.timeline.thin(self.recorder.cap)

@@ -137,6 +137,22 @@ def _labels(model: Autoencoder, class_names, label: int | None, choose: bool) ->
     return {"classes": [str(c) for c in class_names], "label": int(label or 0), "choose_label": choose}
 
 
+def map_header(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray] | None = None,
+               start: np.ndarray | None = None, label: int | None = None, class_names=(), choose_label: bool = True,
+               data_x=None) -> dict:
+    """The header of `hover` (also the offline page's, ui.offline): what the page decodes over the map."""
+    D = a.model.latent_dim
+    bases = bases or {"0": np.zeros(D)}
+    start = np.zeros(D) if start is None else np.asarray(start)
+    return {"mode": "map", "chart": chart_key, "dims": [int(d) for d in dims],
+            "bases": [{"name": n, "z": _vector(z)} for n, z in bases.items()],
+            "xy": [float(start[dims[0]]), float(start[dims[1]])], **_cloud(data_x),
+            "title": "decoded under the pointer",
+            "note": "Move the pointer over the map (or a finger: tap to select), or click it and use the arrow keys "
+                    "(Shift: bigger steps), Enter to select, Page Down / Up for the neighbours.",
+            **_labels(a.model, class_names, label, choose_label)}
+
+
 def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray] | None = None,
           start: np.ndarray | None = None, label: int | None = None, class_names=(), choose_label: bool = True,
           data_x=None, key: str = "decoder.hover", on_pick: Callable[[], None] | None = None) -> bool:
@@ -147,30 +163,17 @@ def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray]
     A selection made so calls `on_pick` (the example: `picked(key)`). Other dims are held at one of
     `bases` (name -> (D,) code; a toggle when several). `start`: the code shown before the pointer
     moves. `data_x`: the data, when they are 2-D points."""
-    D = a.model.latent_dim
-    bases = bases or {"0": np.zeros(D)}
-    start = np.zeros(D) if start is None else np.asarray(start)
-    header = {"mode": "map", "chart": chart_key, "dims": [int(d) for d in dims],
-              "bases": [{"name": n, "z": _vector(z)} for n, z in bases.items()],
-              "xy": [float(start[dims[0]]), float(start[dims[1]])], **_cloud(data_x),
-              "title": "decoded under the pointer",
-              "note": "Move the pointer over the map (or a finger: tap to select), or click it and use the arrow keys "
-                      "(Shift: bigger steps), Enter to select, Page Down / Up for the neighbours.",
-              **_labels(a.model, class_names, label, choose_label)}
+    header = map_header(a, chart_key, dims, bases, start, label, class_names, choose_label, data_x)
     return _mount(key, a.key, a.model, header, on_pick)
 
 
-def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None, base_name: str | None = None,
-               label: int | None = None, enabled: bool = True, key: str = "decoder.hover",
-               on_pick: Callable[[], None] | None = None) -> bool:
-    """The Latent space and Manifold pages: `hover` beside their map of `pts` (ui.views.Points).
-    Other dims are held at `base` (None: 0) named `base_name` where the page chooses them, else at
-    the first selected example's mu or 0, a toggle. A conditional model decodes with `label` where the page
-    chooses it, else with a label picked beside the picture (the selected example's at first)."""
+def beside_map_header(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None,
+                      base_name: str | None = None, label: int | None = None) -> dict:
+    """`map_header` for a map of `pts` (ui.views.Points): other dims held at `base` (None: 0) named
+    `base_name` where the page chooses them, else at the first selected example's mu or 0, a toggle. A
+    conditional model decodes with `label` where the page chooses it, else with a label picked beside
+    the picture (the selected example's at first)."""
     D = pts.mu.shape[1]
-    if not enabled or D < 2:
-        st.caption("Hover-to-decode works in the two-dims view of two latent dims, where the map's axes are z.")
-        return False
     first = int(selected[0]) if len(selected) else None
     if base_name is not None:
         bases = {base_name: np.zeros(D) if base is None else np.asarray(base)}
@@ -181,22 +184,41 @@ def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=
     start = pts.mu[first] if first is not None else next(iter(bases.values()))
     if label is None and first is not None:
         label = int(pts.data.y[first])
-    return hover(a, chart_key, dims, bases, start, label, pts.data.class_names, choose_label=base_name is None,
-                 data_x=None if pts.data.is_image else pts.data.x, key=key, on_pick=on_pick)
+    return map_header(a, chart_key, dims, bases, start, label, pts.data.class_names, choose_label=base_name is None,
+                      data_x=None if pts.data.is_image else pts.data.x)
+
+
+def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None, base_name: str | None = None,
+               label: int | None = None, enabled: bool = True, key: str = "decoder.hover",
+               on_pick: Callable[[], None] | None = None) -> bool:
+    """The Latent space and Manifold pages: `hover` beside their map of `pts` (ui.views.Points), with
+    the header `beside_map_header` makes; `on_pick` as `hover`'s."""
+    if not enabled or pts.mu.shape[1] < 2:
+        st.caption("Hover-to-decode works in the two-dims view of two latent dims, where the map's axes are z.")
+        return False
+    return _mount(key, a.key, a.model, beside_map_header(a, pts, chart_key, dims, selected, base, base_name, label),
+                  on_pick)
+
+
+def path_header(a, slider_key: str, z_a: torch.Tensor, z_b: torch.Tensor, method: str, label: int | None = None,
+                class_names=(), data_x=None, t: float = 0.5, pts=None) -> dict:
+    """The header of `path` (also the offline page's): z(t) at PATH_POINTS evenly spaced t; with `pts`
+    (ui.views.Points), the class of the example nearest each z(t), which the picture's name says."""
+    z = PATHS[method](z_a.float(), z_b.float(), torch.linspace(0, 1, PATH_POINTS))  # (PATH_POINTS, D)
+    return {"mode": "path", "slider": slider_key, "t": float(t),
+            "path": [_vector(p) for p in z], **_cloud(data_x), "title": "decoded z(t)",
+            **({"near": nearest_class(pts, z.numpy())} if pts is not None else {}),
+            "note": "Drag the t slider or press play: decoded in your browser as it moves.",
+            **_labels(a.model, class_names, label, False)}
 
 
 def path(a, slider_key: str, z_a: torch.Tensor, z_b: torch.Tensor, method: str, label: int | None = None,
          class_names=(), data_x=None, key: str = "decoder.path", pts=None) -> bool:
     """Decode z(t) in the page while the Streamlit slider `slider_key` (t in [0, 1]) is dragged, with a
-    play button that runs t from A to B and back (still frames where the system asks for reduced
-    motion). The server hears t only where the slider is let go. With `pts` (ui.views.Points), the
-    picture's name says the class of the example nearest each z(t)."""
-    z = PATHS[method](z_a.float(), z_b.float(), torch.linspace(0, 1, PATH_POINTS))  # (PATH_POINTS, D)
-    header = {"mode": "path", "slider": slider_key, "t": float(st.session_state.get(slider_key, 0.5)),
-              "path": [_vector(p) for p in z], **_cloud(data_x), "title": "decoded z(t)",
-              **({"near": nearest_class(pts, z.numpy())} if pts is not None else {}),
-              "note": "Drag the t slider or press play: decoded in your browser as it moves.",
-              **_labels(a.model, class_names, label, False)}
+    play button that runs t from A to B and back (five still frames where the system asks for reduced
+    motion). The server hears t only where the slider is let go. `pts`: as path_header's."""
+    header = path_header(a, slider_key, z_a, z_b, method, label, class_names, data_x,
+                         float(st.session_state.get(slider_key, 0.5)), pts)
     return _mount(key, a.key, a.model, header)
 
 

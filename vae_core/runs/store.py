@@ -88,7 +88,7 @@ class Run:
     metrics: dict = field(default_factory=dict, compare=False)
     beta_changes: tuple[tuple[int, float], ...] = ()   # (step, beta) set while it trained
     progress: dict = field(default_factory=dict, compare=False)  # step, epoch, total_steps
-    message: str = ""                   # why it failed / was interrupted
+    message: str = ""                   # why it failed / was interrupted (an upload: why its timeline was dropped)
     about: str = ""                     # what to look at (pretrained models)
     group: str = ""                     # a sweep's id, shared by its members ("" = a single run)
     group_name: str = ""                # the sweep's display name, e.g. "β sweep · 7 runs"
@@ -318,7 +318,7 @@ class Workspace:
         ckpt = checkpoint.from_bytes(blob)
         run = Run(id=secrets.token_hex(8), name=clean_name(name), config=ckpt.config, status="done",
                   origin="uploaded", created=time.time(), finished=time.time(), metrics=ckpt.metrics,
-                  progress=dict(ckpt.progress))
+                  progress=dict(ckpt.progress), message=ckpt.timeline_dropped)  # a bad timeline: why it was dropped
         with self._lock:
             self._room_for(len(blob))
             atomic.write_bytes(self._ckpt_path(run.id), blob)
