@@ -52,7 +52,8 @@ def _open_menu(page, group: str) -> None:
 @pytest.mark.parametrize("mode", MODES)
 def test_axe_finds_no_serious_or_critical_violation_on_any_page(served, mode):
     """Every page (ui.sitemap.PAGES) as it opens, each navigation menu open, and the Latent space page
-    with an example selected and its map shown as a table: 0 serious or critical violations."""
+    with its timeline, and with an example selected and its map shown as a table: 0 serious or
+    critical violations."""
     browser, url = served
     page = new_page(browser)
     found = {}
@@ -63,6 +64,8 @@ def test_axe_finds_no_serious_or_critical_violation_on_any_page(served, mode):
         _open_menu(page, group)
         found[f"{group} menu"] = blocking(audit(page))
         page.keyboard.press("Escape")
+    open_page(page, url, "latent", mode, "timeline=on")  # the training timeline (ui.timeline) shown
+    found["latent, timeline"] = blocking(audit(page))
     open_page(page, url, "latent", mode)
     select_by_keyboard(page)
     page.get_by_role("switch", name="show as table").first.check()
