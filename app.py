@@ -4,13 +4,14 @@
 """
 import streamlit as st
 
-from ui import heap, links, presentation, recent, run_page, runs, screen, sidebar, sitemap, timing, widgets
+from ui import access, heap, links, presentation, recent, run_page, runs, screen, sidebar, sitemap, timing, widgets
 
 st.set_page_config(page_title="Latent Explorer", page_icon="🧭", layout="wide")
 widgets.init()
 runs.init()
 link = links.read()  # a lesson link just opened: its model, presentation mode, hidden parts
 presentation.apply()
+access.apply()  # contrast, focus, touch targets, reduced motion; charts' text alternatives
 
 groups: dict[str, list] = {}
 for spec in sitemap.PAGES:

@@ -63,11 +63,12 @@ def slider_view() -> None:
                   help="0 = A, 1 = B; the output decodes as you move")
     if st.session_state.get(links.SEEN, {}).get("t") not in (None, f"{t:.2f}"):
         links.write()  # only this fragment reran: keep the address bar's t current
-    if decoder.path(a, "interp.t", z_a, z_b, method, y, names, None if pts.data.is_image else pts.data.x):
+    if decoder.path(a, "interp.t", z_a, z_b, method, y, names, None if pts.data.is_image else pts.data.x, pts=pts):
         return  # decoded in the page while the slider moves
-    img = decode(a.model, PATHS[method](z_a, z_b, torch.tensor([t])), y).cpu().numpy()
+    z_t = PATHS[method](z_a, z_b, torch.tensor([t]))
+    img = decode(a.model, z_t, y).cpu().numpy()
     if pts.data.is_image:
-        picture.show(img, f"decoded z(t), t = {t:.2f}", size=224)
+        picture.show(img, f"decoded z(t), t = {t:.2f}", size=224, alt=views.decoded_alt(pts, z_t[0], f"t = {t:.2f}, decoded"))
     else:
         st.markdown(f"decoded z(t) = ({img[0, 0]:.3f}, {img[0, 1]:.3f}), t = {t:.2f}")
 
@@ -125,7 +126,7 @@ def knobs() -> None:
             return  # decoded in the page while a knob moves
         img = decode(a.model, z[None], y).cpu().numpy()
         if pts.data.is_image:
-            picture.show(img, "decoded from the knobs", size=256)
+            picture.show(img, "decoded from the knobs", size=256, alt=views.decoded_alt(pts, z, "decoded from the knobs"))
         else:
             st.markdown(f"decoded = ({img[0, 0]:.3f}, {img[0, 1]:.3f})")
 

@@ -80,16 +80,21 @@ def explorer() -> None:
     chart_key = f"latent.map.{a.key}"
     sel_key = f"latent.selected.{a.key}"
     picked = widgets.picked_points(chart_key)
-    if picked:
-        st.session_state[sel_key] = picked
+    if picked and picked != st.session_state.get(f"{sel_key}.chart"):  # a new click or box (not one seen)
+        st.session_state[sel_key] = st.session_state[f"{sel_key}.chart"] = picked
     selected = st.session_state.get(sel_key, [])
+
+    def chosen() -> None:  # an example chosen on the map by keyboard, a tap or a pen (decoder.js)
+        if (i := decoder.picked()) is not None and 0 <= i < len(xy):
+            st.session_state[sel_key] = [i]
 
     left, right = st.columns([3, 2])
     with right:  # the panel first: its deltas and image reach the browser before the map is even built
         if data.is_image and draw.side() == "Draw":  # your own drawing, encoded in the page as you draw
             draw.beside_map(a, pts, chart_key, view, (d0, d1))
         else:
-            decoder.beside_map(a, pts, chart_key, (d0, d1), selected, enabled=view == "two dims")  # decoded in the page
+            decoder.beside_map(a, pts, chart_key, (d0, d1), selected, enabled=view == "two dims",
+                               on_pick=chosen)  # decoded in the page
             panel(selected)
     with left:
         screen.chart(the_map(selected), key=chart_key, on_select="rerun", selection_mode=("points", "box", "lasso"),
@@ -138,7 +143,8 @@ def panel(selected: list[int]) -> None:
     recon = decode(a.model, mu, y if a.model.n_cond else None).cpu().numpy()
     st.markdown(f"**Example #{i}** · label **{label}**" + (f" · {len(selected)} selected" if len(selected) > 1 else ""))
     if data.is_image:
-        picture.show(np.concatenate([x.numpy(), recon]), f"original x  ·  reconstruction from z = {code(a)}", size=128)
+        picture.show(np.concatenate([x.numpy(), recon]), f"original x  ·  reconstruction from z = {code(a)}", size=128,
+                     alt=f"example #{i}, a {label}, and its " + views.decoded_alt(pts, pts.mu[i], "reconstruction"))
     else:
         coords = lambda v: ", ".join(f"{c:.3f}" for c in np.ravel(v)[:8]) + (", …" if np.size(v) > 8 else "")  # noqa: E731
         st.markdown(f"x = ({coords(x[0].numpy())}) → x̂ = ({coords(recon[0])})")

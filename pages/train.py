@@ -1,11 +1,12 @@
 """Train: pick a model and its knobs, press Start, and watch it learn (in a worker process)."""
 import math
+import time
 
 import numpy as np
 import streamlit as st
 
-from ui import (decoder, knobs, messages, own_data, page, picture, plots, run_app_first, runs, screen, sidebar, sitemap,
-                timeline, timing, widgets)
+from ui import (access, decoder, knobs, messages, own_data, page, picture, plots, run_app_first, runs, screen, sidebar,
+                sitemap, timeline, timing, widgets)
 from ui.datasets import download_panel
 from ui.presentation import style
 from vae_core.config import KNOBS
@@ -144,6 +145,7 @@ def start_a_sweep() -> None:
         messages.say("train.sweep", "error", f"Cannot start the sweep: {e}")
 
 
+ANNOUNCE_S = 10.0  # a screen reader hears the progress at most this often (and when the run ends)
 REFRESH_S = 1.0  # the live view's refresh: these redraws were half the server's script time with 8
                  # sessions exploring and 2 training at 0.7 s (bench/bench_classroom.py --protocol)
 
@@ -211,6 +213,7 @@ def live() -> None:
     resumed = f" · resumed at step {v.start_step}" if v.start_step else ""
     st.progress(v.fraction, text=f"{_status(v)} · step {v.step}/{v.total_steps or '?'} · epoch {v.epoch}/{v.epochs}"
                                  f"{rate}{_eta(v.eta_s) if not v.finished else ''}{where}{resumed}")
+    announce_progress(run_id, v)
     if v.status in ("failed", "interrupted"):
         st.error(v.message)
     elif v.message:  # done, with a warning (every dim collapsed)
@@ -247,6 +250,19 @@ def live() -> None:
             decoder.live(lambda: _newest(run_id), run_id, class_names=v.class_names)  # under the pointer
     if v.finished:
         timeline.after_training(run_id)  # the run's timeline, once it has ended (issue 24)
+
+
+def announce_progress(run_id: str, v) -> None:
+    """The progress in a polite live region, said at most every ANNOUNCE_S seconds (the bar above it
+    changes every refresh, which a screen reader would read out without end), and when the run ends."""
+    said = st.session_state.setdefault("train.announced", {})  # run -> (when, text)
+    loss = v.history["loss"] if "loss" in v.history else None
+    text = (f"{_status(v)}: epoch {v.epoch} of {v.epochs}, {v.fraction:.0%} done"
+            + (f", training loss {loss[-1]:.1f} nats" if loss is not None and len(loss) else ""))
+    last = said.get(run_id)
+    if last is None or (v.finished and not last[2]) or time.monotonic() - last[0] >= ANNOUNCE_S:
+        said[run_id] = last = (time.monotonic(), text, v.finished)
+    access.announce(last[1], key="train.announce")
 
 
 def saved_curves(ws, run) -> None:
@@ -307,6 +323,8 @@ def form_section() -> None:
         start_run()
     if start_sweep:
         start_a_sweep()
+    if (start or start_sweep) and not training and followed() is not None:  # (issue 25) it started: the page
+        st.rerun()  # is drawn again with its live view first, where the keyboard's next Tab finds Stop and β
     with outcome.container():
         messages.show("train")
     with sweep_outcome.container():

@@ -17,11 +17,15 @@ from vae_core.models import Autoencoder
 from . import page, widgets
 
 
-def start(explanation: str, formula: str) -> None:
+def start(explanation: str, formula: str, words: str) -> None:
     """Title (ui.sitemap), a few plain sentences (not with `hide=explain`), and the formula the page
-    computes."""
+    computes, its parts (split at \\qquad) one under another so that each fits a phone's width, and
+    `words`, the formula read aloud, for screen readers (ui.access hides it from the eye)."""
     page.header(explanation)
-    st.latex(formula)
+    with st.container(key="formula"):
+        for part in formula.split(r"\qquad"):
+            st.latex(part)
+        st.caption(f"The formula in words: {words}")
 
 
 def slider(where, label: str, lo: float, hi: float, default: float, step: float, key: str, **kw) -> float:

@@ -9,6 +9,7 @@ from __future__ import annotations
 import base64
 import functools
 import hashlib
+import html
 import io
 import re
 import threading
@@ -71,14 +72,16 @@ def _download(label: str, make: Callable[[], bytes], source: np.ndarray, name: s
 
 
 def show(images: np.ndarray, caption: str = "", cols: int | None = None, size: int = 64, pad: int = 1,
-         stretch: bool = False, download: str | None = None) -> None:
+         stretch: bool = False, download: str | None = None, alt: str = "") -> None:
     """Tile images (N, C, H, W) or a grid (R, K, C, H, W) in [0, 1] and show them, crisp, with a caption.
+    `alt`: what a screen reader says of the picture (a decoded one: its z and the nearest class), else
+    the caption.
 
     A grid of more than one image gets a button that downloads it as a PNG (file name `download`,
     else one made from the caption)."""
     picture = plots.tile(images, cols=cols, size=size, pad=pad)
     style = "width:100%;" if stretch else f"max-width:100%;width:{picture.shape[1]}px;"
-    st.markdown(f'<img class="picture" alt="{caption}" style="{style}image-rendering:pixelated" '
+    st.markdown(f'<img class="picture" alt="{html.escape(alt or caption)}" style="{style}image-rendering:pixelated" '
                 f'src="{data_uri(picture)}">', unsafe_allow_html=True)
     if caption:
         st.caption(caption)

@@ -9,13 +9,20 @@ blurs the points. So the charts here draw at the screen's own ratio, which only 
 a small component (nothing drawn) reports window.devicePixelRatio when it differs from what the
 server used, which reruns the page once, on the first page of a session on a high-density screen.
 
-    chart(fig, key=..., ...)   st.plotly_chart at the screen's pixel ratio
+    chart(fig, key=..., alt=..., ...)   st.plotly_chart at the screen's pixel ratio, with a text alternative
     report()                   once per script run (app.py): the browser tells its ratio
+
+Every chart also has a text alternative for screen readers: what it shows and its key numbers (`alt`,
+said first) and what the figure itself says (its title, axes and their ranges, its series and their
+sizes: `describe`), put in the figure's layout.meta.alt, which ui.access makes the chart's aria-label;
+and, under a chart with a key, a "show as table" switch that lists its data (`table`).
 """
 from __future__ import annotations
 
 import functools
 
+import numpy as np
+import pandas as pd
 import streamlit as st
 
 KEY = "screen"          # the component's state: {"ratio": what the browser said}
@@ -48,6 +55,75 @@ def report() -> None:
     _component()(data={"ratio": pixel_ratio()}, key=KEY, on_ratio_change=_told, height=0)
 
 
-def chart(fig, *, config: dict | None = None, **kwargs):
-    """st.plotly_chart(fig, **kwargs), its WebGL layer drawn at the screen's own pixel ratio."""
-    return st.plotly_chart(fig, config={"plotGlPixelRatio": pixel_ratio(), **(config or {})}, **kwargs)
+def chart(fig, *, alt: str = "", config: dict | None = None, **kwargs):
+    """st.plotly_chart(fig, **kwargs), its WebGL layer drawn at the screen's own pixel ratio, named for a
+    screen reader by `alt` (what it shows, its key numbers) and `describe(fig)`; with a key, a "show as
+    table" switch under it lists the data."""
+    fig.update_layout(meta={"alt": "; ".join(t for t in (alt, describe(fig)) if t)})
+    event = st.plotly_chart(fig, config={"plotGlPixelRatio": pixel_ratio(), **(config or {})}, **kwargs)
+    key = kwargs.get("key")
+    if key and st.toggle("show as table", key=f"{key}.table"):  # the data, for a screen reader row by row
+        st.dataframe(table(fig), hide_index=True, height=240)
+    return event
+
+
+def _number(v: float) -> str:
+    return f"{v:.3g}" if abs(v) < 100 else f"{v:,.0f}"
+
+
+def _traces(fig):
+    """The figure's traces with data, each as (its name, its columns {x, y[, z]} as flat arrays)."""
+    for i, t in enumerate(fig.data):
+        cols = {}
+        for axis in ("x", "y", "z"):
+            v = getattr(t, axis, None)
+            if v is not None and not isinstance(v, str):
+                cols[axis] = np.asarray(v, dtype=object).ravel()
+        if t.type in ("heatmap", "contour", "surface") and "z" in cols:  # a grid: one row per cell
+            z = np.asarray(t.z, dtype=object)
+            ny, nx = z.shape[:2]
+            xs = cols.get("x", np.arange(nx))[:nx]
+            ys = cols.get("y", np.arange(ny))[:ny]
+            cols = {"x": np.tile(xs, ny), "y": np.repeat(ys, nx), "z": z.ravel()}
+        if cols:
+            n = min(len(c) for c in cols.values())
+            yield (t.name or f"series {i + 1}"), {k: c[:n] for k, c in cols.items()}
+
+
+def _numeric(values: np.ndarray) -> np.ndarray:
+    """The values as floats, or none where they are not numbers (category names, dates)."""
+    try:
+        return np.asarray(values, dtype=np.float64)
+    except (TypeError, ValueError):
+        return np.zeros(0)
+
+
+def describe(fig) -> str:
+    """The figure in words: its title, each axis with its title and the range of its data, its series
+    with their sizes (at most 12 named) and the texts marked on it."""
+    L = fig.layout
+    parts = [L.title.text] if L.title and L.title.text else []
+    series = list(_traces(fig))
+    three_d = any(t.type in ("surface", "scatter3d") for t in fig.data)  # its axes are the scene's
+    for axis in ("x", "y", "z") if three_d else ("x", "y"):
+        name = (L.scene if three_d else L)[f"{axis}axis"]
+        title = name.title.text if name and name.title and name.title.text else ""
+        values = np.concatenate([_numeric(c[axis]) for _, c in series if axis in c] or [np.zeros(0)])
+        values = values[np.isfinite(values)]
+        if title or len(values):
+            parts.append(f"{axis} axis {title}".rstrip() + (f" from {_number(values.min())} to {_number(values.max())}"
+                                                              if len(values) else ""))
+    if series:
+        named = ", ".join(f"{name} ({len(next(iter(c.values())))} points)" for name, c in series[:12])
+        more = f" and {len(series) - 12} more" if len(series) > 12 else ""
+        parts.append(f"{len(series)} series: {named}{more}" if len(series) > 1 else named)
+    notes = [a.text for a in (L.annotations or ()) if a.text]
+    if notes:  # marks on the chart (a β changed while training, a point's name)
+        parts.append("marked: " + ", ".join(notes[:8]) + (f" and {len(notes) - 8} more" if len(notes) > 8 else ""))
+    return "; ".join(parts)
+
+
+def table(fig) -> pd.DataFrame:
+    """Every data point of the figure, one a row: its series, x, y (and z for a grid or a 3-D plot)."""
+    frames = [pd.DataFrame({"series": name, **cols}) for name, cols in _traces(fig)]
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame({"series": []})

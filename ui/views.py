@@ -165,3 +165,21 @@ def ranked(a: Active, pts: Points) -> tuple[list[int], list[str], np.ndarray | N
     dim (D,), over the map's points; a plain AE: its own order, 'z3', None. Every page that shows
     one knob or one traversal row per dim uses this order and these labels."""
     return _ranked(a.key, pts)
+
+
+def spoken(z) -> str:
+    """A code as a screen reader says it: '(0.40, -1.20)'."""
+    return "(" + ", ".join(f"{v:.2f}" for v in np.asarray(z, dtype=np.float64).ravel()) + ")"
+
+
+def nearest_class(pts: Points, zs) -> list[str]:
+    """For each code of zs (K, D) (or one, (D,)), the class of the encoded example nearest to it."""
+    zs, mu = np.atleast_2d(np.asarray(zs, dtype=np.float64)), np.asarray(pts.mu, dtype=np.float64)
+    d2 = (mu ** 2).sum(1)[None] - 2 * zs @ mu.T  # (K, N): squared distances less |z|², the same order
+    y = pts.data.y.numpy()
+    return [str(pts.data.class_names[int(y[i])]) for i in d2.argmin(1)]
+
+
+def decoded_alt(pts: Points, z, what: str = "decoded") -> str:
+    """A decoded picture's alt text: its code and the class of the nearest encoded example."""
+    return f"{what} from z = {spoken(z)}, nearest example a {nearest_class(pts, z)[0]}"

@@ -15,7 +15,10 @@ concept.start(
     "away nothing told it what to do, and its arrows head roughly for the data but land wide of it. A contractive AE instead penalises the Jacobian of its encoder, "
     "so its code barely moves as x moves, except along the data where it must still tell points apart.",
     r"\mathcal{L}_{\mathrm{DAE}} = \mathbb{E}\,\|x - g(f(\tilde x))\|^2,\;\tilde x = x + \epsilon"
-    r"\qquad \mathcal{L}_{\mathrm{CAE}} = \|x - g(f(x))\|^2 + \lambda\,\Big\|\frac{\partial f(x)}{\partial x}\Big\|_F^2")
+    r"\qquad \mathcal{L}_{\mathrm{CAE}} = \|x - g(f(x))\|^2 + \lambda\,\Big\|\frac{\partial f(x)}{\partial x}\Big\|_F^2",
+    "the denoising loss is the expected squared distance between x and g of f of x tilde, where x tilde is x "
+    "plus noise epsilon; the contractive loss is the squared distance between x and g of f of x, plus lambda "
+    "times the squared Frobenius norm of the Jacobian of f at x.")
 
 DATA = "toy2d:moons"
 LANDED = 0.05  # an arrow "lands on the data" when its end is this close to a data point

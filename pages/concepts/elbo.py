@@ -21,7 +21,10 @@ concept.start(
     "log p(x). The encoder's q comes close; move q away and the ELBO falls by exactly what the gap grows. "
     "The IWAE bound averages k importance weights inside the log and climbs to log p(x) as k grows.",
     r"\log p(x) \;=\; \underbrace{\mathbb{E}_{q(z|x)}[\log p(x|z)] - \mathrm{KL}(q(z|x)\,\|\,p(z))}_{\text{ELBO}}"
-    r"\;+\; \underbrace{\mathrm{KL}(q(z|x)\,\|\,p(z|x))}_{\text{gap}\;\ge\;0}")
+    r"\;+\; \underbrace{\mathrm{KL}(q(z|x)\,\|\,p(z|x))}_{\text{gap}\;\ge\;0}",
+    "log p of x equals the ELBO, which is the expectation under q of z given x of log p of x given z, minus "
+    "the KL divergence from q of z given x to the prior p of z; plus the gap, the KL divergence from q of z "
+    "given x to the true posterior p of z given x, which is never negative.")
 
 
 @st.cache_resource(show_spinner="Loading the digits VAE…")

@@ -14,7 +14,10 @@ concept.start(
     "formula with a Monte Carlo estimate, which only gets there on average.",
     r"\mathrm{KL}\big(\mathcal{N}(\mu,\sigma^2)\,\|\,\mathcal{N}(0,1)\big) = "
     r"-\tfrac12\left(1 + \log\sigma^2 - \mu^2 - \sigma^2\right) = "
-    r"\mathbb{E}_q\!\left[\log q(z) - \log p(z)\right]")
+    r"\mathbb{E}_q\!\left[\log q(z) - \log p(z)\right]",
+    "the KL divergence from a normal with mean mu and variance sigma squared to the standard normal equals "
+    "minus one half times, 1 plus log sigma squared minus mu squared minus sigma squared; which is the "
+    "expectation under q of log q of z minus log p of z.")
 
 mu, sigma, n, seed = concept.gaussian_draws("gkl", 0.5, 0.8, 0.05, 0.05, [10, 100, 1000, 10000, 100000],
                                             "Monte Carlo samples")

@@ -16,7 +16,10 @@ concept.start(
     "it can compute: E_q[log q − log p(x, z)] needs only samples from q, while KL(p(z|x)‖q) would need "
     "samples from the intractable posterior itself.",
     r"\mathrm{KL}(p\,\|\,q) = \int p(x)\log\frac{p(x)}{q(x)}\,dx \qquad "
-    r"\mathrm{KL}(q\,\|\,p) = \int q(x)\log\frac{q(x)}{p(x)}\,dx \qquad q = \mathcal{N}(\mu, \sigma^2)")
+    r"\mathrm{KL}(q\,\|\,p) = \int q(x)\log\frac{q(x)}{p(x)}\,dx \qquad q = \mathcal{N}(\mu, \sigma^2)",
+    "the forward KL, from p to q, is the integral of p of x times log of p of x over q of x; the reverse KL, "
+    "from q to p, is the integral of q of x times log of q of x over p of x; q is a normal with mean mu and "
+    "variance sigma squared.")
 
 
 @st.cache_data(max_entries=256, show_spinner="Fitting both Gaussians…")

@@ -17,7 +17,12 @@ concept.start(
     r"z = \mu + \sigma\varepsilon,\;\varepsilon\sim\mathcal{N}(0,1) \qquad "
     r"\nabla_\theta\,\mathbb{E}_q[f(z)] \approx \underbrace{f'(z)\,\tfrac{\partial z}{\partial\theta}}_{\text{reparameterized}}"
     r"\quad\text{or}\quad \underbrace{f(z)\,\nabla_\theta \log q(z;\theta)}_{\text{score function}}"
-    r"\qquad \nabla_{\mu,\sigma}\,\mathbb{E}_q[z^2] = (2\mu,\;2\sigma)")
+    r"\qquad \nabla_{\mu,\sigma}\,\mathbb{E}_q[z^2] = (2\mu,\;2\sigma)",
+    "z equals mu plus sigma times epsilon, with epsilon drawn from the standard normal. The gradient of the "
+    "expectation of f of z is estimated either by f prime of z times the derivative of z with respect to "
+    "theta, the reparameterized estimator, or by f of z times the gradient of log q of z, the score-function "
+    "estimator. The gradient of the expectation of z squared with respect to mu and sigma is 2 mu and 2 "
+    "sigma.")
 
 mu, sigma, n, seed = concept.gaussian_draws("rep", 1.0, 1.0, 0.1, 0.1, [10, 100, 1000, 10000])
 

@@ -15,7 +15,11 @@ concept.start(
     "instead charges every bit of activity alike, pushing all units towards 0 rather than towards ρ.",
     r"\Omega_{\mathrm{KL}} = \sum_j \rho\log\frac{\rho}{\hat\rho_j} + (1-\rho)\log\frac{1-\rho}{1-\hat\rho_j}"
     r"\qquad \Omega_{L1} = \sum_j \mathbb{E}_x|a_j(x)| = \sum_j \hat\rho_j \;\;(0 < a_j < 1)"
-    r"\qquad \hat\rho_j = \mathbb{E}_x[a_j(x)]")
+    r"\qquad \hat\rho_j = \mathbb{E}_x[a_j(x)]",
+    "the KL sparsity penalty sums over units j: rho times log of rho over rho hat j, plus one minus rho times"
+    " log of one minus rho over one minus rho hat j. The L1 penalty sums over units the mean absolute "
+    "activation, which equals the sum of rho hat j for activations between 0 and 1. Rho hat j is the mean "
+    "activation of unit j over the data.")
 
 rho = concept.slider(st, "target ρ", 0.01, 0.5, S.WORKED_RHO, 0.01, "sp.rho")
 left, right = st.columns([3, 2])

@@ -28,6 +28,7 @@ from vae_core.latent import PATHS
 from vae_core.models import Autoencoder
 
 from ..plots import in_plane
+from ..views import nearest_class
 
 HERE = Path(__file__).resolve().parent
 PATH_POINTS = 101      # z(t) at t = 0, 0.01, ..., 1: the slider's own steps; linear in between
@@ -71,7 +72,7 @@ def _weights(model_key: str, export: Callable[[], tuple[dict, bytes]]) -> tuple[
     return None, spec, payload
 
 
-def _mount(key: str, model_key: str, model: Autoencoder, header: dict) -> bool:
+def _mount(key: str, model_key: str, model: Autoencoder, header: dict, on_pick: Callable[[], None] | None = None) -> bool:
     reason, spec, payload = _weights(model_key, lambda: webdecoder.export(model))
     if reason:
         st.caption(f"This model is decoded on the server, not in your browser: {reason}.")
@@ -79,8 +80,16 @@ def _mount(key: str, model_key: str, model: Autoencoder, header: dict) -> bool:
     header = {"model": model_key, "latent_dim": model.latent_dim, **header}
     if spec is not None:
         header["spec"] = spec
-    _component()(data=webdecoder.frame(header, payload), key=key, on_missing_change=_resend)
+    _component()(data=webdecoder.frame(header, payload), key=key, on_missing_change=_resend,
+                 **({"on_picked_change": on_pick} if on_pick else {}))
     return True
+
+
+def picked(key: str = "decoder.hover") -> int | None:
+    """The example chosen on the map without the mouse (a tap, Enter, Page Up / Down), in `hover`'s
+    on_pick callback."""
+    got = (st.session_state.get(key) or {}).get("picked")
+    return int(got["index"]) if isinstance(got, dict) and isinstance(got.get("index"), (int, float)) else None
 
 
 def pad(model_key: str, model: Autoencoder, header: dict, on_drawn: Callable[[], None], key: str,
@@ -140,19 +149,23 @@ def map_header(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.nda
             "bases": [{"name": n, "z": _vector(z)} for n, z in bases.items()],
             "xy": [float(start[dims[0]]), float(start[dims[1]])], **_cloud(data_x),
             "title": "decoded under the pointer",
-            "note": "Move the pointer over the map, or click it and use the arrow keys (Shift: bigger steps).",
+            "note": "Move the pointer over the map (or a finger: tap to select), or click it and use the arrow keys "
+                    "(Shift: bigger steps), Enter to select, Page Down / Up for the neighbours.",
             **_labels(a.model, class_names, label, choose_label)}
 
 
 def hover(a, chart_key: str, dims: tuple[int, int], bases: dict[str, np.ndarray] | None = None,
           start: np.ndarray | None = None, label: int | None = None, class_names=(), choose_label: bool = True,
-          data_x=None, key: str = "decoder.hover") -> bool:
+          data_x=None, key: str = "decoder.hover", on_pick: Callable[[], None] | None = None) -> bool:
     """Beside the Plotly map drawn with `st.plotly_chart(key=chart_key)` (x = z[dims[0]], y = z[dims[1]]):
-    the decoding of the code under the pointer, live. The map gets aria-label "latent map" and the
-    arrow keys. Other dims are held at one of `bases` (name -> (D,) code; a toggle when several).
-    `start`: the code shown before the pointer moves. `data_x`: the data, when they are 2-D points."""
+    the decoding of the code under the pointer, live. The map gets aria-label "latent map" (then the
+    chart's text alternative), the arrow keys, Enter (select the nearest example) and Page Down / Up
+    (step through its neighbours); a touch or a pen taps to select and drags to move the decoded point.
+    A selection made so calls `on_pick` (the example: `picked(key)`). Other dims are held at one of
+    `bases` (name -> (D,) code; a toggle when several). `start`: the code shown before the pointer
+    moves. `data_x`: the data, when they are 2-D points."""
     header = map_header(a, chart_key, dims, bases, start, label, class_names, choose_label, data_x)
-    return _mount(key, a.key, a.model, header)
+    return _mount(key, a.key, a.model, header, on_pick)
 
 
 def beside_map_header(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None,
@@ -177,31 +190,36 @@ def beside_map_header(a, pts, chart_key: str, dims: tuple[int, int], selected=()
 
 
 def beside_map(a, pts, chart_key: str, dims: tuple[int, int], selected=(), base=None, base_name: str | None = None,
-               label: int | None = None, enabled: bool = True, key: str = "decoder.hover") -> bool:
+               label: int | None = None, enabled: bool = True, key: str = "decoder.hover",
+               on_pick: Callable[[], None] | None = None) -> bool:
     """The Latent space and Manifold pages: `hover` beside their map of `pts` (ui.views.Points), with
-    the header `beside_map_header` makes."""
+    the header `beside_map_header` makes; `on_pick` as `hover`'s."""
     if not enabled or pts.mu.shape[1] < 2:
         st.caption("Hover-to-decode works in the two-dims view of two latent dims, where the map's axes are z.")
         return False
-    return _mount(key, a.key, a.model, beside_map_header(a, pts, chart_key, dims, selected, base, base_name, label))
+    return _mount(key, a.key, a.model, beside_map_header(a, pts, chart_key, dims, selected, base, base_name, label),
+                  on_pick)
 
 
 def path_header(a, slider_key: str, z_a: torch.Tensor, z_b: torch.Tensor, method: str, label: int | None = None,
-                class_names=(), data_x=None, t: float = 0.5) -> dict:
-    """The header of `path` (also the offline page's): z(t) at PATH_POINTS evenly spaced t."""
+                class_names=(), data_x=None, t: float = 0.5, pts=None) -> dict:
+    """The header of `path` (also the offline page's): z(t) at PATH_POINTS evenly spaced t; with `pts`
+    (ui.views.Points), the class of the example nearest each z(t), which the picture's name says."""
     z = PATHS[method](z_a.float(), z_b.float(), torch.linspace(0, 1, PATH_POINTS))  # (PATH_POINTS, D)
     return {"mode": "path", "slider": slider_key, "t": float(t),
             "path": [_vector(p) for p in z], **_cloud(data_x), "title": "decoded z(t)",
+            **({"near": nearest_class(pts, z.numpy())} if pts is not None else {}),
             "note": "Drag the t slider or press play: decoded in your browser as it moves.",
             **_labels(a.model, class_names, label, False)}
 
 
 def path(a, slider_key: str, z_a: torch.Tensor, z_b: torch.Tensor, method: str, label: int | None = None,
-         class_names=(), data_x=None, key: str = "decoder.path") -> bool:
+         class_names=(), data_x=None, key: str = "decoder.path", pts=None) -> bool:
     """Decode z(t) in the page while the Streamlit slider `slider_key` (t in [0, 1]) is dragged, with a
-    play button that runs t from A to B and back. The server hears t only where the slider is let go."""
+    play button that runs t from A to B and back (five still frames where the system asks for reduced
+    motion). The server hears t only where the slider is let go. `pts`: as path_header's."""
     header = path_header(a, slider_key, z_a, z_b, method, label, class_names, data_x,
-                         float(st.session_state.get(slider_key, 0.5)))
+                         float(st.session_state.get(slider_key, 0.5)), pts)
     return _mount(key, a.key, a.model, header)
 
 

@@ -168,10 +168,14 @@ function el(tag, attrs = {}, parent = null) {
   return e;
 }
 
+const REDUCED = "(prefers-reduced-motion: reduce)";
+const TAP_PX = 8; // a touch that moves less than this is a tap
+
 class View {
-  constructor(root, ask) {
+  constructor(root, ask, picked = () => {}) {
     this.root = root;
     this.ask = ask; // (model key) -> ask the server for weights it thinks we have
+    this.picked = picked; // (example index) -> the server selects it (a tap, Enter, PageUp / PageDown)
     this.box = el("div", { class: "decoder" }, root);
     this.pad = null;
     this.picture = el("canvas", { class: "picture", role: "img", "aria-label": "decoded" }, this.box);
@@ -179,6 +183,8 @@ class View {
     this.caption = el("div", { class: "caption" }, side);
     this.controls = el("div", { class: "controls" }, side);
     this.note = el("div", { class: "note" }, side);
+    // what a screen reader is told of a selection made here (not of every move: the picture's name says that)
+    this.status = el("div", { class: "sr-status", role: "status", "aria-live": "polite" }, side);
     this.h = null; // the current header
     this.xy = null; // map / pad: the two shown coordinates
     this.playing = null;
@@ -222,6 +228,20 @@ class View {
     if (h.mode === "map") {
       this.listen(document, "pointermove", (e) => this.onMapMove(e), { passive: true });
       this.listen(document, "keydown", (e) => this.onKey(e));
+      // touch and pen: a tap selects and decodes, a drag moves the decoded point; the chart's own pan and
+      // zoom only behind the mode switch (captured before Plotly's handlers, which listen below)
+      this.listen(document, "pointerdown", (e) => this.onMapDown(e), { capture: true });
+      this.listen(document, "pointerup", (e) => this.onMapUp(e), { capture: true });
+      this.listen(document, "pointercancel", () => this.endTouch(), { capture: true });
+      for (const type of ["touchstart", "touchmove", "touchend"])
+        this.listen(document, type, (e) => this.onMapTouch(e), { capture: true, passive: false });
+      this.float = el("canvas", { class: "float", "aria-hidden": "true" }, this.box);
+      // a rerun may draw the map's element anew, without its name, role and tab stop: give them again
+      const again = new MutationObserver(() => {
+        if (!this.labelling) this.labelling = requestAnimationFrame(() => { this.labelling = 0; if (this.h) this.findMap(); });
+      });
+      again.observe(document.body, { subtree: true, childList: true });
+      this.off.push(() => { again.disconnect(); cancelAnimationFrame(this.labelling); });
       this.findMap();
     } else if (h.mode === "pad") {
       this.pad = el("canvas", { class: "pad", tabindex: "0", role: "application", "aria-label": "latent map" });
@@ -269,6 +289,11 @@ class View {
       b.addEventListener("click", () => (this.playing ? this.stopPlay() : this.play()));
       this.playButton = b;
     }
+    if (h.mode === "map") {
+      const b = el("button", { type: "button", class: "panmode", "aria-pressed": String(!!this.panning),
+                               text: "✋ pan / zoom the map by touch" }, c);
+      b.addEventListener("click", () => { this.panning = !this.panning; b.setAttribute("aria-pressed", String(this.panning)); });
+    }
   }
 
   model() {
@@ -315,10 +340,13 @@ class View {
     const h = this.h, began = performance.now(), out = decode(m, z, label);
     if (isImage(m.spec)) drawImage(this.picture, m.spec, out);
     else drawPoint(this.picture, out, h);
-    const t = h.mode === "path" ? ", t = " + (this.playing ? this.playing.t : this.sliderValue(h.slider, h.t)).toFixed(2) : "";
+    const t = h.mode === "path" ? ", t = " + this.tNow().toFixed(2) : "";
     let words = "decoded from z = " + vec(z) + t;
     if (m.spec.n_cond) words += ", label " + (h.classes ? h.classes[label ?? 0] : label);
     if (!isImage(m.spec)) words += " → x̂ = " + vec(out);
+    const near = h.mode === "map" ? this.nearest()?.name
+      : h.mode === "path" && h.near ? h.near[Math.round(Math.min(Math.max(this.tNow(), 0), 1) * (h.near.length - 1))] : null;
+    if (near != null) words += ", nearest example a " + near;
     this.picture.setAttribute("aria-label", words);
     this.picture.dataset.z = JSON.stringify(Array.from(z));
     this.picture.dataset.model = h.model;
@@ -326,11 +354,16 @@ class View {
     if (out.length <= 16) this.picture.dataset.out = JSON.stringify(Array.from(out));
     this.picture.dataset.cost = String(performance.now() - began); // decode + draw, ms
     this.picture.dataset.drawn = String(performance.now());
+    if (this.touch) this.follow();
     this.caption.textContent = (h.title ?? "decoded") + t + (this.playing ? " (playing)" : "");
     this.note.textContent = h.note ?? "";
     el("div", { class: "z", text: "z = " + vec(z) }, this.note);
     if (!isImage(m.spec)) el("div", { class: "z", text: "x̂ = " + vec(out) }, this.note);
     this.mark();
+  }
+
+  tNow() {
+    return this.playing ? this.playing.t : this.sliderValue(this.h.slider, this.h.t);
   }
 
   goto(z, label) {
@@ -349,33 +382,165 @@ class View {
       if ((this.tries = (this.tries ?? 0) + 1) < 120) this.retry = setTimeout(() => this.findMap(), 250);
       return null;
     }
-    if (box.getAttribute("aria-label") !== "latent map") {
-      box.setAttribute("aria-label", "latent map");
+    // its name: "latent map", then what the chart shows (ui.screen's text alternative)
+    const name = "latent map" + (gd.layout?.meta?.alt ? ": " + gd.layout.meta.alt : "");
+    if (box.getAttribute("aria-label") !== name) {
+      box.setAttribute("aria-label", name);
       box.setAttribute("role", "application");
       box.setAttribute("tabindex", "0");
-      box.setAttribute("aria-roledescription", "map: move the pointer or press the arrow keys to decode");
+      box.setAttribute("aria-roledescription", "map: arrow keys move the decoded point, Enter selects the nearest "
+        + "example, Page Down and Page Up step through its neighbours");
+      box.style.touchAction = "none";
     }
     return gd;
   }
 
   onMapMove(e) {
+    if (this.touch && e.pointerId === this.touch.id) {
+      if (Math.hypot(e.clientX - this.touch.x, e.clientY - this.touch.y) > TAP_PX) this.touch.moved = true;
+    } else if (e.pointerType !== "mouse" && e.pointerType !== "pen") return; // a finger decodes only while down
     const box = e.target.closest && e.target.closest(stKey(this.h.chart));
-    if (!box) return;
+    if (!box && !this.touch) return;
+    this.decodeAt(e);
+  }
+
+  decodeAt(e) {
+    // the code under the pointer (page pixels -> the map's axes), decoded
     const gd = this.findMap();
-    if (!gd) return;
+    if (!gd) return false;
     const L = gd._fullLayout, xa = L.xaxis, ya = L.yaxis, r = gd.getBoundingClientRect();
     const px = e.clientX - r.left - xa._offset, py = e.clientY - r.top - ya._offset;
-    if (px < 0 || py < 0 || px > xa._length || py > ya._length) return;
+    if (px < 0 || py < 0 || px > xa._length || py > ya._length) return false;
     this.xy = [xa.range[0] + (px / xa._length) * (xa.range[1] - xa.range[0]),
                ya.range[1] - (py / ya._length) * (ya.range[1] - ya.range[0])];
     this.render();
+    return true;
+  }
+
+  mapTarget(e) {
+    // a touch or pen on the map's plot (not its tool bar), when the map is not in pan / zoom mode
+    return !this.panning && e.target.closest?.(stKey(this.h.chart)) && !e.target.closest(".modebar");
+  }
+
+  onMapDown(e) {
+    if (e.pointerType === "mouse" || !this.mapTarget(e)) return;
+    e.preventDefault(); // no mouse events made from it: Plotly's drag never starts
+    e.stopPropagation();
+    this.touch = { id: e.pointerId, x: e.clientX, y: e.clientY, moved: false };
+    if (!this.decodeAt(e)) this.touch = null;
+  }
+
+  onMapUp(e) {
+    if (!this.touch || e.pointerId !== this.touch.id) return;
+    e.stopPropagation();
+    const tap = !this.touch.moved;
+    this.endTouch();
+    if (tap) this.select(this.nearest());
+  }
+
+  endTouch() {
+    this.touch = null;
+    if (this.float) this.float.style.display = "none";
+  }
+
+  onMapTouch(e) {
+    // Plotly listens for touchstart on its drag layer: in decode mode the map's touches stop here
+    if (!this.mapTarget(e)) return;
+    e.stopPropagation();
+    if (e.cancelable) e.preventDefault();
+  }
+
+  follow() {
+    // while a finger (or pen) is down on the map, a copy of the decoded picture stays in view, above
+    // the finger (below it near the top of the screen): the picture itself may be off screen
+    const f = this.float, p = this.picture, size = 112;
+    if (f.width !== p.width || f.height !== p.height) { f.width = p.width; f.height = p.height; }
+    f.getContext("2d").drawImage(p, 0, 0);
+    const top = this.touch.y > size + 40 ? 8 : window.innerHeight - size - 8;
+    Object.assign(f.style, { display: "block", top: top + "px", left: Math.max(8, Math.min(window.innerWidth - size - 8, this.touch.x - size / 2)) + "px" });
+  }
+
+  points() {
+    // the map's examples: (trace, its class name, x, y, index) from every trace whose customdata is an index
+    const gd = this.findMap();
+    if (!gd) return [];
+    if (this.cache && this.cache.data === gd._fullData) return this.cache.points;
+    const points = [];
+    for (const t of gd._fullData) {
+      if (!t.customdata || !t.x || t.visible !== true || t.mode !== "markers") continue;
+      for (let i = 0; i < t.x.length; i++) {
+        const c = t.customdata[i], index = Array.isArray(c) ? c[0] : c;
+        if (Number.isInteger(+index)) points.push({ name: t.name, x: +t.x[i], y: +t.y[i], index: +index });
+      }
+    }
+    this.cache = { data: gd._fullData, points };
+    return points;
+  }
+
+  nearest(from = this.xy) {
+    // the example nearest to a point of the map, in screen proportions (each axis scaled by its span)
+    if (!from) return null;
+    const [sx, sy] = this.spans();
+    let best = null, bd = Infinity;
+    for (const p of this.points()) {
+      const d = ((p.x - from[0]) / sx) ** 2 + ((p.y - from[1]) / sy) ** 2;
+      if (d < bd) { bd = d; best = p; }
+    }
+    return best;
+  }
+
+  neighbour(step) {
+    // Page Down / Page Up: the next / previous nearest neighbour of the example selected last
+    if (!this.anchor) return this.select(this.nearest());
+    if (!this.ranked) {
+      const [sx, sy] = this.spans(), a = this.anchor;
+      const d = (p) => ((p.x - a.x) / sx) ** 2 + ((p.y - a.y) / sy) ** 2;
+      this.ranked = this.points().map((p) => [d(p), p]).sort((u, v) => u[0] - v[0]).slice(0, 200).map((u) => u[1]);
+      this.rank = 0;
+    }
+    this.rank = Math.min(Math.max(this.rank + step, 0), this.ranked.length - 1);
+    this.select(this.ranked[this.rank], false);
+  }
+
+  select(p, anchor = true) {
+    // an example chosen on the map without the mouse: decoded at its point, and selected on the server
+    if (!p) return;
+    if (anchor) { this.anchor = p; this.ranked = null; }
+    this.xy = [p.x, p.y];
+    this.render();
+    this.status.textContent = `selected example #${p.index}, a ${p.name}, at ${vec(this.xy)}`
+      + (anchor ? "" : `, neighbour ${this.rank} of example #${this.anchor.index}`);
+    this.picture.dataset.selected = String(p.index);
+    this.picked({ index: p.index, at: Date.now() });
+    if (document.activeElement?.matches?.(stKey(this.h.chart))) this.keepFocus();
+  }
+
+  keepFocus() {
+    // the selection reruns the page, which may draw the map anew and drop the keyboard's focus: while
+    // the focus is nowhere (the body) in the next 5 s, it goes back to the map
+    // (on window: this view itself may be mounted anew by that rerun)
+    clearInterval(window.__latentExplorerRefocus);
+    const until = performance.now() + 5000, key = stKey(this.h.chart);
+    const timer = (window.__latentExplorerRefocus = setInterval(() => {
+      const a = document.activeElement;
+      if (performance.now() > until || (a && a !== document.body && !a.matches?.(key))) return clearInterval(timer);
+      const box = document.querySelector(key);
+      if (box && (!a || a === document.body)) { box.tabIndex = 0; box.focus(); }
+    }, 50));
   }
 
   onKey(e) {
     const inMap = this.h.mode === "pad" ? e.currentTarget === this.pad
       : document.activeElement && document.activeElement.matches && document.activeElement.matches(stKey(this.h.chart));
+    if (!inMap) return;
+    if (this.h.mode === "map" && (e.key === "Enter" || e.key === " " || e.key === "PageDown" || e.key === "PageUp")) {
+      e.preventDefault();
+      if (e.key === "PageDown" || e.key === "PageUp") this.neighbour(e.key === "PageDown" ? 1 : -1);
+      else this.select(this.nearest());
+      return;
+    }
     const dir = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, 1], ArrowDown: [0, -1] }[e.key];
-    if (!inMap || !dir) return;
+    if (!dir) return;
     e.preventDefault();
     const [sx, sy] = this.spans();
     const step = e.shiftKey ? 0.1 : 0.02;
@@ -452,11 +617,23 @@ class View {
   }
 
   play() {
-    // t from A to B and back, 2 s each way, until stopped; the server hears nothing
+    // t from A to B and back, 2 s each way, until stopped; the server hears nothing. Where the system asks
+    // for reduced motion: five still frames from A to B, one a second, then it stops
     const start = performance.now(), t0 = this.sliderValue(this.h.slider, this.h.t);
     this.playing = { t: t0 };
     this.playButton.textContent = "■ stop";
     this.playButton.setAttribute("aria-pressed", "true");
+    if (window.matchMedia?.(REDUCED).matches) {
+      const frames = [0, 0.25, 0.5, 0.75, 1];
+      const show = (i) => {
+        if (!this.playing) return;
+        if (i === frames.length) return this.stopPlay();
+        this.playing.t = frames[i];
+        this.render();
+        this.playing.timer = setTimeout(() => show(i + 1), 1000);
+      };
+      return show(0);
+    }
     const tick = (now) => {
       if (!this.playing) return;
       const u = ((now - start) / 2000 + t0) % 2;
@@ -470,6 +647,7 @@ class View {
   stopPlay() {
     if (!this.playing) return;
     cancelAnimationFrame(this.playing.frame);
+    clearTimeout(this.playing.timer);
     this.playing = null;
     if (this.playButton) { this.playButton.textContent = "▶ play"; this.playButton.setAttribute("aria-pressed", "false"); }
     this.render();
@@ -488,7 +666,7 @@ export default function (component) {
     view?.destroy();
     const ask = (key) => setTriggerValue("missing", key);
     view = root.__decoderView = header.mode === "draw" ? new DrawView(root, ask, (d) => setTriggerValue("drawn", d))
-      : new View(root, ask);
+      : new View(root, ask, (p) => setTriggerValue("picked", p));
   }
   view.update(header);
   // Streamlit calls this function again for new data without cleaning up; only the latest cleans up
