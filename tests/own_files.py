@@ -16,6 +16,16 @@ from PIL import Image
 from vae_core.data import load_mnist10k
 
 
+def files_under(root: Path) -> dict[str, tuple[int, int]]:
+    """Every file under a runs root: its size and modification time (what a write would change), but
+    not the store's bookkeeping that changes with time alone: the replicas' heartbeats and lock files."""
+    from vae_core.runs.replicas import REPLICAS
+    from vae_core.runs.store import LOCKS
+
+    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*")
+            if p.is_file() and p.relative_to(root).parts[0] not in (REPLICAS, LOCKS)}
+
+
 def digits(n: int = 60) -> tuple[np.ndarray, np.ndarray]:
     """The first n MNIST test digits: (n, 28, 28) uint8 light on dark, (n,) labels."""
     d = load_mnist10k()

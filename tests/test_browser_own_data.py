@@ -47,10 +47,6 @@ def open_datasets(page, url: str) -> str:
     return parse_qs(urlparse(page.url).query)["ws"][0]
 
 
-def files_under(root) -> dict[str, tuple[int, int]]:
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
-
-
 def test_a_zip_is_uploaded_previewed_trained_for_one_epoch_and_mapped(browser):
     b, url = browser
     page = new_page(b)
@@ -120,7 +116,7 @@ def test_one_hostile_file_of_each_kind_is_refused_in_the_page_and_nothing_is_wri
     open_datasets(page, url)
     root = default_root()
     marker = tmp_path / "unpickled"
-    before = files_under(root)
+    before = of.files_under(root)
     main = page.locator('[data-testid="stMain"]')
     for name, blob, words in of.hostile_files(marker):
         page.locator(UPLOAD).set_input_files(files=[{"name": name, "mimeType": "application/octet-stream",
@@ -133,5 +129,5 @@ def test_one_hostile_file_of_each_kind_is_refused_in_the_page_and_nothing_is_wri
         page.get_by_role("button", name=f"Remove {name}").click()  # the next file alone
         alert.first.wait_for(state="detached")
         wait_idle(page)
-    assert files_under(root) == before and not marker.exists()
+    assert of.files_under(root) == before and not marker.exists()
     assert "Traceback" not in main.inner_text()

@@ -79,7 +79,8 @@ def test_a_lesson_link_restores_its_view_and_the_app_gives_it_back(app):
     assert query["n"] == ["9"] and query["model"] == ["sprites-betavae"]
     # the link the app offers, opened in a fresh session, shows the same view
     page.get_by_text("Link to this view").first.click()
-    link = page.locator('[data-testid="stSidebar"] [data-testid="stCode"] code').first.inner_text().strip()
+    box = page.get_by_test_id("stSidebar").get_by_test_id("stExpander").filter(has_text="Link to this view")
+    link = box.locator('[data-testid="stCode"] code').first.inner_text().strip()
     assert link.startswith(url + "/manifold?")
     shot(page, "lesson-link-restored")
     other = page.context.browser.new_page(viewport={"width": 1500, "height": 1400})  # a session of its own

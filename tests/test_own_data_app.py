@@ -40,11 +40,6 @@ def workspace(at: AppTest):
     return RunStore().workspace(at.session_state["ws"])
 
 
-def files_under(root: Path) -> dict[str, tuple[int, int]]:
-    """Every file under the runs root: its size and modification time (what a write would change)."""
-    return {str(p.relative_to(root)): (p.stat().st_size, p.stat().st_mtime_ns) for p in root.rglob("*") if p.is_file()}
-
-
 def upload(at: AppTest, *files: tuple[str, bytes]) -> AppTest:
     box = next(u for u in at.file_uploader if u.key and u.key.startswith("data.upload."))
     return box.set_value([(name, blob, "application/octet-stream") for name, blob in files]).run()
@@ -76,7 +71,7 @@ def test_a_zip_is_converted_previewed_and_added_to_the_workspace(digits_zip):
     blob, y = digits_zip
     at = open_page()
     root = default_root()
-    before = files_under(root)
+    before = of.files_under(root)
     upload(at, ("digits.zip", blob))
     assert not at.exception and not at.error, [e.value for e in at.error]
     shown = texts(at)
@@ -86,7 +81,7 @@ def test_a_zip_is_converted_previewed_and_added_to_the_workspace(digits_zip):
     assert dict(zip(bars["x"], bars["y"])) == {str(k): v for k, v in Counter(y.tolist()).items()}
     (grid,) = [m.value for m in at.markdown if 'alt="64 examples' in m.value]
     assert grid.count("<img") == 1
-    assert files_under(root) == before  # converted and shown: nothing written yet
+    assert of.files_under(root) == before  # converted and shown: nothing written yet
 
     at.button(key="data.add").click().run()
     assert not at.exception
@@ -117,7 +112,7 @@ def test_every_hostile_file_is_refused_in_the_page_and_nothing_is_written(tmp_pa
     marker = tmp_path / "unpickled"
     at = open_page()
     root = default_root()
-    before = files_under(root)
+    before = of.files_under(root)
     for name, blob, words in of.hostile_files(marker):
         upload(at, (name, blob))
         assert not at.exception, (name, at.exception)
@@ -125,7 +120,7 @@ def test_every_hostile_file_is_refused_in_the_page_and_nothing_is_written(tmp_pa
         assert len(errors) == 1 and "nothing was kept" in errors[0], (name, errors)
         assert words in errors[0] and name in errors[0], (name, errors[0])
         assert not any(b.key == "data.add" for b in at.button), name  # nothing to add
-    assert files_under(root) == before and not marker.exists()
+    assert of.files_under(root) == before and not marker.exists()
     assert workspace(at).datasets() == []
 
 
@@ -282,8 +277,8 @@ def test_a_checkpoint_over_its_limit_is_refused_though_the_server_takes_datasets
     data_box = next(u for u in at.file_uploader if u.key and u.key.startswith("data.upload."))
     assert box.proto.max_upload_size_mb == CHECKPOINT_MB < data_box.proto.max_upload_size_mb
     root = default_root()
-    before = files_under(root)
+    before = of.files_under(root)
     box.set_value(("big.safetensors", b"\0" * (CHECKPOINT_MB * 2**20 + 1), "application/octet-stream")).run()
     assert not at.exception
     assert any(f"the {CHECKPOINT_MB} MB a checkpoint may be" in e.value for e in at.sidebar.error)
-    assert files_under(root) == before
+    assert of.files_under(root) == before
