@@ -28,7 +28,11 @@ EXECUTORS = ["local", pytest.param("ray", marks=pytest.mark.ray)]
 
 
 def all_files(root: Path) -> list[str]:
-    return sorted(str(p.relative_to(root)) for p in root.rglob("*")) if root.exists() else []
+    """Every file and folder under `root`, but the store's lock files (bookkeeping, not data)."""
+    from vae_core.runs.store import LOCKS
+
+    return sorted(str(p.relative_to(root)) for p in root.rglob("*")
+                  if p.relative_to(root).parts[0] != LOCKS) if root.exists() else []
 
 
 @pytest.fixture()

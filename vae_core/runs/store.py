@@ -498,16 +498,16 @@ class Workspace:
         """Refuse a new run past the workspace's quota, or a new workspace past the server's cap (a new
         workspace's folder is made here, under the store's lock: replicas count the same folders)."""
         quota, max_workspaces = limits()
+        used = self.used_bytes()  # first: a refusal makes no workspace folder
+        if used + nbytes > quota:
+            raise RunStoreError(f"this workspace holds {used / 2**20:.1f} MB of runs and datasets and its limit "
+                                f"is {quota / 2**20:.0f} MB: delete some runs or datasets first")
         if not self.folder.is_dir():
             with self._store._new_workspaces:
                 if not self.folder.is_dir() and len(self._store.workspaces()) >= max_workspaces:
                     raise RunStoreError(f"this server already keeps its limit of {max_workspaces} workspaces: ask "
                                         "its administrator, or work in an existing workspace")
                 self.folder.mkdir(parents=True, exist_ok=True)
-        used = self.used_bytes()
-        if used + nbytes > quota:
-            raise RunStoreError(f"this workspace holds {used / 2**20:.1f} MB of runs and datasets and its limit "
-                                f"is {quota / 2**20:.0f} MB: delete some runs or datasets first")
 
     # --- files ----------------------------------------------------------------------------------
 
