@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import pytest
 
-from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, app_server, browser_page, explained, nav_link, require_chromium, wait_idle
+from browser_support import CHROMIUM, CHROMIUM_ARGS, ROOT, app_process, app_server, browser_page, explained, nav_link, require_chromium, wait_idle
 from ui.sitemap import PAGES
 
 pytestmark = pytest.mark.browser
@@ -52,7 +52,7 @@ def test_a_crowd_opening_one_link_on_a_fresh_server_all_get_the_page(path, title
     map (or, on Train, its Start button), whatever order the sessions' runs interleave in (issue 21)."""
     from playwright.sync_api import sync_playwright
 
-    with app_server() as url, sync_playwright() as p:
+    with app_process() as (url, server), sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
             pages = [browser.new_context(viewport={"width": 1280, "height": 900}).new_page() for _ in range(CROWD)]
@@ -75,5 +75,5 @@ def test_a_crowd_opening_one_link_on_a_fresh_server_all_get_the_page(path, title
             pages[-1].screenshot(path=str(ROOT / "artifacts" / f"crowd-{path.split('?')[0]}.png"))
         finally:
             browser.close()
-        log = (ROOT / ".streamlit-test.log").read_text(errors="replace")  # the server's output (app_server)
+        log = server.log_path.read_text(errors="replace")  # the server's own output, before it is removed
     assert "Traceback" not in log and "Error" not in log, log[-3000:]
