@@ -313,13 +313,25 @@ def test_on_a_phone_a_tap_on_the_map_selects_and_decodes_and_a_drag_moves_the_de
     assert floating[0] == "block" and floating[1] >= 0 and floating[2] <= 844 and floating[3] >= 0 and floating[4] <= 390
     assert page.evaluate(ranges) == axes  # no pan
     assert decoded(page)["selected"] == i  # a drag does not select
-    # behind the switch, the chart's own pan
-    page.locator(".st-key-decoder-hover button.panmode").tap()
-    touch("touchStart", path[0])
-    for p in path[1:]:
-        touch("touchMove", p)
+    # behind the switch (below the map: the tap scrolls to it, and the switch brings the map back into
+    # view), the chart's own pan; the decoded point stays
+    switch = page.locator(".st-key-decoder-hover button.panmode")
+    switch.tap()
+    assert switch.get_attribute("aria-pressed") == "true"
+    in_view = "() => { const r = document.querySelector('.js-plotly-plot').getBoundingClientRect(); return r.top >= 0 && r.bottom <= innerHeight; }"
+    wait_until(page, lambda: page.evaluate(in_view), "the map in view again after the switch")
+    settle(page)
+    x, y = point_position(page, 0, 1, 0)
+    z = decoded(page)["z"]
+    touch("touchStart", (x, y))
+    for k in range(1, 12):
+        touch("touchMove", (x + 4 * k, y - 3 * k))
     touch("touchEnd", None)
     wait_until(page, lambda: page.evaluate(ranges) != axes, "the chart panned in pan / zoom mode")
+    (x0, x1), (y0, y1) = axes
+    (u0, u1), (v0, v1) = page.evaluate(ranges)
+    assert u0 < x0 and v0 < y0 and u1 - u0 == pytest.approx(x1 - x0), (axes, page.evaluate(ranges))  # dragged right and up
+    assert decoded(page)["z"] == z and decoded(page)["selected"] == i
     page.context.close()
 
 
@@ -331,8 +343,14 @@ def test_no_page_is_wider_than_a_phone_and_its_controls_are_44_px(served):
         open_page(page, url, spec.name)
         if page.evaluate("() => document.documentElement.scrollWidth > window.innerWidth"):
             wide[spec.name] = page.evaluate("() => document.documentElement.scrollWidth")
+        # what a finger touches: a visually hidden radio, checkbox or switch is tapped through its label, a
+        # visually hidden range input through its slider's track (the area that takes the drag, touch-action: none)
         tiny = page.evaluate("""() => [...document.querySelectorAll('[data-testid=stMain] :is(button, select, input, [role=slider], [role=radio], [role=switch], [role=checkbox], [role=menuitem])')]
-            .map(e => { const t = e.matches('input[type=radio], input[type=checkbox], [role=switch]') ? (e.closest('label') || e) : e;
+            .map(e => { let t = e;
+                        if (e.matches('input[type=radio], input[type=checkbox], [role=switch]')) t = e.closest('label') || e;
+                        else if (e.matches('input[type=range]'))
+                          for (let a = e.parentElement; a && !a.matches('[data-testid=stSlider]'); a = a.parentElement)
+                            if (getComputedStyle(a).touchAction === 'none') t = a;
                         const r = t.getBoundingClientRect(); return [t, r]; })
             .filter(([t, r]) => r.width > 0 && r.height > 0 && getComputedStyle(t).visibility !== 'hidden' && (r.height < 44 || r.width < 24))
             .map(([t, r]) => (t.getAttribute('aria-label') || t.innerText || t.tagName).slice(0, 30) + ' ' + Math.round(r.width) + 'x' + Math.round(r.height))""")

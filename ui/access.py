@@ -10,8 +10,9 @@ code colours 2.5:1), a visible focus ring on everything focusable, touch targets
 a touch screen (`pointer: coarse`), no transition or animation when the system asks for reduced motion.
 The script (an `st.components.v2` component, no iframe, nothing drawn): each chart's text alternative
 (ui.screen puts it in the figure's layout.meta.alt) becomes its aria-label, a formula wider than its
-column can be scrolled from the keyboard, and on a phone the sidebar closes after a choice in it, so
-that it does not stay over the page.
+column can be scrolled from the keyboard, the navigation Streamlit moves into a phone's sidebar loses
+its broken list markup, and on a phone the sidebar closes after a choice in it, so that it does not
+stay over the page.
 """
 from __future__ import annotations
 
@@ -38,14 +39,19 @@ CSS = """<style>
   { outline: 3px solid #1a5fb4 !important; outline-offset: 2px; }
 .katex-display { overflow-y: hidden; }
 @media (pointer: coarse) {
+  /* Streamlit 1.67's React Aria widgets: a radio option, a toggle or checkbox is its label (the input
+     itself is visually hidden); a slider takes the finger on its track (touch-action: none) */
   button, [role="menuitem"], [data-testid="stTopNavSection"], [data-testid="stSidebarNavLink"],
   [data-testid="stBaseLinkButton-secondary"], [data-testid="stBaseLinkButton-primary"],
-  label[data-baseweb="radio"], label[data-baseweb="checkbox"], [data-baseweb="select"] > div,
-  [data-testid="stTextInputRootElement"], [data-testid="stNumberInputContainer"]
+  [data-testid="stRadioOption"], [data-testid="stCheckbox"] > label,
+  :is([data-testid="stSelectbox"], [data-testid="stMultiSelect"]) :is([role="group"], input[role="combobox"]),
+  [data-testid="stTextInputRootElement"], [data-testid="stTextInputField"],
+  [data-testid="stNumberInputContainer"], [data-testid="stNumberInputField"],
+  [data-testid="stSlider"] [role="group"] > [style*="touch-action"], [data-testid="stMultiSelectTagsContainer"] [data-tag]
     { min-height: 44px !important; }
-  button { min-width: 44px !important; }
-  label[data-baseweb="radio"], label[data-baseweb="checkbox"] { align-items: center; }
-  [data-testid="stSidebarNavLink"] { align-items: center; }
+  button, [data-testid="stMultiSelect"] input[role="combobox"] { min-width: 44px !important; }
+  [data-testid="stRadioOption"], [data-testid="stCheckbox"] > label, [data-testid="stSidebarNavLink"],
+  [data-testid="stMultiSelectTagsContainer"] [data-tag] { align-items: center; }
 }
 @media (prefers-reduced-motion: reduce) {
   *, *::before, *::after { animation-duration: 0.01ms !important; animation-iteration-count: 1 !important;
@@ -66,6 +72,20 @@ function label() {
     box.setAttribute("role", "figure");
     box.setAttribute("aria-label", alt);
   }
+  // on a narrow screen Streamlit moves the top navigation into the sidebar as a <ul> whose children are
+  // sections (<div>: a header and the pages' <li>): no list semantics there (axe: list, listitem), each
+  // section a group named by its header; the links stay
+  for (const ul of document.querySelectorAll('[data-testid="stSidebarNavItems"]')) {
+    if (![...ul.children].some((c) => c.tagName !== "LI")) continue;
+    ul.setAttribute("role", "none");
+    for (const li of ul.querySelectorAll("li")) if (li.getAttribute("role") !== "none") li.setAttribute("role", "none");
+    for (const section of ul.children) {
+      const name = section.querySelector('[data-testid="stNavSectionHeader"] [data-testid="stMarkdownContainer"]')?.textContent.trim();
+      if (section.tagName === "LI" || !name || section.getAttribute("aria-label") === name) continue;
+      section.setAttribute("role", "group");
+      section.setAttribute("aria-label", name);
+    }
+  }
   // a formula wider than its column scrolls: from the keyboard too
   for (const k of document.querySelectorAll(".katex-display")) {
     const wide = k.scrollWidth > k.clientWidth + 1;
@@ -77,11 +97,15 @@ function label() {
 function later() { if (!A.frame) A.frame = requestAnimationFrame(label); }
 
 function closeSidebar(e) {
-  // on a phone the sidebar lies over the page: a choice made in it closes it
-  if (window.innerWidth >= NARROW || !e.target.matches?.('input[type="radio"]')) return;
+  // on a phone the sidebar lies over the page: a choice made in it (a tap or click on a radio option)
+  // closes it. (React Aria's radios send no native change event; the arrow keys move on without closing.)
+  if (window.innerWidth >= NARROW || A.closing || !e.target.closest?.('[data-testid="stRadioOption"], input[type="radio"]')) return;
   const side = e.target.closest('[data-testid="stSidebar"]');
   if (!side) return;
-  setTimeout(() => side.querySelector('[data-testid="stSidebarCollapseButton"] button, [data-testid="stSidebarHeader"] button')?.click(), 150);
+  A.closing = setTimeout(() => {
+    A.closing = 0;
+    side.querySelector('[data-testid="stSidebarCollapseButton"] button, [data-testid="stSidebarHeader"] button')?.click();
+  }, 150);
 }
 
 export default function () {
@@ -89,7 +113,7 @@ export default function () {
     A.on = true;
     new MutationObserver(later).observe(document.body, { subtree: true, childList: true });
     window.addEventListener("resize", later);
-    document.addEventListener("change", closeSidebar, true);
+    document.addEventListener("click", closeSidebar, true);
   }
   later();
 }

@@ -292,7 +292,13 @@ class View {
     if (h.mode === "map") {
       const b = el("button", { type: "button", class: "panmode", "aria-pressed": String(!!this.panning),
                                text: "✋ pan / zoom the map by touch" }, c);
-      b.addEventListener("click", () => { this.panning = !this.panning; b.setAttribute("aria-pressed", String(this.panning)); });
+      b.addEventListener("click", () => {
+        this.panning = !this.panning;
+        b.setAttribute("aria-pressed", String(this.panning));
+        // the switch sits below the map, off screen while the map is in view: turned on, it brings the
+        // map back into view, to be panned
+        if (this.panning) document.querySelector(stKey(this.h.chart))?.scrollIntoView({ block: "center" });
+      });
     }
   }
 
