@@ -53,6 +53,11 @@ CSS = """<style>
   [data-testid="stRadioOption"], [data-testid="stCheckbox"] > label, [data-testid="stSidebarNavLink"],
   [data-testid="stMultiSelectTagsContainer"] [data-tag] { align-items: center; }
 }
+@media (pointer: coarse) and (max-width: 640px) {
+  /* a phone: Plotly's tool bar, its buttons 44 px, would wrap over the chart's title; a finger zooms
+     and pans the chart itself (the map: behind its pan / zoom switch), fullscreen is Streamlit's */
+  .js-plotly-plot .modebar-container { display: none !important; }
+}
 @media (prefers-reduced-motion: reduce) {
   *, *::before, *::after { animation-duration: 0.01ms !important; animation-iteration-count: 1 !important;
     transition-duration: 0.01ms !important; scroll-behavior: auto !important; }
