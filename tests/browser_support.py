@@ -160,13 +160,19 @@ def app_process(timeout: float = 60.0, script: str = "app.py", tries: int = 5):
 def browser_page(width: int = 1500, height: int = 1000, scale: float = 1, **options):
     """One Chromium page, `scale` device pixels per CSS pixel (2: a Retina screen); `options` go to
     Playwright's new_page (has_touch=True, is_mobile=True: a phone)."""
+    with launched() as browser:
+        yield browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale, **options)
+
+
+@contextlib.contextmanager
+def launched():
+    """One headless Chromium (Debian's, CHROMIUM_ARGS), closed on the way out: yields the browser."""
     from playwright.sync_api import sync_playwright
 
     with sync_playwright() as p:
         browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
         try:
-            page = browser.new_page(viewport={"width": width, "height": height}, device_scale_factor=scale, **options)
-            yield page
+            yield browser
         finally:
             browser.close()
 
@@ -176,14 +182,8 @@ def served_browser():
     """A fresh app server and one headless Chromium on it (each test makes its own contexts): yields
     (the browser, the URL)."""
     require_chromium()
-    from playwright.sync_api import sync_playwright
-
-    with app_server() as url, sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield browser, url
-        finally:
-            browser.close()
+    with app_server() as url, launched() as browser:
+        yield browser, url
 
 
 @contextlib.contextmanager

@@ -16,7 +16,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, app_process, goto_page, require_chromium,
+from browser_support import (ROOT, app_process, goto_page, launched, require_chromium,
                              start_training, wait_idle, wait_until)
 from hostile import hostile_files
 
@@ -28,15 +28,9 @@ pytestmark = pytest.mark.browser
 @pytest.fixture(scope="module")
 def chromium():
     require_chromium()
-    from playwright.sync_api import sync_playwright
-
     SCREENS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched() as b:
+        yield b
 
 
 def open_page(browser, url: str, heading: str):

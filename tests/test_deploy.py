@@ -20,7 +20,7 @@ from urllib.parse import parse_qs, urlparse
 
 import pytest
 
-from browser_support import (CHROMIUM, CHROMIUM_ARGS, ROOT, explained, free_port, goto_page, require_chromium,
+from browser_support import (ROOT, explained, free_port, goto_page, launched, require_chromium,
                              start_training, wait_idle, wait_until)
 from needs import require_nginx, require_ray
 from vae_core.runs import RunStore
@@ -51,15 +51,9 @@ def deployment(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def browser(deployment):
-    from playwright.sync_api import sync_playwright
-
     SCREENS.mkdir(parents=True, exist_ok=True)
-    with sync_playwright() as p:
-        b = p.chromium.launch(executable_path=CHROMIUM, args=CHROMIUM_ARGS, headless=True)
-        try:
-            yield b
-        finally:
-            b.close()
+    with launched() as b:
+        yield b
 
 
 def new_page(browser, width: int = 1280, height: int = 720):
@@ -92,14 +86,22 @@ def the_run(store: RunStore, ws: str):
     return own[0] if own else None
 
 
-def test_a_run_outlives_its_replica(deployment, browser):
-    dep, store = deployment, RunStore(deployment.d["runs"])
+def training_through_nginx(dep: Deployment, store: RunStore, browser):
+    """A session through nginx opens Train, starts a long run and waits for its first checkpoint:
+    -> (its page, its workspace id)."""
     page = new_page(browser)
     page.goto(dep.url + "/train")
     page.get_by_role("heading", name="Train").first.wait_for()
     ws = workspace_of(page)
     start_training(page, 3000)
-    wait_until(page, lambda: store.workspace(ws).has_checkpoint(the_run(store, ws).id), "a first checkpoint", 120)
+    wait_until(page, lambda: (r := the_run(store, ws)) is not None and r.progress.get("epoch", 0) >= 1
+               and store.workspace(ws).has_checkpoint(r.id), "a first checkpoint", 120)
+    return page, ws
+
+
+def test_a_run_outlives_its_replica(deployment, browser):
+    dep, store = deployment, RunStore(deployment.d["runs"])
+    page, ws = training_through_nginx(dep, store, browser)
     run = the_run(store, ws)
     owner = replica_of(dep, run.owner)
     before = step_shown(page)
@@ -139,13 +141,7 @@ def test_a_run_outlives_its_replica(deployment, browser):
 
 def test_a_killed_ray_node_leaves_its_run_interrupted_and_resumable_on_another_replica(deployment, browser):
     dep, store = deployment, RunStore(deployment.d["runs"])
-    page = new_page(browser)
-    page.goto(dep.url + "/train")
-    page.get_by_role("heading", name="Train").first.wait_for()
-    ws = workspace_of(page)
-    start_training(page, 3000)
-    wait_until(page, lambda: (r := the_run(store, ws)).progress.get("epoch", 0) >= 1 and store.workspace(ws)
-               .has_checkpoint(r.id), "a first checkpoint", 120)
+    page, ws = training_through_nginx(dep, store, browser)
     dep.kill_ray_node(1)  # the worker node, with the job's actor (the head offers no CPU)
     wait_until(page, lambda: the_run(store, ws).status == "interrupted", "the run interrupted", 120)
     run = the_run(store, ws)
