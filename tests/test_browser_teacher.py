@@ -140,7 +140,9 @@ def test_a_train_link_sets_the_forms_beta(app):
     url, page = app
     open_view(page, f"{url}/train?beta=3.5", "Train")
     no_error(page)
-    assert page.get_by_role("textbox", name=re.compile(r"^β \(")).input_value() == "3.5"  # as typed, the knob's format
+    from playwright.sync_api import expect  # (the widgets' code loads after the script has run: wait for it)
+
+    expect(page.get_by_role("textbox", name=re.compile(r"^β \("))).to_have_value("3.5")  # as typed, the knob's format
     assert parse_qs(urlsplit(page.url).query)["beta"] == ["3.5"]
 
 
