@@ -279,6 +279,14 @@ def start_training(page, epochs: int) -> None:
     field.fill(str(epochs))
     field.press("Enter")
     wait_idle(page)
+    sent = re.compile(rf"[?&]epochs={epochs}(&|$)")  # the address bar holds what the server has (ui.links)
+    try:
+        wait_until(page, lambda: sent.search(page.url), f"epochs={epochs} in the address", timeout=20)
+    except AssertionError:  # the edit's rerun was dropped (another rerun raced it): a person types it again
+        warnings.warn("the epochs typed did not reach the server; typed again")
+        field.fill(str(epochs))
+        field.press("Enter")
+        wait_until(page, lambda: sent.search(page.url), f"epochs={epochs} in the address", timeout=60)
     from playwright.sync_api import TimeoutError as PlaywrightTimeout
 
     page.get_by_role("button", name="Start", exact=True).click()
