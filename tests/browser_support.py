@@ -15,6 +15,8 @@ import warnings
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:  # the app's own modules (ui.sitemap), for the bench scripts that use this
+    sys.path.insert(0, str(ROOT))
 # Debian's Chromium; VAE_CORE_CHROMIUM names another (a missing path: how a test hides it)
 CHROMIUM = os.environ.get("VAE_CORE_CHROMIUM", "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update",
