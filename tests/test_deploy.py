@@ -157,7 +157,8 @@ def test_a_killed_ray_node_leaves_its_run_interrupted_and_resumable_on_another_r
     page.get_by_role("button", name=re.compile(r"^Resume from epoch")).click()
     explained(page, lambda: page.get_by_text(re.compile(rf"training · step \d+.*resumed at step {saved}"))
               .first.wait_for(timeout=120_000), "the run never resumed from its checkpoint", "deploy-resume")
-    page.get_by_role("button", name="Stop", exact=True).click()
+    wait_idle(page)  # (while the page reruns, the live view's old Stop can stand beside the new one)
+    page.get_by_role("button", name="Stop", exact=True).first.click()
     wait_until(page, lambda: the_run(store, ws).status == "stopped", "the resumed run stopped", 120)
     steps = store.workspace(ws).checkpoint(run.id).history["train"]["step"]
     assert steps == list(range(1, len(steps) + 1)) and len(steps) > saved
