@@ -6,7 +6,7 @@ import torch
 from ui import decoder, draw, links, page, picture, plots, screen, sitemap, timing, views, widgets
 from ui.offline import button as offline_button, views as offline_views
 from ui.presentation import style
-from vae_core.latent import PATHS, decode, grid_values, interpolate, traverse
+from vae_core.latent import PATHS, decode, grid_values, interpolate, traversals
 
 a, pts = page.start(lambda a, pts: (
     "Pick two examples A and B. Their codes z_A and z_B are joined by a path and every point on it is "
@@ -139,7 +139,7 @@ if pts.data.is_image:
                 + (", rows in KL order, largest first" if a.model.variational else "") + ". A row that never "
                 "changes is an unused dimension (its KL ≈ 0); in a disentangled model each row moves one factor.")
     steps = grid_values(9, 3.0)
-    rows = np.stack([traverse(a.model, z_a, d, steps, y).cpu().numpy() for d in order[:12]])  # (R, 9, C, H, W)
+    rows = traversals(a.model, z_a, order[:12], steps, y).cpu().numpy()  # (R, 9, C, H, W)
     picture.show(rows, "rows: " + ", ".join(dim_names[:len(rows)]) + "  ·  columns: −3 … 3", size=64,
                  download="traversal.png")
     picture.gif_button(rows.swapaxes(0, 1), "traversal", cols=1, size=64, label="GIF (all rows sweep together)")

@@ -3,13 +3,12 @@ import numpy as np
 import plotly.graph_objects as go
 import streamlit as st
 import torch
-from PIL import Image
 
 from ui import decoder, page, picture, plots, screen, views, widgets
 from ui.offline import button as offline_button, views as offline_views
 from ui.presentation import style
 from ui.runs import Active
-from vae_core.latent import grid_values, label_grid, manifold_grid
+from vae_core.latent import grid_values, label_grid
 
 
 def explanation(a: Active, pts: views.Points) -> str:
@@ -90,8 +89,7 @@ def all_labels_view() -> None:
 
 def grid_view() -> None:
     """The n x n grid decoded (left) and laid over the map (right)."""
-    images, z = manifold_grid(a.model, (d0, d1), n, span, spacing, base, y)
-    images = images.cpu().numpy()
+    images, z = views.grid(a, (d0, d1), n, span, spacing, base, y)
     vals = z[0, :, d0].numpy()  # the column coordinates, increasing
 
     left, right = st.columns(2)
@@ -107,7 +105,7 @@ def grid_view() -> None:
                                axis_names=(f"z{d0}", f"z{d1}"), size=4, opacity=0.6, title="grid over the map")
         if pts.data.is_image and spacing == "linear":
             h = (vals[-1] - vals[0]) / max(n - 1, 1)  # one cell: tiles are centred on the grid codes
-            tiles = Image.fromarray(plots.tile(images, size=max(16, 640 // n), pad=0))
+            tiles = picture.data_uri(plots.tile(images, size=max(16, 640 // n), pad=0))  # (its PNG kept)
             fig.add_layout_image(source=tiles, xref="x", yref="y", x=vals[0] - h / 2, y=vals[-1] + h / 2,
                                  sizex=vals[-1] - vals[0] + h, sizey=vals[-1] - vals[0] + h, sizing="stretch",
                                  opacity=0.55, layer="below")

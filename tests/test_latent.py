@@ -19,6 +19,7 @@ from vae_core.latent import (
     prior_samples,
     reconstruct,
     slerp,
+    traversals,
     traverse,
 )
 from vae_core.metrics import active_units, evaluate, example_terms, iwae_bound, kl_per_dim, loss_terms
@@ -147,6 +148,21 @@ def test_traverse_changes_only_one_dim():
     cond = small("cvae")
     torch.testing.assert_close(traverse(cond, z, 0, values, y=3), one_by_one(cond, torch.stack(
         [torch.cat([v[None], z[1:]]) for v in values]), y=3), rtol=1e-5, atol=1e-6)
+
+
+@pytest.mark.parametrize("name", ["vae", "cvae"])
+def test_traversals_sweep_one_dim_a_row(name):
+    """All rows in one decoder call: row r is z with only dims[r] swept (dims in any order, repeated)."""
+    model, y = small(name), (2 if name == "cvae" else None)
+    z = torch.tensor([0.5, -1.0, 0.25, 2.0])
+    values, dims = torch.linspace(-3, 3, 9), [3, 0, 2, 0]
+    got = traversals(model, z, dims, values, y)
+    assert got.shape == (4, 9, 1, 8, 8)
+    for r, d in enumerate(dims):
+        want = z.repeat(9, 1)
+        want[:, d] = values
+        torch.testing.assert_close(got[r], one_by_one(model, want, y), rtol=1e-5, atol=1e-6)
+    assert torch.equal(z, torch.tensor([0.5, -1.0, 0.25, 2.0]))
 
 
 @pytest.mark.parametrize("name", ["vae", "cvae", "ae"])

@@ -102,6 +102,10 @@ def test_sweep_cli_writes_one_checkpoint_per_member(tmp_path):
     assert done.returncode == 0, done.stderr
     runs = json.loads(done.stdout.strip().splitlines()[-1])["runs"]
     assert [(r["beta"], r["latent_dim"]) for r in runs] == [(0.5, 2), (4.0, 2), (0.5, 3), (4.0, 3)]
+    # its first line once, when the models are built (as train's), then each group's epochs
+    lines = done.stderr.strip().splitlines()
+    assert lines[0] == "sweep of 4 beta_vae on digits (1617 train / 180 val)"
+    assert [ln.split(":")[0] for ln in lines[1:]] == ["group 1", "group 2"]
     for r in runs:
         ckpt = checkpoint.load(r["path"])
         assert (ckpt.config.beta, ckpt.config.latent_dim) == (r["beta"], r["latent_dim"])

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 import streamlit as st
 import torch
 
-from vae_core import threads
+from vae_core import runcard, threads
 from vae_core.checkpoint import Checkpoint
 from vae_core.device import describe, pick_device
 from vae_core.models import Autoencoder
@@ -137,6 +137,17 @@ class Active:
 def _load(key: str, _ws: Workspace, run_id: str, with_history: bool = True) -> tuple[Checkpoint, Autoencoder]:
     ckpt = _ws.checkpoint(run_id, with_history).without_optimizer()
     return ckpt, ckpt.build_model(device())
+
+
+@st.cache_resource(max_entries=64, show_spinner=False)
+def _card(key: str, name: str, changes: tuple, _ckpt: Checkpoint) -> dict:
+    return runcard.card(_ckpt, name, changes)
+
+
+def card(a: Active) -> dict:
+    """The active run's card (vae_core.runcard), kept by its checkpoint, name and β changes: the sidebar
+    and the offline button show it on every rerun. Shared by the sessions: read it, don't change it."""
+    return _card(a.key, a.run.name, a.run.beta_changes, a.ckpt)
 
 
 def latest_model(run_id: str, with_history: bool = True) -> tuple[Checkpoint, Autoencoder] | None:

@@ -9,7 +9,7 @@ from urllib.parse import urlsplit, urlunsplit
 
 import streamlit as st
 
-from vae_core import history, runcard
+from vae_core import history
 from vae_core.checkpoint import CheckpointError
 from vae_core.registry import MODELS
 from vae_core.runs import RunStoreError, file_name
@@ -157,7 +157,7 @@ def render() -> None:
 def _history_out(a: runs.Active) -> None:
     """The run's history for other tools (vae_core.history: CSV, TensorBoard, card) and the command that
     trains it again (vae_core.runcard); the zip is made when its button is pressed."""
-    card = runcard.card(a.ckpt, a.run.name, a.run.beta_changes)
+    card = runs.card(a)
     with st.expander("History: CSV, TensorBoard, command", icon=":material/table_chart:"):
         st.caption("Every logged step and the validation terms as CSV, TensorBoard event files "
                    "(`tensorboard --logdir` the folder), the run's card, and the command that trains it again:")

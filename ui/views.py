@@ -5,7 +5,7 @@ same model shares one copy.
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 import streamlit as st
@@ -13,7 +13,7 @@ import torch
 
 from vae_core.config import Config
 from vae_core.data import Dataset, load_split
-from vae_core.latent import encode
+from vae_core.latent import encode, manifold_grid
 from vae_core.metrics import example_terms
 
 from . import own_data, runs
@@ -32,6 +32,7 @@ class Points:
     sigma: np.ndarray | None   # (N, D), VAE family only
     recon: np.ndarray          # (N,) -log p(x | z = mu), nats
     kl: np.ndarray | None      # (N,) KL(q(z|x) || p(z)), nats
+    memo: dict = field(default_factory=dict, compare=False, repr=False)  # what is computed from them, kept
 
 
 @st.cache_resource(max_entries=8, show_spinner="Loading the dataset…")
@@ -70,6 +71,24 @@ def _points(key: str, _active: Active) -> Points:
 def points(a: Active) -> Points:
     """The encoded map points of the active model (cached by model)."""
     return _points(a.key, a)
+
+
+@st.cache_resource(max_entries=32, show_spinner=False)
+def _grid(key: str, dims: tuple[int, int], n: int, span: float, spacing: str, base: tuple | None, y: int | None,
+          _model) -> tuple[np.ndarray, torch.Tensor]:
+    images, z = manifold_grid(_model, dims, n, span, spacing, None if base is None else torch.tensor(base), y)
+    images = images.cpu().numpy()
+    images.flags.writeable = False  # shared by every session on this model
+    return images, z
+
+
+def grid(a: Active, dims: tuple[int, int], n: int, span: float, spacing: str, base: torch.Tensor | None,
+         y: int | None) -> tuple[np.ndarray, torch.Tensor]:
+    """vae_core.latent.manifold_grid of the active model, images as a numpy array, kept by its settings:
+    the Manifold page draws it again on every rerun (every session on this model shares it; don't
+    change z)."""
+    base = None if base is None else tuple(base.detach().cpu().float().tolist())
+    return _grid(a.key, tuple(dims), n, float(span), spacing, base, None if y is None else int(y), a.model)
 
 
 # --- 2-D views of the map -------------------------------------------------------------------
@@ -173,11 +192,21 @@ def spoken(z) -> str:
 
 
 def nearest_class(pts: Points, zs) -> list[str]:
-    """For each code of zs (K, D) (or one, (D,)), the class of the encoded example nearest to it."""
-    zs, mu = np.atleast_2d(np.asarray(zs, dtype=np.float64)), np.asarray(pts.mu, dtype=np.float64)
-    d2 = (mu ** 2).sum(1)[None] - 2 * zs @ mu.T  # (K, N): squared distances less |z|², the same order
-    y = pts.data.y.numpy()
-    return [str(pts.data.class_names[int(y[i])]) for i in d2.argmin(1)]
+    """For each code of zs (K, D) (or one, (D,)), the class of the encoded example nearest to it. Kept
+    by the codes: the Interpolate page names the nearest class of its 101 path points on every rerun."""
+    zs = np.atleast_2d(np.asarray(zs, dtype=np.float32))
+    key = ("nearest", zs.shape, zs.tobytes())
+    if (names := pts.memo.get(key)) is None:
+        if len(pts.memo) > 64:  # (every session on this model shares the memo: a bound, not an LRU)
+            pts.memo.clear()
+        if (index := pts.memo.get("index")) is None:  # mu as float32 and |mu|², for the search
+            mu = np.asarray(pts.mu, dtype=np.float32)
+            index = pts.memo["index"] = (mu, (mu ** 2).sum(1))
+        mu, mu_sq = index
+        d2 = mu_sq[None] - 2 * zs @ mu.T  # (K, N): squared distances less |z|², the same order
+        y = pts.data.y.numpy()
+        names = pts.memo[key] = [str(pts.data.class_names[int(y[i])]) for i in d2.argmin(1)]
+    return list(names)
 
 
 def decoded_alt(pts: Points, z, what: str = "decoded") -> str:

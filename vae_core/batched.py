@@ -290,13 +290,18 @@ class BatchedTrainer:
 
 
 def train_sweep(cfgs: list[Config], train: Dataset, val: Dataset, device=None,
-                on_report: Callable[[int, SweepReport], None] | None = None) -> list[Checkpoint]:
+                on_report: Callable[[int, SweepReport], None] | None = None,
+                on_built: Callable[[int], None] | None = None) -> list[Checkpoint]:
     """Train every member (batched per architecture group, stacked or in threads as
     vae_core.threads says); -> checkpoints in the order of `cfgs`. `on_report(group_index, report)`
-    is called after every step."""
+    is called after every step; `on_built(group_index)` once a group's models and optimizers are
+    made, before its first step (the CLI's first line: the first optimizer also imports the 2 s
+    of torch._dynamo, start-up as train's own, which train's first line comes after too)."""
     out: list[Checkpoint | None] = [None] * len(cfgs)
     for g, idx in enumerate(groups(cfgs)):
         trainer = BatchedTrainer([cfgs[i] for i in idx], train, val, device, n_threads=None)
+        if on_built is not None:
+            on_built(g)
         threads.use(threads.for_batch(trainer))
         for report in trainer.run():
             if on_report is not None:

@@ -150,6 +150,16 @@ def traverse(model: Autoencoder, z: torch.Tensor, dim: int, values: torch.Tensor
     return decode(model, zs, y)
 
 
+def traversals(model: Autoencoder, z: torch.Tensor, dims, values: torch.Tensor, y=None) -> torch.Tensor:
+    """`traverse` for each dim of `dims` (R,): images (R, len(values), *shape), row r sweeping dims[r].
+    One decoder call for all the rows."""
+    dims, values = list(dims), torch.as_tensor(values, dtype=torch.float32)
+    zs = z.detach().cpu().float().expand(len(dims), len(values), -1).clone()  # (R, V, D)
+    zs[torch.arange(len(dims))[:, None], torch.arange(len(values))[None, :], torch.tensor(dims, dtype=torch.long)[:, None]] = values
+    images = decode(model, zs.view(len(dims) * len(values), -1), y)
+    return images.view(len(dims), len(values), *images.shape[1:])
+
+
 def nearest(codes, z, k: int = 8) -> np.ndarray:
     """Indices of the k codes (N, D) nearest to z (D,) in Euclidean distance, nearest first (ties:
     the lower index first)."""

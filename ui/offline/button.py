@@ -8,9 +8,7 @@ from urllib.parse import urlencode, urlsplit, urlunsplit
 
 import streamlit as st
 
-from vae_core import runcard
-
-from .. import links
+from .. import links, runs
 from . import OfflinePageError, page
 
 LABEL = "Download this view as a page"
@@ -26,7 +24,7 @@ def link_back(page_name: str) -> str:
 
 
 def _html_of(make: Callable[[], dict], a, page_name: str, title: str, holder: dict) -> Callable[[], bytes]:
-    card = runcard.card(a.ckpt, a.run.name, a.run.beta_changes)
+    card = runs.card(a)
     link = link_back(page_name)
 
     def html() -> bytes:  # runs when the button is pressed (no script context: nothing from st here)

@@ -44,15 +44,17 @@ def run(args) -> int:
     cfgs = members(base, lists.get("beta"), lists.get("latent_dim"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    print(f"sweep of {len(cfgs)} {base.model} on {base.dataset} ({len(train)} train / {len(val)} val)",
-          file=sys.stderr)
+    def built(g: int) -> None:  # data loaded, models built: the first line, as train's
+        if g == 0:
+            print(f"sweep of {len(cfgs)} {base.model} on {base.dataset} ({len(train)} train / {len(val)} val)",
+                  file=sys.stderr)
 
     def progress(g: int, r: SweepReport) -> None:
         if r.val is not None:
             losses = " ".join(f"{v['loss']:.1f}" for v in r.val)
             print(f"group {g + 1}: epoch {r.epoch}/{r.epochs}  val loss {losses}", file=sys.stderr)
     try:
-        ckpts = train_sweep(cfgs, train, val, args.device, progress)
+        ckpts = train_sweep(cfgs, train, val, args.device, progress, built)
     except TrainingDiverged as e:
         return fail(str(e), 1)
     runs = []
