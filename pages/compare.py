@@ -9,14 +9,14 @@ from vae_core.latent import reconstruct
 TRIO = ["zoo.digits-trio-ae", "zoo.digits-trio-vae", "zoo.digits-trio-kl"]
 SEL = "compare.selected"      # the shared selection: indices into compare_data, the same in every map
 CHOSEN = "compare.chosen"     # the runs compared, kept across page visits
-SHOWN = 8                     # inputs reconstructed / prior samples decoded per model, under its map
+SHOWN = 8                     # inputs reconstructed / prior samples decoded per model, over its map
 
 run_app_first()
 page.header(
     "Two to four models on **the same examples**. Their latent maps use the same colour for each class; "
-    "**box- or lasso-select** points in one map and the same examples are ringed in the others. Below: the same "
-    "inputs reconstructed by each model, the same prior codes z ~ N(0, I) decoded by each, and their validation "
-    "losses on one axis. The shipped trio makes the theory's argument: an **autoencoder** (reconstruction only) "
+    "**box- or lasso-select** points in one map and the same examples are ringed in the others. Over the maps: "
+    "the same inputs reconstructed by each model and the same prior codes z ~ N(0, I) decoded by each; below, "
+    "their validation losses on one axis. The shipped trio makes the theory's argument: an **autoencoder** (reconstruction only) "
     "sorts the digits but leaves holes, so decoding from the prior shows what lives in its holes; a **VAE** "
     "(reconstruction + KL) fills the prior with digits; a model trained on the **KL term alone** puts every "
     "example on the prior, so its code says nothing and it rebuilds nothing.")
@@ -67,28 +67,30 @@ selected = st.session_state.get(SEL, [])
 if data.is_image:  # the same inputs for every model: the first selected, else fixed ones
     shown = np.asarray(selected[:SHOWN]) if selected else example_indices(len(data), SHOWN, seed=1)
     x, y = data.x[shown], data.y[shown]
-# One column per model: its map, then (images) the same inputs over its reconstructions and the same prior
-# codes decoded, so all of it is in the first screen, each model's pictures under its own map.
+# One column per model: (images) the same inputs over its reconstructions and the same prior codes decoded,
+# then its map: the pictures side by side in the first screen (also in presentation mode), each model's
+# over its own map.
 for col, (i, (ckpt, model)) in zip(st.columns(len(models)), models.items()):
     mu = compare.codes(ws.checkpoint_stamp(i), i, dataset, folder)
     xy, names = compare.in_two_dims(mu)
     key = f"compare.map.{i}"
     with col:
         st.markdown(f"**{usable[i].name}**")
-        screen.chart(compare.compare_map(xy, data, names, selected), key=key,
-                     on_select=lambda k=key: on_select(k), selection_mode=("box", "lasso"))
         if data.is_image:
             recon = reconstruct(model, x, y if model.n_cond else None).cpu().numpy()
-            picture.show(np.concatenate([x.numpy(), recon]), "inputs (top) · reconstructions", cols=SHOWN, size=28)
+            picture.show(np.concatenate([x.numpy(), recon]), "inputs (top) · reconstructions", cols=SHOWN, size=28,
+                         download=False)  # (strips of 8: no button each, so that the maps follow closely)
             y0 = data.y[:SHOWN] if model.n_cond else None
             picture.show(decode_prior(model, SHOWN, seed=0, y=y0).cpu().numpy(), "the same z ~ N(0, I), decoded",
-                         cols=SHOWN, size=28)
+                         cols=SHOWN, size=28, download=False)
+        screen.chart(compare.compare_map(xy, data, names, selected), key=key,
+                     on_select=lambda k=key: on_select(k), selection_mode=("box", "lasso"))
 st.caption(f"{len(data)} examples of {runs.dataset_label(dataset, chosen[0])}, the same for every model"
            + (f"; **{len(selected)} selected**, ringed in every map" if selected else "")
            + ". Each map has its own axes (a KL-only model's codes all sit within a hair of 0, the prior's "
              "mean). Latents with more than 2 dims are shown by PCA of their codes. A select tool is on by default: "
              "drag a box (double-click empties the selection)."
-           + (f" Under each map: {'the first selected' if selected else 'eight fixed'} inputs and that model's "
+           + (f" Over each map: {'the first selected' if selected else 'eight fixed'} inputs and that model's "
               "reconstructions, then the same eight draws from the standard normal decoded by each (models with "
               "more latent dims get the same values in their first dims). A VAE was trained so that these codes "
               "mean digits; a plain autoencoder never was, so its decodings show what lives in the holes of its "

@@ -93,13 +93,13 @@ def grid_view() -> None:
     vals = z[0, :, d0].numpy()  # the column coordinates, increasing
 
     left, right = st.columns(2)
-    with left:
-        decoder.beside_map(a, pts, "manifold.map", (d0, d1), base=base, base_name=base_note, label=y)  # in the page
+    with left:  # the grid first: the page's picture, in the first screen also in presentation mode
         if pts.data.is_image:
             picture.show(images, f"decoded grid · others at {base_note}", size=max(16, 640 // n), stretch=True)
         else:
             screen.chart(plots.points_2d(images.reshape(-1, images.shape[-1]), None, title="decoded grid in input space"),
                             key="manifold.points")
+        decoder.beside_map(a, pts, "manifold.map", (d0, d1), base=base, base_name=base_note, label=y)  # in the page
     with right:
         fig = plots.latent_map(pts.mu[:, [d0, d1]], pts.data.y.numpy(), names,
                                axis_names=(f"z{d0}", f"z{d1}"), size=4, opacity=0.6, title="grid over the map")
@@ -117,8 +117,9 @@ def grid_view() -> None:
         fig.update_yaxes(range=[-lim, lim])
         screen.chart(fig, key="manifold.map")
     if pts.data.is_image:
-        st.caption("Left: the decoded grid, top row = highest z%d, left column = lowest z%d. Right: the same grid "
-                   "(faded, crosses mark its codes) under the encoded data." % (d1, d0))
+        st.caption("Left: the decoded grid, top row = highest z%d, left column = lowest z%d; under it, the code under "
+                   "the pointer decoded. Right: the same grid (faded, crosses mark its codes) under the encoded data."
+                   % (d1, d0))
     else:
         st.caption("Left: the grid's decoded points in input space. Right: the grid's codes (crosses) over the "
                    "encoded data.")

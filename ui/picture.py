@@ -72,13 +72,13 @@ def _download(label: str, make: Callable[[], bytes], source: np.ndarray, name: s
 
 
 def show(images: np.ndarray, caption: str = "", cols: int | None = None, size: int = 64, pad: int = 1,
-         stretch: bool = False, download: str | None = None, alt: str = "") -> None:
+         stretch: bool = False, download: str | bool | None = None, alt: str = "") -> None:
     """Tile images (N, C, H, W) or a grid (R, K, C, H, W) in [0, 1] and show them, crisp, with a caption.
     `alt`: what a screen reader says of the picture (a decoded one: its z and the nearest class), else
     the caption.
 
     A grid of more than one image gets a button that downloads it as a PNG (file name `download`,
-    else one made from the caption)."""
+    else one made from the caption; none with download=False)."""
     picture = plots.tile(images, cols=cols, size=size, pad=pad)
     style = "width:100%;" if stretch else f"max-width:100%;width:{picture.shape[1]}px;"
     st.markdown(f'<img class="picture" alt="{html.escape(alt or caption)}" style="{style}image-rendering:pixelated" '
@@ -86,7 +86,7 @@ def show(images: np.ndarray, caption: str = "", cols: int | None = None, size: i
     if caption:
         st.caption(caption)
     n = np.asarray(images).shape[0] * (np.asarray(images).shape[1] if np.asarray(images).ndim == 5 else 1)
-    if n > 1:
+    if n > 1 and download is not False:
         _download("PNG", functools.partial(png_bytes, picture), picture, download or _file_name(caption, "png"),
                   "image/png")
 

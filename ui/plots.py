@@ -50,8 +50,8 @@ def figure(traces: list[dict], **layout) -> go.Figure:
 def typed(values: np.ndarray) -> dict:
     """A numeric array in plotly's typed-array form ({"dtype": "f4", "bdata": base64}), which is how
     plotly sends it to the page anyway: given so, a figure takes it without validating and copying
-    it element by element, and sends it without converting it again. For the big traces (a map's
-    ten thousand points): 3 ms less server time a map, of 9 (bench/bench_script_cost.py)."""
+    it element by element, and sends it without converting it again. For the big traces: a map of ten
+    thousand points built, copied and serialized in 6 ms of server time instead of 9."""
     a = np.asarray(values)
     a = a.astype(np.int32 if a.dtype.kind in "iu" else np.float32 if a.dtype == np.float32 else np.float64)
     return {"dtype": a.dtype.str[1:], "bdata": base64.b64encode(np.ascontiguousarray(a)).decode()}
