@@ -148,6 +148,7 @@ def start_a_sweep() -> None:
 ANNOUNCE_S = 10.0  # a screen reader hears the progress at most this often (and when the run ends)
 REFRESH_S = 1.0  # the live view's refresh: these redraws were half the server's script time with 8
                  # sessions exploring and 2 training at 0.7 s (bench/bench_classroom.py --protocol)
+LAYOUT = "train.layout"  # what came first on the last run: "live" (a run training) or "form"
 
 
 def followed() -> str | None:
@@ -332,17 +333,26 @@ def form_section() -> None:
 
 
 # While a run trains, its live view comes first (on a projector it is what the room looks at) and the
-# form waits, folded, below it; otherwise the form comes first.
+# form waits, folded, below it; otherwise the form comes first. The two have a place each; when a run's
+# start or end swaps them, both places are emptied first: a rerun leaves the last run's elements on the
+# page until it rewrites them, and the live view (its Stop) would meanwhile stand twice.
 followed_id = followed()
 training = followed_id is not None and runs.workspace().get(followed_id).status in LIVE
+first, second = st.empty(), st.empty()
+if st.session_state.get(LAYOUT, "live" if training else "form") != ("live" if training else "form"):
+    first.empty()
+    second.empty()
+st.session_state[LAYOUT] = "live" if training else "form"
 if training:
-    live()
-    with st.expander("Start another run", icon=":material/add:"):
+    with first.container():
+        live()
+    with second.container(), st.expander("Start another run", icon=":material/add:"):
         form_section()
 else:
-    with st.container(border=True):
+    with first.container(border=True):
         form_section()
-    if followed_id is None:
-        st.info("No run yet in this workspace. The sidebar's pretrained models are ready to explore meanwhile.")
-    else:
-        live()
+    with second.container():
+        if followed_id is None:
+            st.info("No run yet in this workspace. The sidebar's pretrained models are ready to explore meanwhile.")
+        else:
+            live()
