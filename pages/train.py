@@ -338,11 +338,12 @@ def form_section() -> None:
 # page until it rewrites them, and the live view (its Stop) would meanwhile stand twice.
 followed_id = followed()
 training = followed_id is not None and runs.workspace().get(followed_id).status in LIVE
+layout = "live" if training else "form"
 first, second = st.empty(), st.empty()
-if st.session_state.get(LAYOUT, "live" if training else "form") != ("live" if training else "form"):
+if st.session_state.get(LAYOUT, layout) != layout:
     first.empty()
     second.empty()
-st.session_state[LAYOUT] = "live" if training else "form"
+st.session_state[LAYOUT] = layout
 if training:
     with first.container():
         live()

@@ -145,9 +145,7 @@ def interpolate(z0: torch.Tensor, z1: torch.Tensor, steps: int = 8, method: str 
 
 def traverse(model: Autoencoder, z: torch.Tensor, dim: int, values: torch.Tensor, y=None) -> torch.Tensor:
     """Vary one latent dim of z over `values`, the others fixed: images (len(values), *shape)."""
-    zs = z.detach().cpu().float().expand(len(values), -1).clone()
-    zs[:, dim] = torch.as_tensor(values, dtype=torch.float32)
-    return decode(model, zs, y)
+    return traversals(model, z, [dim], values, y)[0]
 
 
 def traversals(model: Autoencoder, z: torch.Tensor, dims, values: torch.Tensor, y=None) -> torch.Tensor:

@@ -44,6 +44,7 @@ def run(args) -> int:
     cfgs = members(base, lists.get("beta"), lists.get("latent_dim"))
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
+
     def built(g: int) -> None:  # data loaded, models built: the first line, as train's
         if g == 0:
             print(f"sweep of {len(cfgs)} {base.model} on {base.dataset} ({len(train)} train / {len(val)} val)",
