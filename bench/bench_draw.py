@@ -6,7 +6,8 @@
 
 for untrained 784-400-2 and 784-400-16 MLP models (bench/draw_app.py), then the same stroke on the app's
 own Latent space page (Draw beside the map) with its pretrained MNIST VAE (2-D) and beta-VAE (16-D).
-Times are taken inside the page from the pointer event's timeStamp to the pad's data-drawn being
+Times are taken inside the page from the input's timeStamp (its pointerrawupdate, which the pad draws
+on where the browser has it, or its pointermove) to the pad's data-drawn being
 written ("drawn": prepare + encode + decode + redraw of the pictures, numbers and the map's overlay)
 and to the next animation frame ("frame"), and the page's own cost per move. Targets: p95 <= 16 ms,
 0 frames. The last line is one JSON object.

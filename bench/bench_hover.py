@@ -27,13 +27,16 @@ from browser_support import app_server, browser_page, pick_run, wait_idle  # noq
 from vae_core.zoo import load_manifest  # noqa: E402
 
 def probe(element: str, heard_on: str = "window") -> str:
-    """In-page probe: each pointermove's timeStamp (heard on `heard_on`); each time the view writes the
-    `element`'s data-drawn attribute, the delay from the last move to the write and to the next animation
-    frame callback (the frame that paints it), and the view's own cost (data-cost). In window.__probe."""
+    """In-page probe: each move's input timeStamp (heard on `heard_on`, as pointerrawupdate where the
+    browser has it, as it arrives, and as pointermove, at the next frame: the same input, the same
+    timeStamp); each time the view writes the `element`'s data-drawn attribute, the delay from the last
+    move to the write and to the next animation frame callback (the frame that paints it), and the view's
+    own cost (data-cost). In window.__probe."""
     return """() => {
   const canvas = %s;
   const p = window.__probe = {move: null, drawn: [], frame: [], cost: []};
-  %s.addEventListener('pointermove', e => { p.move = e.timeStamp; }, {capture: true});
+  for (const type of ['pointerrawupdate', 'pointermove'])
+    %s.addEventListener(type, e => { p.move = e.timeStamp; }, {capture: true});
   new MutationObserver(() => {
     if (p.move === null) return;
     const t0 = p.move; p.move = null;

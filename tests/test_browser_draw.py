@@ -140,6 +140,45 @@ def test_a_mouse_stroke_moves_the_point_with_no_message_and_equals_vae_core(app)
     page.get_by_text("nearest examples").first.wait_for()
 
 
+def test_a_move_is_drawn_as_it_arrives_not_at_the_next_frame(app):
+    """Chromium has pointerrawupdate (on a secure page: localhost): the pad draws each move in its
+    handler, so the point and pictures are written before the same input's frame-aligned pointermove
+    is dispatched (both carry the input's timeStamp)."""
+    _, page, frames = app
+    page.get_by_role("button", name="clear the pad").click()
+    wait_idle(page)
+    pad(page).evaluate("""c => { const log = c.__log = [];
+        for (const type of ['pointerrawupdate', 'pointermove'])
+            c.addEventListener(type, e => log.push([type, e.timeStamp]), {capture: true});
+        new MutationObserver(() => log.push(['drawn', log.length ? log[log.length - 1][1] : null]))
+            .observe(c, {attributes: true, attributeFilter: ['data-drawn']}); }""")
+    during, _ = mouse_stroke(page, SEVEN, frames)
+    log = pad(page).evaluate("c => c.__log")
+    assert during == 0
+    moves = {t for kind, t in log if kind == "pointermove"}
+    early = 0  # writes of an input's drawing before its pointermove came
+    for i, (kind, t) in enumerate(log):
+        if kind == "drawn" and t in moves and log[i - 1][0] == "pointerrawupdate":
+            early += ("pointermove", t) not in [tuple(e) for e in log[:i]]
+    drawn = sum(kind == "drawn" for kind, _ in log)
+    assert drawn >= 30 and early >= 0.9 * drawn, f"{early} of {drawn} drawn before their pointermove: {log[:12]}"
+
+
+def test_a_browser_without_pointerrawupdate_draws_on_pointermove(app):
+    """Firefox and Safari have no pointerrawupdate (nor has Chromium on a page served over plain http):
+    the pad draws on pointermove, once a frame, with no message either."""
+    with another_page(app, 1280, 900) as (url, page):
+        page.add_init_script("for (const o of [window, Window.prototype, Document.prototype, HTMLElement.prototype])"
+                             " delete o.onpointerrawupdate;")
+        frames = frames_counter(page)
+        open_draw(page, url)
+        assert page.evaluate("() => 'onpointerrawupdate' in window") is False
+        during, seen = mouse_stroke(page, SEVEN, frames)
+        assert during == 0 and len({m for m in seen if m}) >= 10
+        wait_idle(page)
+        np.testing.assert_allclose(state(page)["mu"], vae_core_view(DEFAULT, raster(page))["mu"], atol=1e-4)
+
+
 def test_undo_and_clear_redraw_the_pad(app):
     _, page, frames = app
     before = state(page)["mu"]

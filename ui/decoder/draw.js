@@ -9,6 +9,12 @@
 
 const SVG = "http://www.w3.org/2000/svg";
 const SHOWN_DIMS = 8; // mu and sigma written out up to this many dims
+// Moves are taken as the input arrives (pointerrawupdate, Pointer Events 3: for drawing apps; Chromium,
+// secure pages), not at the next frame (pointermove is dispatched aligned to animation frames): the
+// point and pictures are drawn before the frame that shows them begins, so they never take its time.
+// Where pointerrawupdate is missing (Firefox, Safari, a page served over plain http), pointermove.
+const RAW = typeof window !== "undefined" && "onpointerrawupdate" in window;
+const FRAME_BUDGET_MS = 8; // the model's work on raw moves between two frames, at most (a fast pen on a slow phone)
 
 function svg(tag, attrs = {}, parent = null) {
   const e = document.createElementNS(SVG, tag);
@@ -74,7 +80,8 @@ class DrawView {
     this.mine = new Set(); // revisions this page made (the server echoing one back is no news)
     this.off = [];
     this.listen(this.pad, "pointerdown", (e) => this.onDown(e));
-    this.listen(this.pad, "pointermove", (e) => this.onMove(e));
+    this.listen(this.pad, RAW ? "pointerrawupdate" : "pointermove", (e) => this.onMove(e));
+    this.frameWork = 0; // ms of refresh() on raw moves since the last animation frame
     for (const type of ["pointerup", "pointercancel", "lostpointercapture"]) this.listen(this.pad, type, (e) => this.onUp(e));
     this.listen(window, EVENT, (e) => { if (this.h && (e.detail === this.h.model || e.detail === this.h.encoder_key)) this.refresh(); });
     this.hooked = new WeakSet(); // maps whose redraws redraw the overlay
@@ -181,7 +188,25 @@ class DrawView {
       this.segment(pts[pts.length - 1], p, this.current.width);
       pts.push(p);
     }
-    this.refresh();
+    this.soon();
+  }
+
+  soon() {
+    // the model's view of the ink: now, or, once the raw moves since the last frame have taken
+    // FRAME_BUDGET_MS, at the next frame (once, for the latest ink); pointermove comes once a frame anyway
+    if (!RAW || this.frameWork < FRAME_BUDGET_MS) {
+      const t = performance.now();
+      this.refresh();
+      this.frameWork += performance.now() - t;
+    } else this.late = true;
+    if (RAW && !this.frameAsked) {
+      this.frameAsked = true;
+      requestAnimationFrame(() => {
+        this.frameAsked = false;
+        this.frameWork = 0;
+        if (this.late) { this.late = false; this.refresh(); }
+      });
+    }
   }
 
   onUp() {
