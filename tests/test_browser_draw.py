@@ -86,7 +86,7 @@ def points(box: dict, path, steps: int = 8):
 
 def mouse_stroke(page, path, frames: list) -> tuple[int, list]:
     """Draw `path` with the mouse: -> (frames sent while the button was down, the mu after each move)."""
-    pad(page).scroll_into_view_if_needed()
+    pad(page).evaluate("c => c.scrollIntoView({block: 'center'})")  # not under the app's sticky header
     at = points(pad(page).bounding_box(), path)
     page.mouse.move(*at[0])
     before = len(frames)
