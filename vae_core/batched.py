@@ -7,11 +7,14 @@ so a separate `Trainer` run of each would start from the same init, see the same
 draw the same sampling noise: the batched step draws that noise once for all (`randomness="same"`)
 and every member sees exactly what its own run would (tests/test_sweep.py checks it).
 
-Stacking saves a step's Python overhead, not its arithmetic: on one core, 7 members of a digits VAE
-train in 2.8x the CPU time of one, 7 of an MNIST-sized VAE (0.5 GFLOP a step each) in 7.5x. For such
-a model the members step side by side instead (`n_threads` > 1): each its own Trainer step (autograd is
+Stacking saves a step's Python overhead, not its arithmetic: on one core, 7 stacked members of a digits
+VAE step in 6.5-8x one member's time (torch 2.13 with MKL, 2026: the batched matmuls cost what 7 single
+ones do), 7 of an MNIST-sized VAE (0.5 GFLOP a step each) in 7.5x. Threads do not help a digits member
+(its step is half Python, so they wait on the GIL: 4 members in 4 threads took 2.8-4.9x one member's time), so it stays
+stacked on one thread. An MNIST-sized member's step is arithmetic, so those members step side by side instead (`n_threads` > 1): each its own Trainer step (autograd is
 thread-safe; torch.func's transforms are not), in a pool of threads with one intra-op thread each,
-each member drawing its noise from its own generator (vae_core.noise). The cores then work without
+each member drawing its noise from its own generator (vae_core.noise); their timeline snapshots and
+validation run side by side in those threads too. The cores then work without
 the per-op barriers of intra-op threads, which a busy machine turns into waits (vae_core.threads);
 more threads than cores let the OS balance them (7 members on 2 cores: 3.5 each, not 4 and 3).
 
@@ -89,6 +92,7 @@ class BatchedTrainer:
         self.failed: dict[int, str] = {}       # member -> why it left the stack
         self.drop_diverged = drop_diverged
         self._stop = threading.Event()
+        self._workers: ThreadPoolExecutor | None = None  # the member threads, while run() runs (threads > 1)
 
     def _loss(self, params, buffers, x, y, beta):
         """One member's loss, for grad/vmap: its model is the template called with its parameters."""
@@ -125,6 +129,14 @@ class BatchedTrainer:
             yield
         finally:
             self._workers.shutdown()
+            self._workers = None
+
+    def _each(self, fn: Callable[[int], object], members: list[int]) -> list:
+        """[fn(m) for m in members]: side by side on the member threads while they run (each
+        member's own model, its noise from a generator of its own), else in turn."""
+        if self._workers is None:
+            return [fn(m) for m in members]
+        return list(self._workers.map(fn, members))
 
     def _run(self) -> Iterator[SweepReport]:
         lead, cfg, n = self.trainers[0], self.cfg, len(self.x)
@@ -264,17 +276,15 @@ class BatchedTrainer:
         if self.trainers[0].timeline is None:
             return
         self.sync_weights()
-        for m in self.active:
-            self.trainers[m].snapshot(epoch, step=self.step, only_new=True)
+        self._each(lambda m: self.trainers[m].snapshot(epoch, step=self.step, only_new=True), self.active)
 
     def _validate(self) -> list[dict | None]:
         """Each member's validation terms (None for a member that left the stack)."""
         self.sync()
         vals: list[dict | None] = [None] * len(self.trainers)
-        for m in self.active:
-            t = self.trainers[m]
-            vals[m] = val = t.validate()
-            t._record("val", {"epoch": self.epoch, "step": self.step, **val})
+        for m, val in zip(self.active, self._each(lambda m: self.trainers[m].validate(), self.active)):
+            vals[m] = val
+            self.trainers[m]._record("val", {"epoch": self.epoch, "step": self.step, **val})
         return vals
 
     def checkpoints(self) -> list[Checkpoint]:

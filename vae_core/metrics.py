@@ -10,8 +10,8 @@ from typing import Callable
 
 import torch
 
+from . import noise
 from .config import Config
-from .device import forked_rng
 from .latent import _labels, device_of, encode
 from .losses import gaussian_kl, recon_nll
 from .models import Autoencoder
@@ -22,10 +22,12 @@ LOG_2PI = math.log(2 * math.pi)
 
 @contextmanager
 def _fixed_noise(device: torch.device, seed: int):
-    """The global RNG starts from `seed` inside, and is restored afterwards."""
-    with forked_rng(device):
-        torch.manual_seed(seed)
-        yield
+    """Inside, on this thread, the noise (vae_core.noise) comes from a generator of its own seeded
+    with `seed`: the draws the process's generator would give after torch.manual_seed(seed), without
+    touching it, so that evaluations may run in threads side by side (vae_core.batched). -> the generator."""
+    generator = torch.Generator(device=device).manual_seed(seed)
+    with noise.drawing_from(generator):
+        yield generator
 
 
 def loss_terms(model: Autoencoder, x: torch.Tensor, y: torch.Tensor, cfg: Config, beta: float | None = None,
@@ -92,12 +94,12 @@ def iwae_bound(model: Autoencoder, x: torch.Tensor, y, cfg: Config, k: int = 100
     y = _labels(model, y, len(x))
     per_chunk = max(1, 8192 // k)  # examples per decoder call, with all k samples each
     out = []
-    with _fixed_noise(device, seed):
+    with _fixed_noise(device, seed) as generator:
         for i in range(0, len(x), per_chunk):
             xb = x[i:i + per_chunk]
             yb = None if y is None else y[i:i + per_chunk]
             mu, logvar = model.encode(xb, yb)  # (B, D) each
-            z = mu + torch.exp(0.5 * logvar) * torch.randn(k, *mu.shape, device=device)  # (k, B, D)
+            z = mu + torch.exp(0.5 * logvar) * torch.randn(k, *mu.shape, device=device, generator=generator)  # (k, B, D)
             logits = model.decode(z.flatten(0, 1), None if yb is None else yb.repeat(k))  # (k*B, *shape)
             log_px = -recon_nll(logits, xb.expand(k, *xb.shape).flatten(0, 1), cfg.likelihood, cfg.sigma)
             log_w = (log_px.view(k, -1) + _log_normal(z, torch.zeros_like(z), torch.zeros_like(z))
