@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import math
+from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 import torch
@@ -225,6 +226,20 @@ def test_kl_per_dim_and_loss_terms_agree_with_the_loss(trained_vae):
     assert loss_terms(model, val.x, val.y, cfg, batch_size=64) == terms  # fixed noise: repeatable
     summary = evaluate(model, val.x, val.y, cfg)
     assert summary["active_units"] == active_units(mu)[0] and "iwae" not in summary
+
+
+def test_evaluations_in_threads_side_by_side_draw_their_own_noise(trained_vae):
+    """A sweep's member threads validate at once (vae_core.batched): each evaluation's fixed noise is
+    its own, whatever runs beside it, and the process's generator is left as it was."""
+    model, cfg, val = trained_vae
+    want = loss_terms(model, val.x, val.y, cfg, batch_size=16)
+    iwae = iwae_bound(model, val.x[:40], None, cfg, k=8, seed=2)
+    state = torch.get_rng_state()
+    with ThreadPoolExecutor(4) as pool:
+        got = list(pool.map(lambda _: loss_terms(model, val.x, val.y, cfg, batch_size=16), range(12)))
+        iwaes = list(pool.map(lambda _: iwae_bound(model, val.x[:40], None, cfg, k=8, seed=2), range(12)))
+    assert all(g == want for g in got) and all(torch.equal(i, iwae) for i in iwaes)
+    assert torch.equal(torch.get_rng_state(), state)
 
 
 def _iwae_by_hand(model, x, y, cfg, k, seed):
