@@ -7,15 +7,16 @@ so a separate `Trainer` run of each would start from the same init, see the same
 draw the same sampling noise: the batched step draws that noise once for all (`randomness="same"`)
 and every member sees exactly what its own run would (tests/test_sweep.py checks it).
 
-Stacking saves a step's Python overhead, not its arithmetic: on one core, 7 stacked members of a digits
-VAE step in 6.5-8x one member's time (torch 2.13 with MKL, 2026: the batched matmuls cost what 7 single
-ones do), 7 of an MNIST-sized VAE (0.5 GFLOP a step each) in 7.5x. Threads do not help a digits member
-(its step is half Python, so they wait on the GIL: 4 members in 4 threads took 2.8-4.9x one member's time), so it stays
-stacked on one thread. An MNIST-sized member's step is arithmetic, so those members step side by side instead (`n_threads` > 1): each its own Trainer step (autograd is
-thread-safe; torch.func's transforms are not), in a pool of threads with one intra-op thread each,
-each member drawing its noise from its own generator (vae_core.noise); their timeline snapshots and
-validation run side by side in those threads too. The cores then work without
-the per-op barriers of intra-op threads, which a busy machine turns into waits (vae_core.threads);
+Stacking shares a step's Python overhead, not its arithmetic, and here saves little: on one core, 7
+stacked members of a digits VAE step in 6.5-8x one member's time (torch 2.13 with MKL: the batched matmuls cost what 7
+single ones do), 7 of an MNIST-sized VAE (0.5 GFLOP a step each) in 7.5x. Threads do not help a
+digits member: its step is half Python, so they wait on the GIL (4 members in 4 threads took
+2.8-4.9x one member's time), and it stays stacked on one thread. An MNIST-sized member's step is
+arithmetic, so those members step side by side instead (`n_threads` > 1): each its own Trainer step
+(autograd is thread-safe; torch.func's transforms are not), in a pool of threads with one intra-op
+thread each, each member drawing its noise from its own generator (vae_core.noise); their timeline
+snapshots and validation run side by side in those threads too. The cores then work without the
+per-op barriers of intra-op threads, which a busy machine turns into waits (vae_core.threads);
 more threads than cores let the OS balance them (7 members on 2 cores: 3.5 each, not 4 and 3).
 
 The sweep's definition (which members, which of them batch together) is vae_core.sweep; its

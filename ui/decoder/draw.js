@@ -194,12 +194,13 @@ class DrawView {
   soon() {
     // the model's view of the ink: now, or, once the raw moves since the last frame have taken
     // FRAME_BUDGET_MS, at the next frame (once, for the latest ink); pointermove comes once a frame anyway
-    if (!RAW || this.frameWork < FRAME_BUDGET_MS) {
+    if (!RAW) { this.refresh(); return; }
+    if (this.frameWork < FRAME_BUDGET_MS) {
       const t = performance.now();
       this.refresh();
       this.frameWork += performance.now() - t;
     } else this.late = true;
-    if (RAW && !this.frameAsked) {
+    if (!this.frameAsked) {
       this.frameAsked = true;
       requestAnimationFrame(() => {
         this.frameAsked = false;
