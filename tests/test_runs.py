@@ -143,6 +143,18 @@ def test_reconcile_marks_runs_without_a_job_interrupted(ws):
     assert ws.get(b.id).status == "queued" and ws.get(c.id).status == "done"
 
 
+def test_an_interrupted_run_takes_its_progress_from_its_checkpoint_not_a_stale_record(ws):
+    """A server killed between writing a run's checkpoint and its record (two files): the record
+    still says epoch 0; the run comes back interrupted at its checkpoint's epoch, where a resume starts."""
+    blob = (Path(__file__).resolve().parents[1] / "checkpoints" / "digits-ae-2d.safetensors").read_bytes()
+    want = checkpoint.from_bytes(blob, with_history=False).progress
+    a = ws.create(tiny("vae"), "a")
+    ws.update(a.id, status="running", progress={"step": 0, "epoch": 0})
+    ws.save_checkpoint(a.id, blob)  # ... and killed before ws.update(progress=...)
+    assert ws.reconcile(alive=set()) == [a.id]
+    assert ws.get(a.id).status == "interrupted" and ws.get(a.id).progress == want and want["epoch"] > 0
+
+
 def test_names_and_file_names():
     assert clean_name("\t\n") == "untitled" and len(clean_name("x" * 500)) == 80
     assert file_name("#3 β-VAE · digits · 2-D") == "3-VAE-digits-2-D.safetensors"

@@ -426,9 +426,16 @@ class Workspace:
         return changed
 
     def interrupt(self, run_id: str) -> Run:
-        """Mark a live run that no job works on any more interrupted, saying whether it can resume."""
-        resumable = self._ckpt_path(run_id).exists()
-        return self.update(run_id, status="interrupted", finished=time.time(),
+        """Mark a live run that no job works on any more interrupted, saying whether it can resume, and
+        from where: its progress is its checkpoint's (a server killed between writing a checkpoint and
+        the run's record leaves the record one checkpoint behind)."""
+        changes = {}
+        if resumable := self._ckpt_path(run_id).exists():
+            try:
+                changes["progress"] = dict(self.checkpoint(run_id, with_history=False).progress)
+            except RunStoreError:  # unreadable: the resume will say so; the record keeps what it had
+                pass
+        return self.update(run_id, status="interrupted", finished=time.time(), **changes,
                            message="training stopped when the server or its worker process did"
                                    + ("; resume it from its last checkpoint" if resumable else
                                       " before its first checkpoint; start it again"))
