@@ -148,7 +148,6 @@ def start_a_sweep() -> None:
 ANNOUNCE_S = 10.0  # a screen reader hears the progress at most this often (and when the run ends)
 REFRESH_S = 1.0  # the live view's refresh: these redraws were half the server's script time with 8
                  # sessions exploring and 2 training at 0.7 s (bench/bench_classroom.py --protocol)
-LAYOUT = "train.layout"  # what came first on the last run: "live" (a run training) or "form"
 
 
 def followed() -> str | None:
@@ -333,17 +332,13 @@ def form_section() -> None:
 
 
 # While a run trains, its live view comes first (on a projector it is what the room looks at) and the
-# form waits, folded, below it; otherwise the form comes first. The two have a place each; when a run's
-# start or end swaps them, both places are emptied first: a rerun leaves the last run's elements on the
-# page until it rewrites them, and the live view (its Stop) would meanwhile stand twice.
+# form waits, folded, below it; otherwise the form comes first. The two have a place each, an st.empty
+# that a rerun empties as soon as it reaches it: a rerun otherwise leaves the last run's elements on the
+# page until it rewrites them, and when a run's start or end swaps the two, the live view (its Stop)
+# would meanwhile stand twice.
 followed_id = followed()
 training = followed_id is not None and runs.workspace().get(followed_id).status in LIVE
-layout = "live" if training else "form"
 first, second = st.empty(), st.empty()
-if st.session_state.get(LAYOUT, layout) != layout:
-    first.empty()
-    second.empty()
-st.session_state[LAYOUT] = layout
 if training:
     with first.container():
         live()
