@@ -19,6 +19,7 @@ from conftest import tiny
 from vae_core import Trainer, checkpoint
 from vae_core.trainer import TrainingDiverged
 from vae_core import sweep
+from vae_core import batched
 from vae_core.batched import BatchedTrainer
 from vae_core.cli import sweep as sweep_cli
 from vae_core.runs import submit_sweep
@@ -59,6 +60,37 @@ def test_batched_members_equal_separate_runs(digits_split, model, warmup, n_thre
     if model == "beta_vae":  # the members really differ: a larger β buys a smaller KL
         kls = [c.metrics["val_kl"] for c in got]
         assert kls[0] > kls[-1]
+
+
+@pytest.mark.parametrize("slice_s", [0.0, 60.0])
+def test_members_in_threads_meet_at_every_report_and_take_a_new_beta_from_the_next_step(digits_split, monkeypatch, slice_s):
+    """Threads take the members in turn, a step at a time, within a slice (a step long with
+    SLICE_S = 0, the epoch with 60 s): at every report each member is at the report's step, a β set
+    then is each member's from its next step, and a member trains exactly as its own run would
+    whatever the slices (its own run, given the same change at the same step)."""
+    monkeypatch.setattr(batched, "SLICE_S", slice_s)
+    train, val = digits_split
+    cfgs = sweep.members(tiny("beta_vae", epochs=2, seed=5), betas=[0.5, 1.0, 4.0])
+    batch = BatchedTrainer(cfgs, train, val, n_threads=2)
+    reports, changed = 0, None
+    for report in batch.run():
+        reports += 1
+        assert [batch.trainers[m].step for m in batch.active] == [report.step] * 3
+        if changed is None and report.step >= 5:
+            changed = report.step
+            batch.trainers[1].set_beta(2.0)
+    spe = batch.trainers[0].steps_per_epoch
+    # a report per slice and one per epoch's end; the first slice is one step (no pace known yet)
+    assert reports == (2 * spe + 2 if slice_s == 0 else 1 + 1 + 1 + 1 + 1)
+    rows = batch.trainers[1].history["train"]
+    assert rows["beta"][changed - 1] == 1.0 and rows["beta"][changed:] == [2.0] * (2 * spe - changed)
+    own = Trainer(cfgs[1], train, val)
+    for report in own.run():
+        if report.step == changed and report.val is None:
+            own.set_beta(2.0)
+    got, ref = batch.checkpoints([1])[0], own.checkpoint()
+    assert all(torch.equal(got.model_state[k], w) for k, w in ref.model_state.items())
+    assert got.history["train"] == ref.history["train"]
 
 
 @pytest.mark.parametrize("n_threads", [1, 3])

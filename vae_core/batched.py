@@ -8,16 +8,24 @@ draw the same sampling noise: the batched step draws that noise once for all (`r
 and every member sees exactly what its own run would (tests/test_sweep.py checks it).
 
 Stacking shares a step's Python overhead, not its arithmetic, and here saves little: on one core, 7
-stacked members of a digits VAE step in 6.5-8x one member's time (torch 2.13 with MKL: the batched matmuls cost what 7
-single ones do), 7 of an MNIST-sized VAE (0.5 GFLOP a step each) in 7.5x. Threads do not help a
-digits member: its step is half Python, so they wait on the GIL (4 members in 4 threads took
-2.8-4.9x one member's time), and it stays stacked on one thread. An MNIST-sized member's step is
-arithmetic, so those members step side by side instead (`n_threads` > 1): each its own Trainer step
-(autograd is thread-safe; torch.func's transforms are not), in a pool of threads with one intra-op
-thread each, each member drawing its noise from its own generator (vae_core.noise); their timeline
-snapshots and validation run side by side in those threads too. The cores then work without the
-per-op barriers of intra-op threads, which a busy machine turns into waits (vae_core.threads);
-more threads than cores let the OS balance them (7 members on 2 cores: 3.5 each, not 4 and 3).
+stacked members of a digits VAE step in 6.5-8x one member's time (torch 2.13 with MKL: the batched
+matmuls cost what 7 single ones do), 7 of an MNIST-sized VAE (0.5 GFLOP a step each) in 7.5x. A
+digits member's step is half Python, so threads stepping such members wait on the GIL and they stay
+stacked on one thread (vae_core.threads). An MNIST-sized member's step is arithmetic, so those
+members step side by side instead (`n_threads` > 1): each its own Trainer step (autograd is
+thread-safe; torch.func's transforms are not), one intra-op thread each, each member drawing its
+noise from its own generator (vae_core.noise). The cores then work without the per-op barriers of
+intra-op threads, which a busy machine turns into waits.
+
+Threads meet only every SLICE_S seconds (`_slice`): within a slice each takes the next member that
+has a step left, a step at a time, so 7 members on 2 cores keep both busy (3.5 members each, on
+average) with no wait until the slice's end. Meeting after every step instead (7 threads, the OS
+sharing the cores) took 4.4x one member's time in the app's worker, slices 3.9x (median of 6 pairs,
+bench/bench_sweep.py's MNIST case; the arithmetic bound on 2 cores is 3.5x, and two one-member
+processes side by side here each step 11% slower than one alone). Their timeline snapshots,
+validation and final checkpoints run in those threads too. The loop yields between slices, while no
+member steps, so a consumer may read or change any member then (a new β is each member's from its
+next step; a stop stops all at one step).
 
 The sweep's definition (which members, which of them batch together) is vae_core.sweep; its
 command line vae_core.cli.sweep; its runs in the app's store vae_core.runs.submit.
@@ -26,6 +34,8 @@ from __future__ import annotations
 
 import math
 import threading
+import time
+from collections import deque
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -41,6 +51,8 @@ from .data import Dataset
 from .metrics import evaluate
 from .sweep import groups
 from .trainer import Trainer, TrainingDiverged, diverged_message
+
+SLICE_S = 0.25  # members stepping in threads meet every this many seconds (BatchedTrainer._slice)
 
 
 @dataclass(frozen=True)
@@ -94,6 +106,7 @@ class BatchedTrainer:
         self.drop_diverged = drop_diverged
         self._stop = threading.Event()
         self._workers: ThreadPoolExecutor | None = None  # the member threads, while run() runs (threads > 1)
+        self._pace: float | None = None  # seconds the last slice took a step (threads > 1)
 
     def _loss(self, params, buffers, x, y, beta):
         """One member's loss, for grad/vmap: its model is the template called with its parameters."""
@@ -114,14 +127,16 @@ class BatchedTrainer:
         self._stop.set()
 
     def run(self) -> Iterator[SweepReport]:
-        """Train all members for cfg.epochs, yielding after every step (val set on epoch ends)."""
+        """Train all members for cfg.epochs, yielding after every step (members in threads: every
+        slice of steps, `_slice`), and once more at each epoch's end with `val` set."""
         with self._pool():
             yield from self._run()
 
     @contextmanager
     def _pool(self):
-        """The threads that step the members (none when stacked), for one run of the loop."""
-        if self.threads == 1:
+        """The threads that step the members (none when stacked), for one run of the loop (or of
+        `checkpoints`; inside either, the pool already there)."""
+        if self.threads == 1 or self._workers is not None:
             yield
             return
         self._workers = ThreadPoolExecutor(self.threads, thread_name_prefix="member",
@@ -147,21 +162,21 @@ class BatchedTrainer:
             order = torch.randperm(n, generator=lead.shuffle).to(self.device)  # the order each run would see
             for t in self.trainers[1:]:
                 t.shuffle.set_state(lead.shuffle.get_state())
-            for i in range(lead.steps_per_epoch):
+            i = 0  # steps of this epoch done
+            while i < lead.steps_per_epoch:
                 if self._stop.is_set():
                     self._snapshots(self.epoch + i / lead.steps_per_epoch)  # where they stopped
                     return
-                idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
-                members = list(self.active)
-                betas = [self.trainers[m].beta_at(self.step + 1) for m in members]
-                terms = self._step(self.x[idx], self.y[idx], betas)
-                for m, b, row in zip(members, betas, terms):
-                    if row is not None:  # None: it diverged at this step and left the stack
-                        self.trainers[m]._record("train", {"step": self.step, "beta": b, **row})
+                if self.threads > 1:
+                    i += self._slice(order, i)
+                else:
+                    idx = order[i * cfg.batch_size:(i + 1) * cfg.batch_size]
+                    self._stacked_step(self.x[idx], self.y[idx])
+                    i += 1
+                    if lead.recorder and lead.recorder.due_within(self.step):
+                        self._snapshots(self.epoch + i / lead.steps_per_epoch)
                 if not self.active:
                     return
-                if lead.recorder and lead.recorder.due_within(self.step):
-                    self._snapshots(self.epoch + (i + 1) / lead.steps_per_epoch)
                 yield SweepReport(self.step, total, self.epoch, cfg.epochs)
             self.epoch += 1
             if lead.recorder and lead.recorder.due_at_end(self.epoch):
@@ -169,33 +184,39 @@ class BatchedTrainer:
             vals = self._validate()
             yield SweepReport(self.step, total, self.epoch, cfg.epochs, vals)
 
-    def _step(self, x: torch.Tensor, y: torch.Tensor, betas: list[float]) -> list[dict[str, float] | None]:
-        """One step of the active members; -> each one's loss terms (None for one that diverged)."""
-        if self.threads > 1:
-            rows = list(self._workers.map(self._member_step, self.active, betas, [x] * len(betas), [y] * len(betas)))
-        else:
-            with self.trainers[0]._own_rng():
-                rows, grads = self._stacked_grads(x, y, betas)
+    def _stacked_step(self, x: torch.Tensor, y: torch.Tensor) -> None:
+        """One step of the stacked members, each one's row recorded in its own history."""
+        members = list(self.active)
+        betas = [self.trainers[m].beta_at(self.step + 1) for m in members]
+        with self.trainers[0]._own_rng():
+            rows, grads = self._stacked_grads(x, y, betas)
         bad = [j for j, row in enumerate(rows) if row is None]
         for j in bad:
-            if not self.drop_diverged:
-                raise TrainingDiverged(diverged_message(self.step, self.epoch, self.cfg.lr,
-                                                        f"the loss of the member with β = {betas[j]:g}"))
-            m = self.active[j]
-            self._sync_member(j, m)  # the weights before this step: still finite
-            self.failed[m] = diverged_message(self.step, self.epoch, self.cfg.lr)
+            self._sync_member(j, members[j])  # the weights before this step: still finite
+        self._drop([members[j] for j in bad])
         if bad:
             keep = [j for j in range(len(rows)) if j not in bad]
             self._keep(keep)
-            if self.threads == 1:
-                grads = {k: g[keep] for k, g in grads.items()}
+            grads = {k: g[keep] for k, g in grads.items()}
         if self.active:
-            if self.threads == 1:
-                for name, p in self.params.items():
-                    p.grad = grads[name]
-                self.optimizer.step()
+            for name, p in self.params.items():
+                p.grad = grads[name]
+            self.optimizer.step()
             self.step += 1
-        return rows
+        for m, b, row in zip(members, betas, rows):
+            if row is not None:
+                self.trainers[m]._record("train", {"step": self.step, "beta": b, **row})
+
+    def _drop(self, members: list[int]) -> None:
+        """Members whose loss became non-finite at their next step: TrainingDiverged, or with
+        drop_diverged each leaves the stack with a message (its weights those before that step)."""
+        for m in members:
+            t = self.trainers[m]
+            if not self.drop_diverged:
+                who = f"the loss of the member with β = {t.beta_at(t.step + 1):g}"
+                raise TrainingDiverged(diverged_message(t.step, self.epoch, self.cfg.lr, who))
+            t.epoch = self.epoch
+            self.failed[m] = diverged_message(t.step, self.epoch, self.cfg.lr)
 
     def _stacked_grads(self, x, y, betas) -> tuple[list[dict[str, float] | None], dict[str, torch.Tensor]]:
         """The stacked members' gradients (M, *shape) by name, and each one's loss terms (None: a
@@ -209,23 +230,59 @@ class BatchedTrainer:
         rows = [dict(zip(names, row[:-1])) if all(math.isfinite(v) for v in row) else None for row in values]
         return rows, grads
 
-    def _member_step(self, m: int, beta: float, x: torch.Tensor, y: torch.Tensor) -> dict[str, float] | None:
-        """Member m's own Trainer step, on a pool thread, its noise from its own stream; None when it
-        diverged (its weights and Adam state then stay those before the step)."""
-        t = self.trainers[m]
+    def _slice(self, order: torch.Tensor, i: int) -> int:
+        """Steps i, i+1, ... of this epoch for every active member, each member's steps its own
+        Trainer's (`_advance`), the members taken in turn by the pool's threads a step at a time:
+        no thread waits for another until the slice's end, where every member is at the same step
+        again. A slice lasts about SLICE_S (its length in steps from the last one's pace), so the
+        loop's consumer still acts often (a stop, a new β, pictures), between slices, while no
+        member is stepping. -> the slice's length in steps."""
+        left = self.trainers[0].steps_per_epoch - i
+        n = max(1, min(left, round(SLICE_S / self._pace))) if self._pace else 1
+        target, todo, lock, diverged = self.step + n, deque(self.active), threading.Lock(), []
+
+        def work() -> None:
+            while True:
+                with lock:
+                    if not todo:
+                        return
+                    m = todo.popleft()
+                if self._advance(m, order, i + self.trainers[m].step - self.step):
+                    if self.trainers[m].step < target:
+                        with lock:
+                            todo.append(m)
+                else:
+                    diverged.append(m)
+        t0 = time.perf_counter()
+        for f in [self._workers.submit(work) for _ in range(self.threads)]:
+            f.result()
+        self._pace = (time.perf_counter() - t0) / n  # seconds a step of every member takes, here and now
+        self.step = target
+        self._drop(sorted(diverged, key=self.active.index))
+        self.active = [m for m in self.active if m not in diverged]
+        return n
+
+    def _advance(self, m: int, order: torch.Tensor, i: int) -> bool:
+        """Member m's step i of this epoch, as its own run takes it (Trainer.run: its β, its noise
+        from its own stream, its row, its timeline snapshot); False when its loss or gradient is
+        non-finite (its weights and Adam state then stay those before the step)."""
+        t, bs = self.trainers[m], self.cfg.batch_size
+        idx = order[i * bs:(i + 1) * bs]
+        beta = t.beta_at(t.step + 1)
         try:
             with noise.drawing_from(self._streams[m]):
-                return t._step(x, y, beta)
+                row = t._step(self.x[idx], self.y[idx], beta)
         except TrainingDiverged:
-            return None
+            return False
         finally:
             t.rng = {**t.rng, "torch": self._streams[m].get_state()}
+        t._record("train", {"step": t.step, "beta": beta, **row})
+        if t.recorder and t.recorder.due_within(t.step):
+            t.snapshot(self.epoch + (i + 1) / t.steps_per_epoch)
+        return True
 
     def _keep(self, keep: list[int]) -> None:
         """Go on with the stack rows `keep` only: their parameters, buffers and Adam state."""
-        if self.threads > 1:  # the members' own models and optimizers: nothing to cut
-            self.active = [self.active[j] for j in keep]
-            return
         rows = torch.tensor(keep, dtype=torch.long, device=self.device)
         old_state = self.optimizer.state
         old = list(self.params.values())
@@ -288,16 +345,21 @@ class BatchedTrainer:
             self.trainers[m]._record("val", {"epoch": self.epoch, "step": self.step, **val})
         return vals
 
-    def checkpoints(self) -> list[Checkpoint]:
-        """Each member's checkpoint with its final metrics (vae_core.metrics.evaluate)."""
+    def checkpoints(self, members: list[int] | None = None, metrics: bool = True) -> list[Checkpoint]:
+        """Each member's checkpoint (of `members`, default all) with its final metrics
+        (vae_core.metrics.evaluate; none when not `metrics`), side by side on the member threads
+        when the members step in threads."""
         self.sync()
-        out = []
-        for t in self.trainers:
+
+        def final(m: int) -> Checkpoint:
+            t = self.trainers[m]
             ckpt = t.checkpoint()
-            ckpt.metrics = evaluate(t.model.eval(), t.val_x, t.val_y, ckpt.config)
-            t.model.train()
-            out.append(ckpt)
-        return out
+            if metrics:
+                ckpt.metrics = evaluate(t.model.eval(), t.val_x, t.val_y, ckpt.config)
+                t.model.train()
+            return ckpt
+        with self._pool():
+            return self._each(final, list(range(len(self.trainers)) if members is None else members))
 
 
 def train_sweep(cfgs: list[Config], train: Dataset, val: Dataset, device=None,
@@ -305,9 +367,10 @@ def train_sweep(cfgs: list[Config], train: Dataset, val: Dataset, device=None,
                 on_built: Callable[[int], None] | None = None) -> list[Checkpoint]:
     """Train every member (batched per architecture group, stacked or in threads as
     vae_core.threads says); -> checkpoints in the order of `cfgs`. `on_report(group_index, report)`
-    is called after every step; `on_built(group_index)` once a group's models and optimizers are
-    made, before its first step (the CLI's first line: the first optimizer also imports the 2 s
-    of torch._dynamo, start-up as train's own, which train's first line comes after too)."""
+    is called after every report (BatchedTrainer.run); `on_built(group_index)` once a group's
+    models and optimizers are made, before its first step (the CLI's first line: the first
+    optimizer also imports the 2 s of torch._dynamo, start-up as train's own, which train's first
+    line comes after too)."""
     out: list[Checkpoint | None] = [None] * len(cfgs)
     for g, idx in enumerate(groups(cfgs)):
         trainer = BatchedTrainer([cfgs[i] for i in idx], train, val, device, n_threads=None)

@@ -19,8 +19,9 @@ trained together in this one worker (run_batch, batched.BatchedTrainer). The sam
 
 Each run of a job says "end" exactly once; the job is over when all have. `control.poll()` ->
 (stop requested, [beta asked for or None, one per run in the job's order]) is called after every
-step, so Stop and a new beta take effect from the next step. Stop is the job's: in a batch it stops
-every member (run_batch states the rules).
+step (a batch whose members step in threads: after every slice of steps, about BatchedTrainer's
+SLICE_S apart), so Stop and a new beta take effect from the next step. Stop is the job's: in a
+batch it stops every member (run_batch states the rules).
 """
 from __future__ import annotations
 
@@ -114,14 +115,18 @@ class _Reporter:
         t = self.trainer
         self.emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(t.checkpoint()), "step": t.step, "epoch": t.epoch})
 
-    def end(self, status: str, message: str) -> None:
-        """The last checkpoint (with metrics unless failed), the final curves and pictures, "end"."""
+    def end(self, status: str, message: str, ckpt: checkpoint.Checkpoint | None = None) -> None:
+        """The last checkpoint (with metrics unless failed: `ckpt` when the caller made it), the
+        final curves and pictures, "end"."""
         t, metrics = self.trainer, {}
         if t.step > 0:
-            ckpt = t.checkpoint()
+            if ckpt is None:
+                ckpt = t.checkpoint()
+                if status != "failed":
+                    ckpt.metrics = evaluate(t.model.eval(), t.val_x, t.val_y, ckpt.config)
+                    t.model.train()
             if status != "failed":
-                ckpt.metrics = metrics = evaluate(t.model.eval(), t.val_x, t.val_y, ckpt.config)
-                t.model.train()
+                metrics = ckpt.metrics
                 message = message or collapse_note(ckpt.config, metrics.get("val_kl_per_dim"))
             self.emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(ckpt), "step": t.step, "epoch": t.epoch})
         # the final curves and pictures (also for a run that ended before its first progress message)
@@ -263,9 +268,10 @@ def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict
     except (ValueError, RuntimeError) as e:
         status, message = "failed", f"training stopped: {e}"
     report_failures()
-    batch.sync()
+    members = [m for m in batch.active if batch.trainers[m].step > 0]
+    finals = dict(zip(members, batch.checkpoints(members, metrics=status != "failed")))  # side by side
     for m in batch.active:
-        outs[m].end(status, message)
+        outs[m].end(status, message, finals.get(m))
 
 
 def _setup(spec: JobSpec):
