@@ -174,6 +174,16 @@ def _status(v) -> str:
     return {"starting": "starting a worker…", "running": "training"}.get(v.status, v.status)
 
 
+def _follow_status(run_id: str, status: str) -> None:
+    """A status other than the one this page last drew (queued -> running -> done; running ->
+    interrupted when a dead server's run is taken over) reruns the whole page: the sidebar's list,
+    drawn outside the live view, follows."""
+    seen = st.session_state.setdefault("train.seen_status", {})
+    if seen.setdefault(run_id, status) != status:
+        seen[run_id] = status
+        st.rerun(scope="app")
+
+
 def _eta(seconds: float) -> str:
     if not math.isfinite(seconds) or seconds <= 0:
         return ""
@@ -192,6 +202,8 @@ def live() -> None:
     handle = runs.handle(run)  # (replicas: re-attached here when its server died)
     st.subheader(run.name)
     if handle is None:  # trained before the server last started: what the store knows
+        run = ws.get(run_id)  # now: taking over a dead server's run may have just marked it interrupted
+        _follow_status(run_id, run.status)
         st.markdown(f"Status: **{run.status}**" + (f" at epoch {run.progress.get('epoch')}" if run.progress else ""))
         if run.message:
             (st.error if run.status in ("failed", "interrupted") else st.warning)(run.message)
@@ -218,10 +230,7 @@ def live() -> None:
         st.error(v.message)
     elif v.message:  # done, with a warning (every dim collapsed)
         st.warning(v.message)
-    seen = st.session_state.setdefault("train.seen_status", {})
-    if seen.setdefault(run_id, v.status) != v.status:  # queued -> running -> done: the sidebar's list follows
-        seen[run_id] = v.status
-        st.rerun(scope="app")
+    _follow_status(run_id, v.status)
     if not v.finished:
         c = st.columns([1, 4])
         c[0].button("Stop", key="train.stop", on_click=handle.stop, width="stretch",

@@ -98,8 +98,11 @@ def test_a_server_killed_mid_run_comes_back_with_the_run_interrupted_and_resumab
         page = open_page(chromium, f"{url}/train?ws={ws}", "Train")
         page.get_by_text(re.compile("Status: interrupted")).first.wait_for(timeout=30_000)
         page.get_by_text("resume it from its last checkpoint").first.wait_for()
-        page.screenshot(path=str(SCREENS / "13-after-server-restart.png"))
         assert "#1 VAE" in run_list(page)
+        # the sidebar's list says so too (it was drawn before the page took the dead server's run over)
+        wait_until(page, lambda: "interrupted" in run_list(page) and "running" not in run_list(page),
+                   "the sidebar's list to say interrupted", timeout=30)
+        page.screenshot(path=str(SCREENS / "13-after-server-restart.png"))
         page.get_by_role("button", name=re.compile("^Resume from epoch [1-9]")).click()
         page.get_by_text(re.compile(r"training · step [1-9].* resumed at step [1-9]")).first.wait_for(timeout=90_000)
 
