@@ -180,10 +180,12 @@ def _active_model(a: runs.Active) -> None:
     if run.about:
         st.caption(run.about)
     # the bytes are read when the button is pressed: given here, every rerun would read the checkpoint and
-    # every page would fetch it (the browser loads a download's data eagerly), 1.9 MB for an MNIST model
+    # every page would fetch it (the browser loads a download's data eagerly), 1.9 MB for an MNIST model.
+    # A press reruns nothing: the page has nothing to change, and a rerun racing the fetch on a busy
+    # server could replace the button before its file was served (seen once in CI, no download in 90 s)
     st.download_button("Download", functools.partial(runs.workspace().blob, run.id), file_name=file_name(run.name),
                        icon=":material/download:", mime="application/octet-stream", key="sidebar.download",
-                       width="stretch")
+                       on_click="ignore", width="stretch")
     _history_out(a)
     if run.origin == "shared":
         st.caption("Shared with you by its link: read-only. Your own runs stay in your workspace.")
