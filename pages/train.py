@@ -202,7 +202,8 @@ def live() -> None:
     handle = runs.handle(run)  # (replicas: re-attached here when its server died)
     st.subheader(run.name)
     if handle is None:  # trained before the server last started: what the store knows
-        run = ws.get(run_id)  # now: taking over a dead server's run may have just marked it interrupted
+        if run.live:  # read again: taking over a dead server's run may have just marked it interrupted
+            run = ws.get(run_id)
         _follow_status(run_id, run.status)
         st.markdown(f"Status: **{run.status}**" + (f" at epoch {run.progress.get('epoch')}" if run.progress else ""))
         if run.message:

@@ -257,6 +257,8 @@ class BatchedTrainer:
         for f in [self._workers.submit(work) for _ in range(self.threads)]:
             f.result()
         self._pace = (time.perf_counter() - t0) / n  # seconds a step of every member takes, here and now
+        for m in self.active:  # each noise stream's state, for checkpoints: once a slice, not a step
+            self.trainers[m].rng = {**self.trainers[m].rng, "torch": self._streams[m].get_state()}
         self.step = target
         self._drop(sorted(diverged, key=self.active.index))
         self.active = [m for m in self.active if m not in diverged]
@@ -274,8 +276,6 @@ class BatchedTrainer:
                 row = t._step(self.x[idx], self.y[idx], beta)
         except TrainingDiverged:
             return False
-        finally:
-            t.rng = {**t.rng, "torch": self._streams[m].get_state()}
         t._record("train", {"step": t.step, "beta": beta, **row})
         if t.recorder and t.recorder.due_within(t.step):
             t.snapshot(self.epoch + (i + 1) / t.steps_per_epoch)
