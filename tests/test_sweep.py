@@ -10,6 +10,7 @@ import json
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -21,6 +22,7 @@ from vae_core.trainer import TrainingDiverged
 from vae_core import sweep
 from vae_core import batched
 from vae_core.batched import BatchedTrainer
+from vae_core.member_process import take_steps
 from vae_core.cli import sweep as sweep_cli
 from vae_core.runs import submit_sweep
 
@@ -28,17 +30,31 @@ REPO = Path(__file__).resolve().parents[1]
 PARAM_TOL, LOSS_TOL = 1e-5, 1e-4
 
 
-@pytest.mark.parametrize("n_threads", [1, 3, 2])
+@pytest.mark.parametrize("n_threads, processes", [(1, False), (3, False), (2, False), (2, True)])
 @pytest.mark.parametrize("model, warmup", [("beta_vae", 15), ("dae", 0)])
-def test_batched_members_equal_separate_runs(digits_split, model, warmup, n_threads):
+def test_batched_members_equal_separate_runs(digits_split, monkeypatch, model, warmup, n_threads, processes):
     """Stacked (1 thread), or each member's own step in threads (3: one each; 2: one thread steps two
-    members in turn), with the noise of the VAE's ε or of the DAE's corruption drawn per member."""
+    members in turn), or in this process and a forked one taking members in turn (2, processes),
+    with the noise of the VAE's ε or of the DAE's corruption drawn per member."""
     train, val = digits_split
     cfgs = sweep.members(tiny(model, epochs=2, kl_warmup=warmup, seed=3), betas=[0.5, 1.0, 4.0])
-    batched = BatchedTrainer(cfgs, train, val, n_threads=n_threads)
-    assert batched.threads == n_threads
+    batched = BatchedTrainer(cfgs, train, val, n_threads=n_threads, processes=processes)
+    assert batched.threads == n_threads and len(batched._helpers) == processes
+    here = []  # the steps taken in this process (the others were taken in the forked one)
+    if processes:
+        def counted(*args):
+            rows = take_steps(*args)
+            here.extend(rows)
+            return rows
+        monkeypatch.setattr("vae_core.batched.take_steps", counted)
+        deadline = time.monotonic() + 60
+        while not batched._helpers[0].ready():  # forked: says ready at once, unless the host is very busy
+            assert time.monotonic() < deadline, "the member process never said ready"
+            time.sleep(0.01)
     for _ in batched.run():
         pass
+    if processes:  # both processes stepped members
+        assert 0 < len(here) < sum(len(t.history["train"]["loss"]) for t in batched.trainers)
     got = batched.checkpoints()
     for cfg, ckpt in zip(cfgs, got):
         alone = Trainer(cfg, train, val)
@@ -93,15 +109,15 @@ def test_members_in_threads_meet_at_every_report_and_take_a_new_beta_from_the_ne
     assert got.history["train"] == ref.history["train"]
 
 
-@pytest.mark.parametrize("n_threads", [1, 3])
-def test_a_diverging_member_stops_the_batch_or_leaves_it_with_its_last_finite_weights(digits_split, n_threads):
+@pytest.mark.parametrize("n_threads, processes", [(1, False), (3, False), (2, True)])
+def test_a_diverging_member_stops_the_batch_or_leaves_it_with_its_last_finite_weights(digits_split, n_threads, processes):
     """lr 0.3: the β = 1e6 member's loss is non-finite at step 2, as in its own run."""
     train, val = digits_split
     cfgs = sweep.members(tiny("beta_vae", epochs=2, lr=0.3), betas=[0.0, 1.0, 1e6])
     with pytest.raises(TrainingDiverged, match=r"member with β = 1e\+06"):
-        for _ in BatchedTrainer(cfgs, train, val, n_threads=n_threads).run():
+        for _ in BatchedTrainer(cfgs, train, val, n_threads=n_threads, processes=processes).run():
             pass
-    batch = BatchedTrainer(cfgs, train, val, drop_diverged=True, n_threads=n_threads)
+    batch = BatchedTrainer(cfgs, train, val, drop_diverged=True, n_threads=n_threads, processes=processes)
     for _ in batch.run():
         pass
     assert list(batch.failed) == [2] and "non-finite at step 2" in batch.failed[2]

@@ -169,7 +169,7 @@ def test_a_diverging_member_fails_alone_with_its_last_finite_weights(local):
         assert torch.allclose(kept.model_state[name], w, atol=PARAM_TOL, rtol=0), name
     # the others as if it had never been there: what a batch of the two alone gives, and (lr 0.3
     # amplifies float32 rounding in the weights, not in the losses) what their own runs score
-    pair = BatchedTrainer(cfgs[:2], *load_split(cfgs[0]))
+    pair = BatchedTrainer(cfgs[:2], *load_split(cfgs[0]), n_threads=None, processes=True)  # as the worker does
     for _ in pair.run():
         pass
     for run, cfg, ref in zip(made[:2], cfgs[:2], pair.checkpoints()):

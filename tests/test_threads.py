@@ -38,6 +38,9 @@ def test_a_sweep_steps_arithmetic_members_in_threads_and_stacks_light_ones(digit
     assert threads.member_threads(heavy, 7, running_jobs=3, n_cores=16) == 5
     assert threads.member_threads(heavy, 7, running_jobs=2, n_cores=2) == 1
     assert threads.member_threads(light, 7, n_cores=2) == 1
+    # in processes (vae_core.member_process) no GIL is shared: a digits-sized member steps side by side too
+    assert threads.member_threads(light, 7, n_cores=2, processes=True) == 2
+    assert threads.member_threads(light, 7, running_jobs=2, n_cores=2, processes=True) == 1
 
 
 @pytest.mark.parametrize("setting, expected", [(None, threads.WORKER_NICE), ("3", 3), ("0", 0), ("99", 19),

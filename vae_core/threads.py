@@ -7,14 +7,15 @@ while a second process was busy. So:
 
 - a training worker uses 1 thread unless one step is big enough (>= LARGE_STEP_FLOPS) that
   splitting it pays; then its fair share of the cores, cores // running jobs;
-- a sweep batch whose members' steps are arithmetic (>= MEMBER_STEP_FLOPS each) steps them side by
-  side, a thread per core of its share taking the members in turn, one intra-op thread each
-  (member_threads): no barrier per op, so a busy machine slows it as it slows separate runs
-  (measured: 7 MNIST-sized members stacked on 2 intra-op threads took 40x one member's time at a
-  load of 12; bench/bench_sweep.py). A digits-sized member's step is half interpreter, and two
-  threads stepping such members wait on each other for the GIL: 7 of them took 6.0x one member's
-  time in 2 threads, 6.6x stacked on one (median of 6 pairs; with a CPU-bound process beside,
-  7.1x and 6.3x), so those stay stacked;
+- a sweep batch steps its members side by side, a process (or thread) per core of its share taking
+  the members in turn, one intra-op thread each (member_threads): no barrier per op, so a busy
+  machine slows it as it slows separate runs (measured: 7 MNIST-sized members stacked on 2 intra-op
+  threads took 40x one member's time at a load of 12; bench/bench_sweep.py). Where it may fork
+  processes (vae_core.member_process: a local worker, the CLI) every model does. In threads only
+  (a Ray actor), a digits-sized member's step is half interpreter and two threads stepping such
+  members wait on each other for the GIL: 7 of them took 6.0x one member's time in 2 threads, 6.6x
+  stacked on one (median of 6 pairs; with a CPU-bound process beside, 7.1x and 6.3x), so there
+  members below MEMBER_STEP_FLOPS stay stacked;
 - the app's own process (encoding the map, decoding a grid for a click) uses UI_THREADS;
 - a local worker process runs at a lower CPU priority (nice WORKER_NICE, `$VAE_CORE_WORKER_NICE`):
   training is batch work and the pages are interactive, so on a shared server a click is served
@@ -69,13 +70,15 @@ def for_trainer(trainer, members: int = 1, running_jobs: int = 1) -> int:
     return worker_threads(members * _trainer_flops(trainer), running_jobs)
 
 
-def member_threads(trainer, members: int, running_jobs: int = 1, n_cores: int | None = None) -> int:
-    """Threads that step a sweep batch's members side by side (vae_core.batched): 1 (the members
-    stacked on one thread) unless a member's step is arithmetic enough (>= MEMBER_STEP_FLOPS) and the
-    job's share of the cores, cores // running jobs, is 2 or more; then a thread per core of that
-    share, which take the members in turn (more threads than cores only trade places on them)."""
+def member_threads(trainer, members: int, running_jobs: int = 1, n_cores: int | None = None,
+                   processes: bool = False) -> int:
+    """Threads (or with `processes`, processes: vae_core.member_process) that step a sweep batch's
+    members side by side (vae_core.batched): 1 (the members stacked on one thread) unless the job's
+    share of the cores, cores // running jobs, is 2 or more and, in threads, a member's step is
+    arithmetic enough (>= MEMBER_STEP_FLOPS); then one per core of that share, which take the
+    members in turn (more than cores only trade places on them)."""
     share = (n_cores or cores()) // max(1, running_jobs)
-    if share < 2 or _trainer_flops(trainer) < MEMBER_STEP_FLOPS:
+    if share < 2 or (not processes and _trainer_flops(trainer) < MEMBER_STEP_FLOPS):
         return 1
     return min(members, share)
 

@@ -62,6 +62,10 @@ class JobSpec:
 
 
 class Control(Protocol):
+    # whether a batch may fork processes to step its members (vae_core.member_process): a local
+    # worker may; a Ray actor (its own threads, gRPC) may not, and steps them in threads
+    member_processes: bool
+
     def poll(self) -> tuple[bool, list[float | None]]: ...
 
 
@@ -219,7 +223,8 @@ def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict
             raise ValueError("a batch trains fresh runs only; resume a member as a single job")
         train, val = load_split(lead.config, lead.data_dir, workspace=lead.workspace)
         batch = BatchedTrainer([s.config for s in specs], train, val, lead.device, drop_diverged=True, n_threads=None,
-                               running_jobs=lead.running_jobs)
+                               running_jobs=lead.running_jobs,
+                               processes=getattr(control, "member_processes", False))
     except (ValueError, OSError, RuntimeError) as e:
         _could_not_start(specs, e, emit)
         return

@@ -3,12 +3,9 @@ from __future__ import annotations
 
 import multiprocessing as mp
 import os
-import sys
 import threading
-import types
-from contextlib import contextmanager
 
-from .. import threads
+from .. import spawn, threads
 from .handles import JobHandle
 from .job import JobSpec, run_worker
 from .queue import Executor
@@ -19,6 +16,8 @@ class _ProcessControl:
     """The worker's end of the control channel: a stop event and a shared beta per run (NaN: unchanged).
     A worker whose server died (killed, a laptop closed) stops too: nobody reads its messages, and
     the next server marks its run interrupted, resumable from the last checkpoint it received."""
+
+    member_processes = True  # a batch's members stepped in forked processes too (vae_core.member_process)
 
     def __init__(self, stop, betas):
         self.stop, self.betas = stop, betas
@@ -45,23 +44,6 @@ def _process_main(specs: tuple[JobSpec, ...], pipe, stop, betas) -> None:
     run_worker(specs, control, emit)
 
 
-_START = threading.Lock()
-
-
-@contextmanager
-def _no_main_script():
-    """A spawned child re-runs the parent's `__main__` file before it does anything else. Under
-    Streamlit, `__main__` is the page script being run (Streamlit installs it there), so a worker
-    would run the app. While a worker starts, `__main__` is an empty module."""
-    with _START:
-        saved = sys.modules.get("__main__")
-        sys.modules["__main__"] = types.ModuleType("__main__")
-        try:
-            yield
-        finally:
-            sys.modules["__main__"] = saved
-
-
 class LocalExecutor(Executor):
     """Each job in its own spawned process (a fresh interpreter: no state shared with the app)."""
 
@@ -82,7 +64,7 @@ class LocalExecutor(Executor):
         stop = ctx.Event()
         proc = ctx.Process(target=_process_main, args=(tuple(h.spec for h in job), pipe, stop, betas), daemon=True,
                            name=f"vae_core-job-{lead.run_id}")
-        with _no_main_script():
+        with spawn.starting():  # not the app's script, in the child
             proc.start()
         pipe.close()
         for h in job:

@@ -1,0 +1,206 @@
+"""A second process that steps sweep members: both cores for members whose step is half interpreter.
+
+Threads in one process share the GIL, and every PyTorch op releases and takes it again: two threads
+each stepping a digits-sized member (a 1.5 ms step of ~150 small ops) ran 2.6 ms a step each, one
+alone 1.97 ms. Two processes side by side each run at full speed. So a batch (vae_core.batched)
+may have MemberProcesses step its members with it: forked from the batch's process once its
+members are built, so they start at once and hold the same Trainers, data and all. What they
+share, moved to shared memory before the fork:
+
+- each member's parameters, Adam moments and noise-stream state, and the epoch's batch order;
+- a Board: each member's step count, whether a process is stepping it now, whether it left.
+
+Within a slice of steps (BatchedTrainer._slice) every process takes the next member that has a step
+left and nobody is stepping, a step at a time, with no message, until every member is at the
+slice's target: each step exactly the member's own `Trainer._step` (its β, its noise from its own
+stream), on one intra-op thread, the same bits wherever it runs. The rows come back at the slice's
+end. A step that asks the other process and waits for its answer instead spent ~0.5 ms a step on
+waking processes up (a message each way): more than two cores gave.
+
+A fork is safe here as a DataLoader worker's is: the child sets one intra-op thread and uses no
+other thread of its parent. It is not made inside a Ray actor (its own threads and gRPC), where the
+batch steps its members in threads. It exits when its pipe closes (its parent gone).
+"""
+from __future__ import annotations
+
+import multiprocessing as mp
+import os
+import traceback
+from contextlib import contextmanager
+
+import torch
+
+from . import spawn
+from .noise import drawing_from
+
+RUN = 4  # steps of one member a process takes in a row, at most: fewer cache refills, a short wait at a slice's end
+LOCK_TIMEOUT_S = 30  # a process that died holding the board's lock: fail, do not hang
+
+
+class Board:
+    """Which member steps next, shared by the processes of one batch (see the module's doc)."""
+
+    def __init__(self, members: int):
+        ctx = mp.get_context("fork")
+        self.lock = ctx.Lock()
+        self.steps = ctx.Array("q", members, lock=False)  # each member's step count
+        self.busy = ctx.Array("b", members, lock=False)   # a process is stepping it now
+        self.out = ctx.Array("b", members, lock=False)    # left the batch (or diverged this slice)
+        self.target = ctx.Value("q", 0, lock=False)       # the step every member stops at
+
+    @contextmanager
+    def _locked(self):
+        if not self.lock.acquire(timeout=LOCK_TIMEOUT_S):
+            raise RuntimeError("the sweep's member processes stopped answering")
+        try:
+            yield
+        finally:
+            self.lock.release()
+
+    def take(self, me: int, of: int, last: int, again: bool) -> tuple[int, int] | None:
+        """A member with a step left and nobody stepping it, now marked busy, and its step count;
+        None when there is none. For process `me` of `of`: `last` again if `again`, else the next of
+        its own members (m % of == me) in turn, else anyone's. A member's weights and Adam state
+        (~0.6 MB for digits) stay in one core's cache that way: one that moved between cores every
+        step made each step ~30% slower here."""
+        n = len(self.steps)
+        with self._locked():
+            order = [last] if again and last >= 0 else []
+            order += sorted(range(n), key=lambda m: (m % of != me, (m - last - 1) % n))
+            for m in order:
+                if not self.busy[m] and not self.out[m] and self.steps[m] < self.target.value:
+                    self.busy[m] = 1
+                    return m, self.steps[m]
+        return None
+
+    def done(self, m: int, ok: bool) -> None:
+        """Member m's step is taken (ok) or its loss was non-finite (it leaves)."""
+        with self._locked():
+            self.busy[m] = 0
+            if ok:
+                self.steps[m] += 1
+            else:
+                self.out[m] = 1
+
+
+def take_steps(board: Board, me: int, of: int, trainers, order: torch.Tensor, rngs: torch.Tensor, i0: int,
+               base: int, epoch: int) -> list[tuple[int, int, float, dict]]:
+    """Process `me` of `of`: step the board's members (Board.take, up to RUN steps of one member in
+    a row) until none is left to take (see the module's doc). Member m's step s is step
+    i0 + s - base of this epoch, its batch from `order`, its noise stream's state in rngs[m].
+    -> a (member, step, β, row) per step taken here."""
+    from .trainer import TrainingDiverged
+
+    rows, stream, bs, last, run = [], torch.Generator(), trainers[0].cfg.batch_size, -1, 0
+    while (took := board.take(me, of, last, run < RUN)) is not None:
+        m, s = took
+        run, last = (run + 1 if m == last else 1), m
+        t = trainers[m]
+        t.step, t.epoch = s, epoch
+        beta = t.beta_at(s + 1)
+        idx = order[(i0 + s - base) * bs:(i0 + s - base + 1) * bs]
+        stream.set_state(rngs[m].clone())  # a tensor of its own: set_state takes no row view
+        try:
+            with drawing_from(stream):
+                row = t._step(t.x[idx], t.y[idx], beta)
+        except TrainingDiverged:
+            row = None
+        rngs[m].copy_(stream.get_state())
+        if row is not None:
+            rows.append((m, s + 1, beta, row))
+        board.done(m, row is not None)
+    return rows
+
+
+def share(trainer) -> None:
+    """Move a Trainer's parameters, buffers and Adam state (created now, as Adam would on its first
+    step) into shared memory, in place, for the processes forked after."""
+    model, opt = trainer.model, trainer.optimizer
+    for p in model.parameters():
+        if not opt.state[p]:  # what Adam's lazy init makes for a fused Adam: a float32 step and zero moments
+            opt.state[p] = {"step": torch.zeros((), dtype=torch.float32, device=p.device),
+                            "exp_avg": torch.zeros_like(p, memory_format=torch.preserve_format),
+                            "exp_avg_sq": torch.zeros_like(p, memory_format=torch.preserve_format)}
+        for v in opt.state[p].values():
+            v.share_memory_()
+    model.share_memory()
+
+
+def _main(conn, board: Board, me: int, of: int, trainers, order: torch.Tensor, rngs: torch.Tensor) -> None:
+    """The forked process: take steps every slice, until the pipe closes."""
+    _close_inherited(conn.fileno())
+    torch.set_num_threads(1)
+    try:
+        conn.send(("ready", None))
+        while (msg := conn.recv()) is not None:
+            epoch, i0, base, betas = msg
+            for t, beta in zip(trainers, betas):
+                t.beta = beta
+            conn.send(("rows", take_steps(board, me, of, trainers, order, rngs, i0, base, epoch)))
+    except EOFError:
+        return
+    except Exception:
+        conn.send(("error", traceback.format_exc()))
+
+
+def _close_inherited(keep: int) -> None:
+    """Close every file a fork inherited but stdio and `keep` (its end of its pipe): holding its
+    parent's end of that pipe, it would never see it close; holding its parent's pipe to the app
+    server, the server would not see the parent die (a killed worker reads as EOF there). Shared
+    memory stays mapped without its file."""
+    os.closerange(3, keep)
+    os.closerange(keep + 1, os.sysconf("SC_OPEN_MAX"))
+
+
+class MemberProcess:
+    """One process that steps a batch's members with it (see the module's doc): `start_slice` /
+    `end_slice` around the batch's own `take_steps`."""
+
+    def __init__(self, board: Board, me: int, of: int, trainers, order: torch.Tensor, rngs: torch.Tensor):
+        """Fork process `me` (1, 2, ...) of the `of` that step the members on `board` (0: the
+        batch's own); `order` (the epoch's batch order) and `rngs` (each member's noise-stream state,
+        (M, bytes)) and the trainers' state (share) already in shared memory."""
+        ctx = mp.get_context("fork")
+        self._conn, child = ctx.Pipe()
+        self.proc = ctx.Process(target=_main, args=(child, board, me, of, trainers, order, rngs), daemon=True,
+                                name="vae_core-members")
+        with spawn.starting():
+            self.proc.start()
+        child.close()
+        self._ready = False
+
+    def ready(self) -> bool:
+        """Whether it has built the members (without waiting)."""
+        if not self._ready and self._conn.poll():
+            self._reply("ready")
+            self._ready = True
+        return self._ready
+
+    def _reply(self, kind: str):
+        try:
+            what, value = self._conn.recv()
+        except (EOFError, OSError):
+            raise RuntimeError("the sweep's member process ended unexpectedly") from None
+        if what == "error":
+            raise RuntimeError(f"the sweep's member process failed:\n{value}")
+        if what != kind:
+            raise RuntimeError(f"the sweep's member process said {what!r}, not {kind!r}")
+        return value
+
+    def start_slice(self, epoch: int, i0: int, base: int, betas: list[float]) -> None:
+        """Take steps from the board (its target set) for this slice: steps i0... of `epoch`, every
+        member at step `base` now, with these βs."""
+        self._conn.send((epoch, i0, base, betas))
+
+    def end_slice(self) -> list[tuple[int, int, float, dict]]:
+        """Wait for its steps of the slice: (member, step, β, row) each."""
+        return self._reply("rows")
+
+    def close(self) -> None:
+        """Tell it to exit (it also does when the pipe closes); not waiting for it: a process's exit
+        (torch's teardown) takes a while, and a finished sweep need not wait."""
+        try:
+            self._conn.send(None)
+        except (OSError, ValueError):
+            pass
+        self._conn.close()
