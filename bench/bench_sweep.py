@@ -6,7 +6,7 @@ the sweep first; and the median of the pairs' ratios: on a shared machine a pair
 load, and the median drops the pair that a burst of other work hit):
 
   alone     python -m vae_core.train  for one member (β = 1)
-  batched   python -m vae_core.sweep  for all 7 β values: one process, stacked or in threads (threads.py policy)
+  batched   python -m vae_core.sweep  for all 7 β values: one job: stacked, or in this process and forked ones (threads.py policy)
   parallel  7 python -m vae_core.train processes, at most `cores` at once (each 1 thread, threads.py)
 
 for two models: digits beta_vae 64-400-2 (batch 128, 30 epochs) and the MNIST-sized 784-400-20

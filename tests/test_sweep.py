@@ -78,16 +78,17 @@ def test_batched_members_equal_separate_runs(digits_split, monkeypatch, model, w
         assert kls[0] > kls[-1]
 
 
-@pytest.mark.parametrize("slice_s", [0.0, 60.0])
-def test_members_in_threads_meet_at_every_report_and_take_a_new_beta_from_the_next_step(digits_split, monkeypatch, slice_s):
-    """Threads take the members in turn, a step at a time, within a slice (a step long with
-    SLICE_S = 0, the epoch with 60 s): at every report each member is at the report's step, a β set
-    then is each member's from its next step, and a member trains exactly as its own run would
-    whatever the slices (its own run, given the same change at the same step)."""
+@pytest.mark.parametrize("slice_s, processes", [(0.0, False), (60.0, False), (0.0, True), (60.0, True)])
+def test_members_in_threads_meet_at_every_report_and_take_a_new_beta_from_the_next_step(digits_split, monkeypatch, slice_s,
+                                                                                        processes):
+    """Threads (or this process and a forked one) take the members in turn within a slice (a step
+    long with SLICE_S = 0, the epoch with 60 s): at every report each member is at the report's
+    step, a β set then is each member's from its next step, and a member trains exactly as its own
+    run would whatever the slices (its own run, given the same change at the same step)."""
     monkeypatch.setattr(batched, "SLICE_S", slice_s)
     train, val = digits_split
     cfgs = sweep.members(tiny("beta_vae", epochs=2, seed=5), betas=[0.5, 1.0, 4.0])
-    batch = BatchedTrainer(cfgs, train, val, n_threads=2)
+    batch = BatchedTrainer(cfgs, train, val, n_threads=2, processes=processes)
     reports, changed = 0, None
     for report in batch.run():
         reports += 1
@@ -96,8 +97,10 @@ def test_members_in_threads_meet_at_every_report_and_take_a_new_beta_from_the_ne
             changed = report.step
             batch.trainers[1].set_beta(2.0)
     spe = batch.trainers[0].steps_per_epoch
-    # a report per slice and one per epoch's end; the first slice is one step (no pace known yet)
-    assert reports == (2 * spe + 2 if slice_s == 0 else 1 + 1 + 1 + 1 + 1)
+    # a report per slice and one per epoch's end; the first slice is one step (no pace known yet);
+    # in processes a slice also ends at each of the first epoch's timeline snapshots
+    cuts = len([s for s in batch.trainers[0].recorder.dense if 1 < s < spe]) if processes else 0
+    assert reports == (2 * spe + 2 if slice_s == 0 else 1 + 1 + cuts + 1 + 1 + 1)
     rows = batch.trainers[1].history["train"]
     assert rows["beta"][changed - 1] == 1.0 and rows["beta"][changed:] == [2.0] * (2 * spe - changed)
     own = Trainer(cfgs[1], train, val)

@@ -4,6 +4,8 @@ in-process Trainer runs of each member (tolerances of tests/test_sweep.py: float
 is all that may differ); β per member; Stop, kill and divergence rules; the queue."""
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
 import torch
 
@@ -132,13 +134,37 @@ def test_beta_is_per_member_and_stop_stops_the_batch_whose_members_then_resume_a
         assert ws.checkpoint(run.id).progress["epoch"] == 60
 
 
+def _children(pid: int) -> list[int]:
+    """The processes whose parent is `pid` (Linux /proc)."""
+    out = []
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except OSError:  # gone meanwhile
+            continue
+        if int(fields[1]) == pid:
+            out.append(int(stat.parent.name))
+    return out
+
+
+def _alive(pid: int) -> bool:
+    """Running (not gone, not a zombie waiting to be reaped)."""
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0] != "Z"
+    except OSError:
+        return False
+
+
 def test_killing_the_batch_worker_interrupts_every_member_and_each_resumes(local):
     ws = local.store.workspace(new_workspace_id())
     made = submit_sweep(ws, local, sweep.members(tiny("beta_vae", epochs=30), betas=[0.5, 4.0]))
     handles = [local.handle(r.id) for r in made]
     wait(lambda: all(ws.has_checkpoint(r.id) for r in made) and handles[0].view.epoch >= 2, what="checkpoints")
+    helpers = _children(handles[0].view.pid)  # the process it forked to step members with it (2 cores or more)
+    assert len(helpers) == (1 if threads.cores() >= 2 else 0)
     local.kill(made[1].id)
     assert all(h.join(60) for h in handles)
+    wait(lambda: not any(_alive(pid) for pid in helpers), what="the worker's member process gone with it")
     for r in made:
         assert ws.get(r.id).status == "interrupted" and ws.checkpoint(r.id).progress["step"] > 0
     assert ws.active is None

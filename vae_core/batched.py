@@ -428,7 +428,7 @@ class BatchedTrainer:
 def train_sweep(cfgs: list[Config], train: Dataset, val: Dataset, device=None,
                 on_report: Callable[[int, SweepReport], None] | None = None,
                 on_built: Callable[[int], None] | None = None) -> list[Checkpoint]:
-    """Train every member (batched per architecture group, stacked or in threads as
+    """Train every member (batched per architecture group, stacked or side by side in processes as
     vae_core.threads says); -> checkpoints in the order of `cfgs`. `on_report(group_index, report)`
     is called after every report (BatchedTrainer.run); `on_built(group_index)` once a group's
     models and optimizers are made, before its first step (the CLI's first line: the first

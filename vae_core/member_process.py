@@ -1,4 +1,5 @@
-"""A second process that steps sweep members: both cores for members whose step is half interpreter.
+"""Processes that step a sweep's members with the batch's own: every core, even for members whose
+step is half interpreter.
 
 Threads in one process share the GIL, and every PyTorch op releases and takes it again: two threads
 each stepping a digits-sized member (a 1.5 ms step of ~150 small ops) ran 2.6 ms a step each, one
@@ -10,21 +11,24 @@ share, moved to shared memory before the fork:
 - each member's parameters, Adam moments and noise-stream state, and the epoch's batch order;
 - a Board: each member's step count, whether a process is stepping it now, whether it left.
 
-Within a slice of steps (BatchedTrainer._slice) every process takes the next member that has a step
-left and nobody is stepping, a step at a time, with no message, until every member is at the
-slice's target: each step exactly the member's own `Trainer._step` (its β, its noise from its own
-stream), on one intra-op thread, the same bits wherever it runs. The rows come back at the slice's
-end. A step that asks the other process and waits for its answer instead spent ~0.5 ms a step on
-waking processes up (a message each way): more than two cores gave.
+Within a slice of steps (BatchedTrainer._slice_in_processes) every process takes a member that has
+a step left and that nobody is stepping (Board.take: its own members first, up to RUN steps of one
+in a row), with no message, until every member is at the slice's target: each step exactly the
+member's own `Trainer._step` (its β, its noise from its own stream), on one intra-op thread, the
+same bits wherever it runs. The rows come back at the slice's end. A first version that sent each
+step to the other process and waited for its answer spent ~0.5 ms a step on waking processes up
+(a message each way): most of what the second core gave.
 
-A fork is safe here as a DataLoader worker's is: the child sets one intra-op thread and uses no
-other thread of its parent. It is not made inside a Ray actor (its own threads and gRPC), where the
-batch steps its members in threads. It exits when its pipe closes (its parent gone).
+A fork is safe here as a DataLoader worker's is: the child sets one intra-op thread, uses no other
+thread of its parent and closes every file it inherited but its pipe. It is not made inside a Ray
+actor (its own threads and gRPC), where the batch steps its members in threads. It exits when its
+pipe closes (its parent gone, even killed).
 """
 from __future__ import annotations
 
 import multiprocessing as mp
 import os
+import threading
 import traceback
 from contextlib import contextmanager
 
@@ -32,6 +36,7 @@ import torch
 
 from . import spawn
 from .noise import drawing_from
+from .trainer import TrainingDiverged
 
 RUN = 4  # steps of one member a process takes in a row, at most: fewer cache refills, a short wait at a slice's end
 LOCK_TIMEOUT_S = 30  # a process that died holding the board's lock: fail, do not hang
@@ -62,7 +67,7 @@ class Board:
         None when there is none. For process `me` of `of`: `last` again if `again`, else the next of
         its own members (m % of == me) in turn, else anyone's. A member's weights and Adam state
         (~0.6 MB for digits) stay in one core's cache that way: one that moved between cores every
-        step made each step ~30% slower here."""
+        step made each step ~25% slower here."""
         n = len(self.steps)
         with self._locked():
             order = [last] if again and last >= 0 else []
@@ -89,8 +94,6 @@ def take_steps(board: Board, me: int, of: int, trainers, order: torch.Tensor, rn
     a row) until none is left to take (see the module's doc). Member m's step s is step
     i0 + s - base of this epoch, its batch from `order`, its noise stream's state in rngs[m].
     -> a (member, step, β, row) per step taken here."""
-    from .trainer import TrainingDiverged
-
     rows, stream, bs, last, run = [], torch.Generator(), trainers[0].cfg.batch_size, -1, 0
     while (took := board.take(me, of, last, run < RUN)) is not None:
         m, s = took
@@ -137,10 +140,13 @@ def _main(conn, board: Board, me: int, of: int, trainers, order: torch.Tensor, r
             for t, beta in zip(trainers, betas):
                 t.beta = beta
             conn.send(("rows", take_steps(board, me, of, trainers, order, rngs, i0, base, epoch)))
-    except EOFError:
+    except (EOFError, BrokenPipeError):  # the batch's process is gone: nothing to step for
         return
     except Exception:
-        conn.send(("error", traceback.format_exc()))
+        try:
+            conn.send(("error", traceback.format_exc()))
+        except OSError:
+            pass
 
 
 def _close_inherited(keep: int) -> None:
@@ -204,3 +210,4 @@ class MemberProcess:
         except (OSError, ValueError):
             pass
         self._conn.close()
+        threading.Thread(target=self.proc.join, daemon=True).start()  # reaped when it has exited

@@ -1,6 +1,7 @@
-"""Starting a spawned child process from anywhere: a Streamlit page, a job worker, a script.
+"""Starting a child process from anywhere: a Streamlit page, a job worker, a script.
 
-Two things stand in the way, each undone for the moment of `Process.start()` only:
+Two things stand in the way, each undone for the moment of `Process.start()` only (the first
+matters to spawned children only, the second to forked ones too):
 - a spawned child re-runs the parent's `__main__` file before it does anything else. Under
   Streamlit, `__main__` is the page script being run (Streamlit installs it there), so a worker
   would run the app; a script without a main guard would run itself again. While a child starts,
@@ -21,7 +22,7 @@ _START = threading.Lock()
 
 @contextmanager
 def starting():
-    """Around `Process.start()` for a spawned child (see the module's doc)."""
+    """Around `Process.start()` (see the module's doc)."""
     me = mp.current_process()
     with _START:
         saved, daemon = sys.modules.get("__main__"), me._config.get("daemon")
