@@ -12,7 +12,7 @@ share, moved to shared memory before the fork:
 - a Board: each member's step count, whether a process is stepping it now, whether it left.
 
 Within a slice of steps (BatchedTrainer._slice_in_processes) every process takes a member that has
-a step left and that nobody is stepping (Board.take: its own members first, up to RUN steps of one
+a step left and that nobody is stepping (Board.take: its own members first, one for up to RUN_S
 in a row), with no message, until every member is at the slice's target: each step exactly the
 member's own `Trainer._step` (its β, its noise from its own stream), on one intra-op thread, the
 same bits wherever it runs. The rows come back at the slice's end. A first version that sent each
@@ -29,6 +29,7 @@ from __future__ import annotations
 import multiprocessing as mp
 import os
 import threading
+import time
 import traceback
 from contextlib import contextmanager
 
@@ -38,7 +39,8 @@ from . import spawn
 from .noise import drawing_from
 from .trainer import TrainingDiverged
 
-RUN = 4  # steps of one member a process takes in a row, at most: fewer cache refills, a short wait at a slice's end
+RUN_S = 0.005  # a process steps one member on while it has for less than this: fewer cache refills, and a
+# short wait at a slice's end (a digits member's 1.6 ms steps: 3-4 in a row; an MNIST-sized one's 10 ms: one)
 LOCK_TIMEOUT_S = 30  # a process that died holding the board's lock: fail, do not hang
 
 
@@ -90,14 +92,15 @@ class Board:
 
 def take_steps(board: Board, me: int, of: int, trainers, order: torch.Tensor, rngs: torch.Tensor, i0: int,
                base: int, epoch: int) -> list[tuple[int, int, float, dict]]:
-    """Process `me` of `of`: step the board's members (Board.take, up to RUN steps of one member in
-    a row) until none is left to take (see the module's doc). Member m's step s is step
+    """Process `me` of `of`: step the board's members (Board.take, one member for up to RUN_S in a
+    row) until none is left to take (see the module's doc). Member m's step s is step
     i0 + s - base of this epoch, its batch from `order`, its noise stream's state in rngs[m].
     -> a (member, step, β, row) per step taken here."""
-    rows, stream, bs, last, run = [], torch.Generator(), trainers[0].cfg.batch_size, -1, 0
-    while (took := board.take(me, of, last, run < RUN)) is not None:
+    rows, stream, bs, last, since = [], torch.Generator(), trainers[0].cfg.batch_size, -1, 0.0
+    while (took := board.take(me, of, last, time.perf_counter() - since < RUN_S)) is not None:
         m, s = took
-        run, last = (run + 1 if m == last else 1), m
+        if m != last:
+            last, since = m, time.perf_counter()
         t = trainers[m]
         t.step, t.epoch = s, epoch
         beta = t.beta_at(s + 1)
