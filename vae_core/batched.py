@@ -397,14 +397,34 @@ class BatchedTrainer:
         if self.trainers[0].timeline is None:
             return
         self.sync_weights()
-        self._each(lambda m: self.trainers[m].snapshot(epoch, step=self.step, only_new=True), self.active)
+        due = [m for m in self.active if self.trainers[m].snapshot_due(self.step)]
+        measured = self._split("measure", due, lambda m: self.trainers[m].recorder.measure(self.trainers[m].model))
+        for m in due:
+            self.trainers[m].snapshot(epoch, step=self.step, measured=measured[m])
+
+    def _split(self, kind: str, members: list[int], here: Callable[[int], object]) -> dict:
+        """{m: result} for `members`, side by side: those a ready member process owns (m % processes)
+        done there (MemberProcess.start_each: "validate" or "measure", the same as `here` does), the
+        rest here, `here(m)` on this process's threads (`_each`)."""
+        of, betas = len(self._helpers) + 1, [t.beta for t in self.trainers]
+        sent = [(h, owned) for k, h in enumerate(self._helpers, 1)
+                if h.ready() and (owned := [m for m in members if m % of == k])]
+        for h, owned in sent:
+            h.start_each(kind, owned, betas)
+        away = {m for _, owned in sent for m in owned}
+        mine = [m for m in members if m not in away]
+        out = dict(zip(mine, self._each(here, mine)))
+        for h, _ in sent:
+            out.update(h.end_each())
+        return out
 
     def _validate(self) -> list[dict | None]:
         """Each member's validation terms (None for a member that left the stack)."""
         self.sync()
         vals: list[dict | None] = [None] * len(self.trainers)
-        for m, val in zip(self.active, self._each(lambda m: self.trainers[m].validate(), self.active)):
-            vals[m] = val
+        got = self._split("validate", self.active, lambda m: self.trainers[m].validate())
+        for m in self.active:
+            vals[m] = val = got[m]
             self.trainers[m]._record("val", {"epoch": self.epoch, "step": self.step, **val})
         return vals
 

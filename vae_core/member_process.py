@@ -139,10 +139,15 @@ def _main(conn, board: Board, me: int, of: int, trainers, order: torch.Tensor, r
     try:
         conn.send(("ready", None))
         while (msg := conn.recv()) is not None:
-            epoch, i0, base, betas = msg
+            kind, members, betas, *slice_ = msg
             for t, beta in zip(trainers, betas):
                 t.beta = beta
-            conn.send(("rows", take_steps(board, me, of, trainers, order, rngs, i0, base, epoch)))
+            if kind == "slice":
+                conn.send(("rows", take_steps(board, me, of, trainers, order, rngs, *slice_)))
+            elif kind == "validate":
+                conn.send(("each", {m: trainers[m].validate() for m in members}))
+            else:  # "measure": timeline snapshots' tensors, as numpy arrays (by value, not through shared memory)
+                conn.send(("each", {m: [_np(v) for v in trainers[m].recorder.measure(trainers[m].model)] for m in members}))
     except (EOFError, BrokenPipeError):  # the batch's process is gone: nothing to step for
         return
     except Exception:
@@ -150,6 +155,10 @@ def _main(conn, board: Board, me: int, of: int, trainers, order: torch.Tensor, r
             conn.send(("error", traceback.format_exc()))
         except OSError:
             pass
+
+
+def _np(t: torch.Tensor | None):
+    return None if t is None else t.numpy()
 
 
 def _close_inherited(keep: int) -> None:
@@ -199,11 +208,21 @@ class MemberProcess:
     def start_slice(self, epoch: int, i0: int, base: int, betas: list[float]) -> None:
         """Take steps from the board (its target set) for this slice: steps i0... of `epoch`, every
         member at step `base` now, with these βs."""
-        self._conn.send((epoch, i0, base, betas))
+        self._conn.send(("slice", None, betas, i0, base, epoch))
 
     def end_slice(self) -> list[tuple[int, int, float, dict]]:
         """Wait for its steps of the slice: (member, step, β, row) each."""
         return self._reply("rows")
+
+    def start_each(self, kind: str, members: list[int], betas: list[float]) -> None:
+        """Between slices: "validate" (Trainer.validate) or "measure" (a timeline snapshot's
+        tensors, Recorder.measure) these members, with these βs."""
+        self._conn.send((kind, members, betas))
+
+    def end_each(self) -> dict:
+        """member -> its validation terms, or its snapshot's (mu, logvar, recon, kl) tensors."""
+        return {m: v if isinstance(v, dict) else tuple(None if a is None else torch.from_numpy(a) for a in v)
+                for m, v in self._reply("each").items()}
 
     def close(self) -> None:
         """Tell it to exit (it also does when the pipe closes); not waiting for it: a process's exit

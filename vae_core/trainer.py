@@ -212,13 +212,18 @@ class Trainer:
         self.model.train()
         return terms
 
-    def snapshot(self, epoch: float, step: int | None = None, only_new: bool = False) -> None:
+    def snapshot(self, epoch: float, step: int | None = None, only_new: bool = False, measured: tuple | None = None) -> None:
         """Add the model's snapshot at `step` (default: now) to the timeline, if this run keeps one;
-        only_new: not when the timeline already reaches that step."""
+        only_new: not when the timeline already reaches that step; measured: its tensors, measured
+        elsewhere (Recorder.measure: vae_core.member_process)."""
         step = self.step if step is None else step
-        if self.timeline is None or (only_new and len(self.timeline) and self.timeline.steps[-1] >= step):
+        if not self.snapshot_due(step, only_new):
             return
-        self.recorder.take(self.timeline, self.model, step, epoch, self.beta_at(step), last_terms(self.history))
+        self.recorder.take(self.timeline, self.model, step, epoch, self.beta_at(step), last_terms(self.history), measured)
+
+    def snapshot_due(self, step: int, only_new: bool = True) -> bool:
+        """Whether snapshot(..., step, only_new) would add one."""
+        return self.timeline is not None and not (only_new and len(self.timeline) and self.timeline.steps[-1] >= step)
 
     def _record(self, split: str, row: dict) -> None:
         cols = self.history[split]

@@ -117,8 +117,9 @@ class Recorder:
         return epoch % self.stride == 0 or epoch >= self.epochs
 
     @torch.no_grad()
-    def take(self, tl: Timeline, model, step: int, epoch: float, beta: float, terms: dict) -> None:
-        """Append the model's snapshot as it is now (eval mode; its train / eval mode is left as it was)."""
+    def measure(self, model) -> tuple:
+        """The model's snapshot as it is now (eval mode; its train / eval mode is left as it was):
+        (mu, logvar or None, recon, kl or None), as `take` appends them."""
         was = model.training
         model.eval()
         try:
@@ -127,7 +128,12 @@ class Recorder:
             kl = kl_per_dim(mu.float(), logvar.float()).cpu() if logvar is not None else None  # (D,)
         finally:
             model.train(was)
-        tl.append(step, epoch, beta, terms, to_f16(mu), None if logvar is None else to_f16(logvar), to_f16(recon), kl)
+        return to_f16(mu), None if logvar is None else to_f16(logvar), to_f16(recon), kl
+
+    def take(self, tl: Timeline, model, step: int, epoch: float, beta: float, terms: dict,
+             measured: tuple | None = None) -> None:
+        """Append the model's snapshot as it is now (`measure`; or `measured`, measured elsewhere)."""
+        tl.append(step, epoch, beta, terms, *(measured or self.measure(model)))
         tl.thin(self.cap)
 
 
