@@ -117,7 +117,8 @@ class BatchedTrainer:
             self.params, self.buffers = stack_module_state([t.model for t in self.trainers])  # (M, *shape) each
             self.optimizer = torch.optim.Adam(list(self.params.values()), lr=self.cfg.lr, fused=True)
             self._grads = vmap(grad(self._loss, has_aux=True), in_dims=(0, 0, None, None, 0), randomness="same")
-        else:  # each member's noise stream, as a generator of its own (its Trainer keeps a copy for checkpoints)
+        elif not self._helpers:  # each member's noise stream, as a generator of its own (its Trainer keeps a
+            # copy for checkpoints); with member processes, its state in the shared self._rngs instead
             self._streams = [torch.Generator().set_state(t.rng["torch"]) for t in self.trainers]
         self.step, self.epoch = 0, 0
         self.active = list(range(len(cfgs)))   # members still in the stack, in stack order
@@ -288,13 +289,19 @@ class BatchedTrainer:
         t0 = time.perf_counter()
         for f in [self._workers.submit(work) for _ in range(self.threads)]:
             f.result()
-        self._pace = (time.perf_counter() - t0) / n  # seconds a step of every member takes, here and now
-        for m in self.active:  # each noise stream's state, for checkpoints: once a slice, not a step
-            self.trainers[m].rng = {**self.trainers[m].rng, "torch": self._streams[m].get_state()}
-        self.step = target
-        self._drop(sorted(diverged, key=self.active.index))
-        self.active = [m for m in self.active if m not in diverged]
+        self._end_slice(n, t0, lambda m: self._streams[m].get_state(), sorted(diverged, key=self.active.index))
         return n
+
+    def _end_slice(self, n: int, t0: float, stream_state: Callable[[int], torch.Tensor], diverged: list[int]) -> None:
+        """A slice of n steps begun at t0 is done: its pace, each member's noise-stream state kept
+        for checkpoints (once a slice, not a step), the batch's step, and the `diverged` members
+        (in stack order) out."""
+        self._pace = (time.perf_counter() - t0) / n  # seconds a step of every member takes, here and now
+        for m in self.active:
+            self.trainers[m].rng = {**self.trainers[m].rng, "torch": stream_state(m)}
+        self.step += n
+        self._drop(diverged)
+        self.active = [m for m in self.active if m not in diverged]
 
     def _slice_in_processes(self, order: torch.Tensor, i: int, n: int) -> int:
         """_slice with the member processes: this process and each one ready take members in turn
@@ -316,15 +323,9 @@ class BatchedTrainer:
             rows += h.end_slice()
         for m, step, beta, row in sorted(rows, key=lambda r: r[:2]):  # each member's rows in step order
             self.trainers[m]._record("train", {"step": step, "beta": beta, **row})
-        self._pace = (time.perf_counter() - t0) / n
-        diverged = [m for m in self.active if board.out[m]]
         for m in self.active:
-            t = self.trainers[m]
-            t.step, t.epoch = board.steps[m], self.epoch
-            t.rng = {**t.rng, "torch": self._rngs[m].clone()}
-        self.step = target
-        self._drop(diverged)
-        self.active = [m for m in self.active if m not in diverged]
+            self.trainers[m].step, self.trainers[m].epoch = board.steps[m], self.epoch
+        self._end_slice(n, t0, lambda m: self._rngs[m].clone(), [m for m in self.active if board.out[m]])
         if lead.recorder and lead.recorder.due_within(self.step):
             self._snapshots(self.epoch + (i + n) / lead.steps_per_epoch)
         return n

@@ -188,7 +188,7 @@ class MemberProcess:
         self._ready = False
 
     def ready(self) -> bool:
-        """Whether it has built the members (without waiting)."""
+        """Whether it has started and said so (without waiting; a fork says so at once)."""
         if not self._ready and self._conn.poll():
             self._reply("ready")
             self._ready = True
