@@ -191,7 +191,8 @@ def _active_model(a: runs.Active) -> None:
         st.caption("Shared with you by its link: read-only. Your own runs stay in your workspace.")
     if run.readonly:
         return
-    with st.popover("Share read-only", icon=":material/share:", width="stretch"):
+    # keyed: its identity, so whether it is open, survives the rerun that "Make the link" starts
+    with st.popover("Share read-only", icon=":material/share:", width="stretch", key=f"sidebar.sharing.{run.id}"):
         share_link(run)
     c = st.columns(2)
     with c[0].popover("Rename", icon=":material/edit:", width="stretch"):
