@@ -57,7 +57,6 @@ from .checkpoint import Checkpoint
 from .config import Config
 from .data import Dataset
 from .member_process import Board, MemberProcess, share, take_steps
-from .metrics import evaluate
 from .sweep import groups
 from .trainer import Trainer, TrainingDiverged, diverged_message
 
@@ -152,11 +151,13 @@ class BatchedTrainer:
         try:
             with self._pool():
                 yield from self._run()
-        finally:
+        except BaseException:  # also a consumer that lets go of the loop (GeneratorExit)
             self.close()
+            raise
 
     def close(self) -> None:
-        """End the member processes (run() does, when it ends); the members stay here, trained."""
+        """End the member processes (`checkpoints` does, or run() when it does not end as planned);
+        the members stay here, trained."""
         for h in self._helpers:
             h.close()
         self._helpers = []
@@ -306,11 +307,9 @@ class BatchedTrainer:
     def _slice_in_processes(self, order: torch.Tensor, i: int, n: int) -> int:
         """_slice with the member processes: this process and each one ready take members in turn
         from the board (vae_core.member_process.take_steps), the rows merged in step order at the
-        end. A slice ends at a step that takes a timeline snapshot (the first epoch's dense steps),
-        so snapshots are taken here, between slices. -> the slice's length in steps."""
-        lead, board = self.trainers[0], self._board
-        if lead.recorder:  # not past the next snapshot's step
-            n = min([n, *(s - self.step for s in lead.recorder.dense if self.step < s < lead.steps_per_epoch)])
+        end, with the timeline snapshots due within the slice (the first epoch's dense steps),
+        measured where the member stepped, right after that step. -> the slice's length in steps."""
+        board, spe = self._board, self.trainers[0].steps_per_epoch
         target, t0 = self.step + n, time.perf_counter()
         board.target.value = target
         for m, t in enumerate(self.trainers):
@@ -321,13 +320,14 @@ class BatchedTrainer:
         rows = take_steps(board, 0, len(self._helpers) + 1, self.trainers, order, self._rngs, i, self.step, self.epoch)
         for h in helpers:
             rows += h.end_slice()
-        for m, step, beta, row in sorted(rows, key=lambda r: r[:2]):  # each member's rows in step order
-            self.trainers[m]._record("train", {"step": step, "beta": beta, **row})
+        for m, step, beta, row, snapshot in sorted(rows, key=lambda r: r[:2]):  # each member's rows in step order
+            t = self.trainers[m]
+            t._record("train", {"step": step, "beta": beta, **row})
+            if snapshot is not None:  # after its step's row, as its own run takes it
+                t.snapshot(self.epoch + (i + step - self.step) / spe, step=step, measured=snapshot)
         for m in self.active:
             self.trainers[m].step, self.trainers[m].epoch = board.steps[m], self.epoch
         self._end_slice(n, t0, lambda m: self._rngs[m].clone(), [m for m in self.active if board.out[m]])
-        if lead.recorder and lead.recorder.due_within(self.step):
-            self._snapshots(self.epoch + (i + n) / lead.steps_per_epoch)
         return n
 
     def _advance(self, m: int, order: torch.Tensor, i: int) -> bool:
@@ -433,19 +433,20 @@ class BatchedTrainer:
 
     def checkpoints(self, members: list[int] | None = None, metrics: bool = True) -> list[Checkpoint]:
         """Each member's checkpoint (of `members`, default all) with its final metrics
-        (vae_core.metrics.evaluate; none when not `metrics`), side by side on the member threads
-        when the members step in threads."""
+        (vae_core.metrics.evaluate; none when not `metrics`), side by side on the member threads or
+        processes; then the member processes end (`close`)."""
         self.sync()
+        members = list(range(len(self.trainers))) if members is None else members
+        try:
+            with self._pool():
+                got = self._split("evaluate", members, lambda m: self.trainers[m].final_metrics()) if metrics else {}
+        finally:
+            self.close()
+        ckpts = [self.trainers[m].checkpoint() for m in members]
+        for m, ckpt in zip(members, ckpts):
+            ckpt.metrics = got.get(m, ckpt.metrics)
+        return ckpts
 
-        def final(m: int) -> Checkpoint:
-            t = self.trainers[m]
-            ckpt = t.checkpoint()
-            if metrics:
-                ckpt.metrics = evaluate(t.model.eval(), t.val_x, t.val_y, ckpt.config)
-                t.model.train()
-            return ckpt
-        with self._pool():
-            return self._each(final, list(range(len(self.trainers)) if members is None else members))
 
 
 def train_sweep(cfgs: list[Config], train: Dataset, val: Dataset, device=None,

@@ -91,11 +91,13 @@ class Board:
 
 
 def take_steps(board: Board, me: int, of: int, trainers, order: torch.Tensor, rngs: torch.Tensor, i0: int,
-               base: int, epoch: int) -> list[tuple[int, int, float, dict]]:
+               base: int, epoch: int) -> list[tuple[int, int, float, dict, tuple | None]]:
     """Process `me` of `of`: step the board's members (Board.take, one member for up to RUN_S in a
     row) until none is left to take (see the module's doc). Member m's step s is step
     i0 + s - base of this epoch, its batch from `order`, its noise stream's state in rngs[m].
-    -> a (member, step, β, row) per step taken here."""
+    -> a (member, step, β, row, snapshot) per step taken here: snapshot, the tensors of the
+    member's timeline snapshot after that step (Recorder.measure) where one is due there (the
+    first epoch's dense steps), measured here at once, else None."""
     rows, stream, bs, last, since = [], torch.Generator(), trainers[0].cfg.batch_size, -1, 0.0
     while (took := board.take(me, of, last, time.perf_counter() - since < RUN_S)) is not None:
         m, s = took
@@ -113,7 +115,8 @@ def take_steps(board: Board, me: int, of: int, trainers, order: torch.Tensor, rn
             row = None
         rngs[m].copy_(stream.get_state())
         if row is not None:
-            rows.append((m, s + 1, beta, row))
+            due = t.recorder is not None and t.timeline is not None and t.recorder.due_within(s + 1)
+            rows.append((m, s + 1, beta, row, t.recorder.measure(t.model) if due else None))
         board.done(m, row is not None)
     return rows
 
@@ -143,11 +146,14 @@ def _main(conn, board: Board, me: int, of: int, trainers, order: torch.Tensor, r
             for t, beta in zip(trainers, betas):
                 t.beta = beta
             if kind == "slice":
-                conn.send(("rows", take_steps(board, me, of, trainers, order, rngs, *slice_)))
+                rows = take_steps(board, me, of, trainers, order, rngs, *slice_)
+                conn.send(("rows", [(*r[:4], _by_value(r[4])) for r in rows]))
             elif kind == "validate":
                 conn.send(("each", {m: trainers[m].validate() for m in members}))
-            else:  # "measure": timeline snapshots' tensors, as numpy arrays (by value, not through shared memory)
-                conn.send(("each", {m: [_np(v) for v in trainers[m].recorder.measure(trainers[m].model)] for m in members}))
+            elif kind == "evaluate":
+                conn.send(("each", {m: trainers[m].final_metrics() for m in members}))
+            else:  # "measure": timeline snapshots' tensors
+                conn.send(("each", {m: _by_value(trainers[m].recorder.measure(trainers[m].model)) for m in members}))
     except (EOFError, BrokenPipeError):  # the batch's process is gone: nothing to step for
         return
     except Exception:
@@ -157,8 +163,14 @@ def _main(conn, board: Board, me: int, of: int, trainers, order: torch.Tensor, r
             pass
 
 
-def _np(t: torch.Tensor | None):
-    return None if t is None else t.numpy()
+def _by_value(snapshot: tuple | None) -> list | None:
+    """A snapshot's tensors (Recorder.measure) as numpy arrays, sent by value (a tensor would be
+    sent through shared memory); `_tensors` undoes it."""
+    return None if snapshot is None else [None if v is None else v.numpy() for v in snapshot]
+
+
+def _tensors(snapshot: list | None) -> tuple | None:
+    return None if snapshot is None else tuple(None if a is None else torch.from_numpy(a) for a in snapshot)
 
 
 def _close_inherited(keep: int) -> None:
@@ -210,19 +222,20 @@ class MemberProcess:
         member at step `base` now, with these βs."""
         self._conn.send(("slice", None, betas, i0, base, epoch))
 
-    def end_slice(self) -> list[tuple[int, int, float, dict]]:
-        """Wait for its steps of the slice: (member, step, β, row) each."""
-        return self._reply("rows")
+    def end_slice(self) -> list[tuple[int, int, float, dict, tuple | None]]:
+        """Wait for its steps of the slice: (member, step, β, row, snapshot) each (take_steps)."""
+        return [(*r[:4], _tensors(r[4])) for r in self._reply("rows")]
 
     def start_each(self, kind: str, members: list[int], betas: list[float]) -> None:
-        """Between slices: "validate" (Trainer.validate) or "measure" (a timeline snapshot's
-        tensors, Recorder.measure) these members, with these βs."""
+        """Between slices: "validate" (Trainer.validate), "measure" (a timeline snapshot's tensors,
+        Recorder.measure) or, at the end, "evaluate" (Trainer.final_metrics) these members, with
+        these βs."""
         self._conn.send((kind, members, betas))
 
     def end_each(self) -> dict:
-        """member -> its validation terms, or its snapshot's (mu, logvar, recon, kl) tensors."""
-        return {m: v if isinstance(v, dict) else tuple(None if a is None else torch.from_numpy(a) for a in v)
-                for m, v in self._reply("each").items()}
+        """member -> its validation terms or final metrics, or its snapshot's (mu, logvar, recon, kl)
+        tensors."""
+        return {m: v if isinstance(v, dict) else _tensors(v) for m, v in self._reply("each").items()}
 
     def close(self) -> None:
         """Tell it to exit (it also does when the pipe closes); not waiting for it: a process's exit

@@ -25,7 +25,7 @@ from .checkpoint import Checkpoint
 from .config import KNOBS, Config
 from .data import Dataset
 from .device import forked_rng, pick_device
-from .metrics import loss_terms
+from .metrics import evaluate, loss_terms
 from .models import Autoencoder
 from .registry import spec_of
 from .timeline import Recorder, last_terms
@@ -231,6 +231,15 @@ class Trainer:
             cols.setdefault(k, []).append(v)
 
     # --- checkpoints ------------------------------------------------------------------------
+
+    def final_metrics(self) -> dict:
+        """vae_core.metrics.evaluate of the model now on the validation set, at its β now: what a
+        finished run's checkpoint keeps (`metrics`). Its train / eval mode is left as it was."""
+        was = self.model.training
+        try:
+            return evaluate(self.model.eval(), self.val_x, self.val_y, self.cfg.replace(beta=self.beta))
+        finally:
+            self.model.train(was)
 
     def checkpoint(self) -> Checkpoint:
         """Everything needed to resume (weights, Adam state, RNG) or to explore the model."""

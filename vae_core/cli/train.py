@@ -25,7 +25,6 @@ from .. import checkpoint, threads
 from ..config import Config
 from ..data import own, pin_split
 from ..device import describe
-from ..metrics import evaluate
 from ..registry import spec_of
 from ..trainer import Report, Trainer, TrainingDiverged
 from . import Parser, add_config_flags, fail, given, run_cli
@@ -103,7 +102,7 @@ def run(args) -> int:
         checkpoint.save(trainer.checkpoint(), out)
         return fail(f"interrupted at step {trainer.step}; saved to {out} (resume with --resume {out})", 130)
     ckpt = trainer.checkpoint()
-    ckpt.metrics = evaluate(trainer.model.eval(), trainer.val_x, trainer.val_y, ckpt.config)
+    ckpt.metrics = trainer.final_metrics()
     checkpoint.save(ckpt, out)
     print(json.dumps({**ckpt.metrics, "epochs": trainer.epoch, "steps": trainer.step, "checkpoint": str(out),
                       "images_per_s": report.images_per_s if report else 0.0}))

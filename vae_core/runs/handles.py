@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import threading
 from collections.abc import Mapping
+from concurrent.futures import Future
 from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
@@ -95,6 +96,7 @@ class JobHandle:
         self.view = JobView(epochs=spec.config.epochs, beta=spec.config.beta)
         self.done = threading.Event()   # set when the job has ended, whatever the outcome
         self.backend = None             # the executor's own: a process and its queues, or a Ray actor
+        self.writing: Future | None = None  # its checkpoint being written (Executor._save)
 
     @property
     def beta(self) -> float:

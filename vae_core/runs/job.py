@@ -40,7 +40,6 @@ from ..data import load_split
 from ..device import describe
 from ..diagnostics import collapse_note
 from ..latent import decode, encode, reconstruct
-from ..metrics import evaluate
 from ..batched import BatchedTrainer
 from ..trainer import Trainer, TrainingDiverged
 
@@ -120,24 +119,30 @@ class _Reporter:
         self.emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(t.checkpoint()), "step": t.step, "epoch": t.epoch})
 
     def end(self, status: str, message: str, ckpt: checkpoint.Checkpoint | None = None) -> None:
-        """The last checkpoint (with metrics unless failed: `ckpt` when the caller made it), the
-        final curves and pictures, "end"."""
+        """The last checkpoint (`last_checkpoint`), the final curves and pictures, "end"."""
+        self.ended(self.last_checkpoint(status, message, ckpt))
+
+    def last_checkpoint(self, status: str, message: str, ckpt: checkpoint.Checkpoint | None = None) -> dict:
+        """Send the last checkpoint (with metrics unless failed: `ckpt` when the caller made it); ->
+        the fields of the run's "end" message (`ended`): its status, message (a collapse noted), metrics."""
         t, metrics = self.trainer, {}
         if t.step > 0:
             if ckpt is None:
                 ckpt = t.checkpoint()
                 if status != "failed":
-                    ckpt.metrics = evaluate(t.model.eval(), t.val_x, t.val_y, ckpt.config)
-                    t.model.train()
+                    ckpt.metrics = t.final_metrics()
             if status != "failed":
                 metrics = ckpt.metrics
                 message = message or collapse_note(ckpt.config, metrics.get("val_kl_per_dim"))
             self.emit({"kind": "checkpoint", "blob": checkpoint.to_bytes(ckpt), "step": t.step, "epoch": t.epoch})
-        # the final curves and pictures (also for a run that ended before its first progress message)
+        return {"status": status, "message": message, "metrics": metrics}
+
+    def ended(self, fields: dict) -> None:
+        """After the last checkpoint: the final curves and pictures, "end" with `fields`."""
+        t = self.trainer  # the final curves and pictures (also for a run that ended before its first progress message)
         last = self.last or {"total_steps": t.total_steps, "beta": t.beta_at(t.step), "images_per_s": float("nan")}
         self.progress({**last, "step": t.step, "epoch": t.epoch, "eta_s": 0.0}, True)
-        self.emit({"kind": "end", "status": status, "message": message, "metrics": metrics,
-                   "beta_changes": self.beta_changes})
+        self.emit({"kind": "end", **fields, "beta_changes": self.beta_changes})
 
 
 def _could_not_start(specs, e: Exception, emit) -> None:
@@ -275,8 +280,10 @@ def run_batch(specs: tuple[JobSpec, ...], control: Control, emit: Callable[[dict
     report_failures()
     members = [m for m in batch.active if batch.trainers[m].step > 0]
     finals = dict(zip(members, batch.checkpoints(members, metrics=status != "failed")))  # side by side
-    for m in batch.active:
-        outs[m].end(status, message, finals.get(m))
+    # every member's last checkpoint first: the server writes them side by side (runs.queue), then the ends
+    ends = [outs[m].last_checkpoint(status, message, finals.get(m)) for m in batch.active]
+    for m, fields in zip(batch.active, ends):
+        outs[m].ended(fields)
 
 
 def _setup(spec: JobSpec):

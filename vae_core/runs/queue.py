@@ -20,6 +20,7 @@ import re
 import threading
 import time
 from collections import deque
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import replace
 
 from .. import threads
@@ -29,6 +30,8 @@ from .handles import JobHandle
 from .job import JobSpec
 from .replicas import Replica
 from .store import FINISHED, Run, RunStore, RunStoreError, RunTakenOver, Workspace
+
+WRITERS = 4  # threads that write checkpoints (Executor._save)
 
 
 def beta_in_name(name: str, start: float, end: float) -> str:
@@ -53,6 +56,9 @@ class Executor:
         self._running: set[str] = set()                    # the running jobs, by their first run's id
         self._adopting = threading.Lock()                  # one adoption at a time (Ray calls: not under _lock)
         self.replica = Replica(store.root)                 # who this server is on the shared store
+        # checkpoints written side by side: each waits on its fsync, 0.01-0.1 s for an MNIST model's 9 MB
+        # here, and a batch's members send theirs at once (a 7-member sweep's end: ~0.05 s, not 0.1-0.4 s)
+        self._writes = ThreadPoolExecutor(WRITERS, thread_name_prefix="checkpoint-writer")
 
     # --- the interface ------------------------------------------------------------------------
 
@@ -234,14 +240,16 @@ class Executor:
     def _on_message(self, handle: JobHandle, msg: dict) -> None:
         if handle.done.is_set():  # it ended (or was let go): a re-attached batch's finished member
             return
-        ws = self.store.workspace(handle.ws_id)
         kind = msg["kind"]
+        if kind == "checkpoint":  # written beside other runs' (a batch's members end at once), after its own last
+            self._written(handle)
+            handle.writing = self._writes.submit(self._save, handle, msg)
+            return
+        if kind != "progress":
+            self._written(handle)  # what follows its checkpoint (its end) may read it
+        ws = self.store.workspace(handle.ws_id)
         try:
             me = self.replica.id
-            if kind == "checkpoint":
-                ws.save_checkpoint(handle.run_id, msg["blob"], by=me)
-                ws.update(handle.run_id, progress={"step": msg["step"], "epoch": msg["epoch"]}, by=me)
-                return
             handle._apply(msg)
             if kind == "started":
                 ws.update(handle.run_id, status="running", by=me)
@@ -256,9 +264,30 @@ class Executor:
         except RunStoreError:  # the run was deleted meanwhile: stop working for it
             self._send(handle, "stop", True)
 
+    def _save(self, handle: JobHandle, msg: dict) -> None:
+        """A "checkpoint" message, on a writer thread (`_writes`): the run's checkpoint and progress."""
+        try:
+            ws, me = self.store.workspace(handle.ws_id), self.replica.id
+            ws.save_checkpoint(handle.run_id, msg["blob"], by=me)
+            ws.update(handle.run_id, progress={"step": msg["step"], "epoch": msg["epoch"]}, by=me)
+        except RunTakenOver:
+            self._taken_over(handle)
+        except RunStoreError:  # the run was deleted meanwhile: stop working for it
+            self._send(handle, "stop", True)
+
+    def _written(self, handle: JobHandle) -> None:
+        """Until the run's checkpoint being written (`_save`), if any, is in the store; a failure to
+        write it (OSError: a full disk) raised here."""
+        if handle.writing is not None:
+            handle.writing.result()
+
     def _on_exit(self, handle: JobHandle, why: str) -> None:
         """The worker is gone. If it never said "end", its run is interrupted (resumable where a
         checkpoint arrived: the message says which)."""
+        try:
+            self._written(handle)
+        except OSError:
+            pass
         if not handle.done.is_set():
             try:
                 saved = self.store.workspace(handle.ws_id).has_checkpoint(handle.run_id)

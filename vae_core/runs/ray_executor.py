@@ -258,6 +258,7 @@ class RayExecutor(Executor):
                 continue
             if msg["kind"] == "checkpoint":
                 ws = self.store.workspace(h.ws_id)
+                self._written(h)  # the store as its last checkpoint left it
                 try:
                     if ws.get(h.run_id).progress.get("step", -1) >= msg["step"] and ws.has_checkpoint(h.run_id):
                         continue  # the store has it already
