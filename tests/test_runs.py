@@ -402,3 +402,34 @@ def test_a_share_link_shows_one_run_read_only_in_another_workspace(tmp_path):
     for bad in ("share.", "share.../../etc/passwd", f"share.{'A' * 22}"):
         with pytest.raises(RunStoreError):
             store.shared(bad)
+
+
+def test_the_server_writes_a_runs_checkpoints_in_turn_and_before_its_end(tmp_path, monkeypatch):
+    """Checkpoints are written on writer threads (a batch's members end at once): a run's later
+    checkpoint never lands before its earlier one, and its end (status done, the active model) comes
+    after its last checkpoint is in the store, while the first write is still slow."""
+    from vae_core.runs.handles import JobHandle
+    from vae_core.runs.job import JobSpec
+    from vae_core.runs.store import Workspace
+
+    store = RunStore(tmp_path / "runs")
+    ex = Executor(store)
+    ws = store.workspace(new_workspace_id())
+    run = ws.create(tiny("vae"), "written")
+    handle = JobHandle(ex, ws.id, JobSpec(run.id, run.config))
+    save, order = Workspace.save_checkpoint, []
+
+    def slow_first(self, run_id, blob, by=None):  # widens the race a wrong order would lose
+        if blob == b"first":
+            time.sleep(0.3)
+        save(self, run_id, blob, by)
+        order.append(blob)
+    monkeypatch.setattr(Workspace, "save_checkpoint", slow_first)
+    for step, blob in ((10, b"first"), (20, b"second")):
+        ex._on_message(handle, {"run": run.id, "kind": "checkpoint", "blob": blob, "step": step, "epoch": 1})
+    ex._on_message(handle, {"run": run.id, "kind": "end", "status": "done", "message": "", "metrics": {"val_loss": 1.0},
+                            "beta_changes": []})
+    assert handle.done.is_set() and order == [b"first", b"second"]
+    got = store.workspace(ws.id)
+    assert got.blob(run.id) == b"second" and got.get(run.id).progress == {"step": 20, "epoch": 1}
+    assert got.get(run.id).status == "done" and got.active == run.id
