@@ -448,7 +448,6 @@ class BatchedTrainer:
         return ckpts
 
 
-
 def train_sweep(cfgs: list[Config], train: Dataset, val: Dataset, device=None,
                 on_report: Callable[[int, SweepReport], None] | None = None,
                 on_built: Callable[[int], None] | None = None) -> list[Checkpoint]:
