@@ -30,10 +30,11 @@ next step; a stop stops all at one step).
 Where the batch may fork (`processes`: a local worker, the CLI), those are processes instead
 (vae_core.member_process): this one and n - 1 forked ones take the members in turn over shared
 memory, so even a digits-sized member, whose step is half interpreter, steps side by side; they
-also validate and measure timeline snapshots of their own members (`_split`). bench/bench_sweep.py,
-training without start-up, 7 members against one: digits in the app 3.57x (6.67x stacked), MNIST
-3.8-4.2x over three runs (4.21x in threads), the CLI 2.3-3.0x. Each step is still the member's own
-Trainer step, bit for bit.
+also validate their own members, measure their timeline snapshots (`_split`; within a slice, the
+process that took a member's step) and their final metrics. bench/bench_sweep.py, training without
+start-up, 7 members against one, three runs of 3 pairs: digits in the app 3.62-3.85x (6.67x
+stacked), MNIST 3.75-4.06x (median of the 9 pairs 3.79x; 4.21x in threads), the CLI 2.38-3.25x.
+Each step is still the member's own Trainer step, bit for bit.
 
 The sweep's definition (which members, which of them batch together) is vae_core.sweep; its
 command line vae_core.cli.sweep; its runs in the app's store vae_core.runs.submit.
