@@ -32,8 +32,10 @@ Where the batch may fork (`processes`: a local worker, the CLI), those are proce
 memory, so even a digits-sized member, whose step is half interpreter, steps side by side; they
 also validate their own members, measure their timeline snapshots (`_split`; within a slice, the
 process that took a member's step) and their final metrics. bench/bench_sweep.py, training without
-start-up, 7 members against one, three runs of 3 pairs: digits in the app 3.62-3.85x (6.67x
-stacked), MNIST 3.75-4.06x (median of the 9 pairs 3.79x; 4.21x in threads), the CLI 2.38-3.25x.
+start-up, 7 members against one, four runs of 3 pairs: digits in the app 3.51-3.85x (median of
+the 12 pairs 3.67x; 6.67x stacked), MNIST 3.64-4.06x (3.72x; 4.21x in threads), the CLI 2.38-3.25x.
+The bound on 2 cores is 3.5x, and an MNIST member's step beside another is 6% slower than alone
+(6.96-7.20 ms against 6.60-6.77: the cores share the memory traffic).
 Each step is still the member's own Trainer step, bit for bit.
 
 The sweep's definition (which members, which of them batch together) is vae_core.sweep; its
@@ -408,8 +410,8 @@ class BatchedTrainer:
 
     def _split(self, kind: str, members: list[int], here: Callable[[int], object]) -> dict:
         """{m: result} for `members`, side by side: those a ready member process owns (m % processes)
-        done there (MemberProcess.start_each: "validate" or "measure", the same as `here` does), the
-        rest here, `here(m)` on this process's threads (`_each`)."""
+        done there (MemberProcess.start_each: "validate", "measure" or "evaluate", the same as `here`
+        does), the rest here, `here(m)` on this process's threads (`_each`)."""
         of, betas = len(self._helpers) + 1, [t.beta for t in self.trainers]
         sent = [(h, owned) for k, h in enumerate(self._helpers, 1)
                 if h.ready() and (owned := [m for m in members if m % of == k])]

@@ -15,7 +15,10 @@ Within a slice of steps (BatchedTrainer._slice_in_processes) every process takes
 a step left and that nobody is stepping (Board.take: its own members first, one for up to RUN_S
 in a row), with no message, until every member is at the slice's target: each step exactly the
 member's own `Trainer._step` (its β, its noise from its own stream), on one intra-op thread, the
-same bits wherever it runs. The rows come back at the slice's end. A first version that sent each
+same bits wherever it runs. The rows come back at the slice's end, each with the member's timeline
+snapshot where one is due after that step (the first epoch's dense steps), measured at once by the
+process that took the step. Between slices, each process also validates, snapshots and (at the end)
+evaluates the members it owns (BatchedTrainer._split). A first version that sent each
 step to the other process and waited for its answer spent ~0.5 ms a step on waking processes up
 (a message each way): most of what the second core gave.
 
@@ -115,7 +118,7 @@ def take_steps(board: Board, me: int, of: int, trainers, order: torch.Tensor, rn
             row = None
         rngs[m].copy_(stream.get_state())
         if row is not None:
-            due = t.recorder is not None and t.timeline is not None and t.recorder.due_within(s + 1)
+            due = t.recorder is not None and t.recorder.due_within(s + 1) and t.snapshot_due(s + 1, only_new=False)
             rows.append((m, s + 1, beta, row, t.recorder.measure(t.model) if due else None))
         board.done(m, row is not None)
     return rows
