@@ -272,7 +272,7 @@ def announce_progress(run_id: str, v) -> None:
     last = said.get(run_id)
     if last is None or (v.finished and not last[2]) or time.monotonic() - last[0] >= ANNOUNCE_S:
         said[run_id] = last = (time.monotonic(), text, v.finished)
-    access.announce(last[1], key="train.announce")
+    access.announce(last[1], key="train.announce", min_s=ANNOUNCE_S, now=last[2])
 
 
 def saved_curves(ws, run) -> None:

@@ -2,7 +2,7 @@
 (WCAG 2.1 AA, checked with axe-core in tests/test_browser_a11y.py).
 
     apply()                  once per run (app.py): the page CSS and the small script below
-    announce(text, key)      a polite live region: a screen reader says `text` when it changes
+    announce(text, key)      a polite live region: a screen reader says `text` when it changes (at most every min_s)
     SR_ONLY                  the CSS class of text for screen readers alone
 
 The CSS: text contrast of at least 4.5:1 (Streamlit's captions are grey #828180 on white, 3.9:1, or faded to 2.9:1; its
@@ -135,7 +135,16 @@ export default function ({ data, parentElement }) {
     region.style.cssText = "position:absolute;width:1px;height:1px;margin:-1px;overflow:hidden;clip:rect(0 0 0 0);white-space:nowrap";
     parentElement.appendChild(region);
   }
-  if (region.textContent !== data.text) region.textContent = data.text;
+  // at most one change every data.min_ms, timed here, where it is heard: a rerun delivered late
+  // would otherwise bring two changes closer than the server spaced them. A newer text replaces a
+  // held one; data.now says it at once (a run's end).
+  const say = () => {
+    if (region.textContent !== region.__next) { region.textContent = region.__next; region.__at = performance.now(); }
+  };
+  region.__next = data.text;
+  clearTimeout(region.__timer);
+  const wait = (region.__at ?? -Infinity) + (data.min_ms || 0) - performance.now();
+  if (data.now || wait <= 0) say(); else region.__timer = setTimeout(say, wait);
 }
 """
 
@@ -156,7 +165,8 @@ def apply() -> None:
     _script()(key=KEY, height=0)
 
 
-def announce(text: str, key: str) -> None:
+def announce(text: str, key: str, min_s: float = 0.0, now: bool = False) -> None:
     """A polite live region (role status): a screen reader says `text` when it differs from the last,
-    without moving the focus. The caller decides how often it changes."""
-    _region()(data={"text": text}, key=key, height=0)
+    without moving the focus, at most every `min_s` seconds in the browser (a newer text waits its
+    turn; `now`: at once). The caller decides how often it changes."""
+    _region()(data={"text": text, "min_ms": min_s * 1000, "now": now}, key=key, height=0)
